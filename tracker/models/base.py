@@ -1,0 +1,128 @@
+"""The architecture-adapter interface and the outputs of a hooked forward pass."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+#: Names of activations a hooked forward can return.
+CAPTURE_FIELDS = ("resid", "patterns", "head_out", "mlp_out", "attn_out")
+
+
+@dataclass
+class HookedOutput:
+    """Activations of one forward pass; fields not requested are None.
+
+    Shapes (L layers, B batch, T positions, H heads, D model width, V vocab):
+
+    Attributes:
+        logits: (B, T, V).
+        resid: (L + 1, B, T, D); index 0 is the embedding, index l + 1 the stream after layer l
+            (before the final layer norm).
+        patterns: (L, B, H, T, T) attention probabilities, query by key.
+        head_out: (L, B, T, H, D) each head's output through its slice of the output projection,
+            before the heads are summed (the projection bias is not included).
+        mlp_out: (L, B, T, D) MLP outputs.
+        attn_out: (L, B, T, D) attention-layer outputs (sum of heads plus the projection bias).
+    """
+
+    logits: torch.Tensor
+    resid: torch.Tensor | None = None
+    patterns: torch.Tensor | None = None
+    head_out: torch.Tensor | None = None
+    mlp_out: torch.Tensor | None = None
+    attn_out: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ArchitectureAdapter(abc.ABC):
+    """Reads a loaded Hugging Face model's own parameters to run hooked forwards and expose
+    the weight matrices that circuit-level probes need. No weights are copied or converted.
+    """
+
+    #: Hugging Face ``config.model_type`` values this adapter handles.
+    model_types: tuple[str, ...] = ()
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    @property
+    @abc.abstractmethod
+    def n_layers(self) -> int:
+        """Number of transformer blocks."""
+
+    @property
+    @abc.abstractmethod
+    def n_heads(self) -> int:
+        """Attention heads per layer."""
+
+    @property
+    @abc.abstractmethod
+    def d_model(self) -> int:
+        """Residual-stream width."""
+
+    @property
+    def d_head(self) -> int:
+        """Width of one head."""
+        return self.d_model // self.n_heads
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's parameters."""
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Dtype of the model's parameters."""
+        return next(self.model.parameters()).dtype
+
+    @abc.abstractmethod
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        capture: frozenset[str] | set[str] | tuple[str, ...] = (),
+        attention_mask: torch.Tensor | None = None,
+    ) -> HookedOutput:
+        """Run the model, returning logits and the requested activations (``CAPTURE_FIELDS``)."""
+
+    # Weights for circuit analysis: (H, D, d_head) maps read from the residual stream,
+    # (H, d_head, D) maps write to it, following TransformerLens conventions.
+    @abc.abstractmethod
+    def embed_matrix(self) -> torch.Tensor:
+        """Token embedding W_E, (V, D)."""
+
+    @abc.abstractmethod
+    def unembed_matrix(self) -> torch.Tensor:
+        """Unembedding W_U, (D, V)."""
+
+    @abc.abstractmethod
+    def qkv_matrices(self, layer: int) -> tuple[torch.Tensor, ...]:
+        """Return (W_Q, W_K, W_V, b_Q, b_K, b_V): (H, D, d_head) weights, (H, d_head) biases."""
+
+    @abc.abstractmethod
+    def out_matrix(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (W_O, b_O): (H, d_head, D) and (D,)."""
+
+    @abc.abstractmethod
+    def attn_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+        """Apply the layer norm in front of attention."""
+
+    @abc.abstractmethod
+    def mlp_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+        """Apply the layer norm in front of the MLP."""
+
+    @abc.abstractmethod
+    def mlp(self, layer: int, x: torch.Tensor) -> torch.Tensor:
+        """Apply the MLP of a layer (without its norm)."""
+
+    @abc.abstractmethod
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the final layer norm."""
+
+    @property
+    def parallel_residual(self) -> bool:
+        """Whether attention and MLP read the same residual (GPT-J/NeoX style)."""
+        return False

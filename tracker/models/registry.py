@@ -1,0 +1,42 @@
+"""Registry of architecture adapters, keyed by Hugging Face ``model_type``."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from tracker.errors import UnsupportedArchitectureError
+from tracker.models.base import ArchitectureAdapter
+
+_ADAPTERS: dict[str, type[ArchitectureAdapter]] = {}
+A = TypeVar("A", bound=type[ArchitectureAdapter])
+
+
+def register_architecture(cls: A) -> A:
+    """Class decorator: register an adapter for each of its ``model_types``."""
+    for model_type in cls.model_types:
+        _ADAPTERS[model_type] = cls
+    return cls
+
+
+def supported_model_types() -> list[str]:
+    """Return the model types with an adapter."""
+    return sorted(_ADAPTERS)
+
+
+def get_adapter(model: Any, what: str = "model") -> ArchitectureAdapter:
+    """Wrap a loaded Hugging Face model in its architecture's adapter.
+
+    Args:
+        model: A loaded ``PreTrainedModel``.
+        what: Name of the checkpoint for the error message.
+
+    Raises:
+        UnsupportedArchitectureError: If no adapter handles ``model.config.model_type``.
+    """
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type not in _ADAPTERS:
+        raise UnsupportedArchitectureError(
+            f"{what}: unsupported architecture {model_type!r} "
+            f"(supported: {', '.join(supported_model_types())})"
+        )
+    return _ADAPTERS[model_type](model)

@@ -1,0 +1,100 @@
+"""Checkpoint series: hub repos with step revisions, offline caches, local folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tracker.sources.base import CheckpointSeries, LoadedCheckpoint, parse_step
+from tracker.sources.hf_cache import cached_repo_ids, list_cached_refs, write_cache_revision
+from tracker.sources.hub import HubSeries
+from tracker.sources.local import LocalFolderSeries
+from tracker.sources.schedule import (
+    PYTHIA_TOKENS_PER_STEP,
+    Checkpoint,
+    pythia_like_steps,
+    pythia_steps,
+    select_steps,
+)
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointSeries",
+    "HubSeries",
+    "LoadedCheckpoint",
+    "LocalFolderSeries",
+    "PYTHIA_TOKENS_PER_STEP",
+    "cached_repo_ids",
+    "list_cached_refs",
+    "open_series",
+    "parse_step",
+    "pythia_like_steps",
+    "pythia_steps",
+    "select_steps",
+    "write_cache_revision",
+]
+
+
+def open_series(
+    spec: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool | None = None,
+    tokens_per_step: int | None = None,
+    pattern: str | None = None,
+) -> CheckpointSeries:
+    """Open a series from what a user types: a local folder or a hub repo id.
+
+    A hub repo is read offline (``local_files_only``) whenever a cache dir is given or
+    ``HF_HUB_OFFLINE`` is set, unless ``local_files_only`` says otherwise.
+
+    Args:
+        spec: Folder path or repo id (``EleutherAI/pythia-70m``).
+        cache_dir: Hub cache root for repo ids.
+        local_files_only: Force offline (True) or online (False) listing and loading.
+        tokens_per_step: Override tokens per step (default: Pythia's for hub repos, the value
+            in ``tracker_series.json`` or 1 for folders).
+        pattern: Glob for checkpoint folders inside a local folder.
+
+    Returns:
+        The series.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        meta = _folder_meta(path)
+        return LocalFolderSeries(
+            path,
+            pattern=pattern,
+            tokens_per_step=tokens_per_step or int(meta.get("tokens_per_step", 1)),
+            series_id=meta.get("series_id"),
+        )
+    offline = local_files_only
+    if offline is None:
+        offline = cache_dir is not None or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+    per_step = tokens_per_step
+    if per_step is None and cache_dir is not None:
+        per_step = _cache_tokens_per_step(Path(cache_dir), spec)
+    return HubSeries(
+        spec,
+        cache_dir=cache_dir,
+        local_files_only=bool(offline),
+        tokens_per_step=per_step or PYTHIA_TOKENS_PER_STEP,
+    )
+
+
+def _folder_meta(path: Path) -> dict[str, str]:
+    import json
+
+    meta = path / "tracker_series.json"
+    return json.loads(meta.read_text()) if meta.is_file() else {}
+
+
+def _cache_tokens_per_step(cache_dir: Path, repo_id: str) -> int | None:
+    """Read tokens per step that the organism suite writes beside its cache, if any."""
+    import json
+
+    from tracker.sources.hf_cache import repo_folder
+
+    meta = repo_folder(cache_dir, repo_id) / "tracker_series.json"
+    if meta.is_file():
+        return int(json.loads(meta.read_text()).get("tokens_per_step", 0)) or None
+    return None

@@ -1,0 +1,66 @@
+"""The checkpoint-series interface every source implements."""
+
+from __future__ import annotations
+
+import abc
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from tracker.sources.schedule import Checkpoint
+
+STEP_PATTERN = re.compile(r"^(?:step|checkpoint-|global_step|step_)(\d+)$")
+
+
+def parse_step(name: str) -> int | None:
+    """Return the step encoded in a revision or folder name (``step1000``, ``checkpoint-1000``)."""
+    match = STEP_PATTERN.match(name)
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A model and tokenizer loaded at one checkpoint.
+
+    Attributes:
+        checkpoint: Which checkpoint this is.
+        model: The Hugging Face causal LM, in eval mode.
+        tokenizer: Its tokenizer (may be None if the checkpoint ships none).
+        weights_hash: Content hash of the weights (see ``tracker.sources.integrity``).
+        provenance: Free-form facts about where the weights came from (paths, commit).
+    """
+
+    checkpoint: Checkpoint
+    model: Any
+    tokenizer: Any
+    weights_hash: str
+    provenance: dict[str, str] = field(default_factory=dict)
+
+
+class CheckpointSeries(abc.ABC):
+    """A training run's checkpoints, in step order, loadable one at a time."""
+
+    #: Stable identifier of the series (hub repo id or a folder-derived name).
+    series_id: str
+    #: Tokens consumed per optimiser step.
+    tokens_per_step: int
+
+    @abc.abstractmethod
+    def checkpoints(self) -> list[Checkpoint]:
+        """List the series' checkpoints sorted by step."""
+
+    @abc.abstractmethod
+    def load(
+        self, checkpoint: Checkpoint, device: str = "cpu", dtype: torch.dtype = torch.float32
+    ) -> LoadedCheckpoint:
+        """Load model and tokenizer at a checkpoint.
+
+        Raises:
+            SourceError: When the revision is missing or its files are unreadable.
+        """
+
+    def describe(self) -> dict[str, str]:
+        """Return provenance facts stored with results (kind, location)."""
+        return {"kind": type(self).__name__, "series_id": self.series_id}

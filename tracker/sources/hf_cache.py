@@ -1,0 +1,120 @@
+"""Read and write local Hugging Face caches laid out exactly as the hub lays them out.
+
+The layout (``huggingface_hub`` file cache)::
+
+    CACHE/models--ORG--NAME/blobs/<sha256>
+    CACHE/models--ORG--NAME/refs/<revision>          # holds the commit hash
+    CACHE/models--ORG--NAME/snapshots/<commit>/<file> -> ../../blobs/<sha256>
+
+The writer lets tests and the model-organism suite build caches that ``from_pretrained(...,
+cache_dir=CACHE, local_files_only=True)`` loads through the very path used against the hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def repo_folder(cache_dir: str | os.PathLike[str], repo_id: str) -> Path:
+    """Return the cache folder of a model repo (``models--org--name``)."""
+    return Path(cache_dir) / ("models--" + repo_id.replace("/", "--"))
+
+
+def list_cached_refs(cache_dir: str | os.PathLike[str], repo_id: str) -> dict[str, str]:
+    """List the revisions (refs) a local cache holds for a repo.
+
+    Args:
+        cache_dir: The hub cache root.
+        repo_id: Repo id such as ``EleutherAI/pythia-70m``.
+
+    Returns:
+        Mapping from ref name (``step1000``, ``main``) to commit hash; empty if none.
+    """
+    refs_dir = repo_folder(cache_dir, repo_id) / "refs"
+    if not refs_dir.is_dir():
+        return {}
+    refs = {}
+    for path in refs_dir.rglob("*"):
+        if path.is_file():
+            refs[path.relative_to(refs_dir).as_posix()] = path.read_text().strip()
+    return refs
+
+
+def cached_repo_ids(cache_dir: str | os.PathLike[str]) -> list[str]:
+    """Return the model repo ids present in a cache folder."""
+    root = Path(cache_dir)
+    if not root.is_dir():
+        return []
+    ids = []
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and child.name.startswith("models--"):
+            ids.append(child.name[len("models--") :].replace("--", "/", 1))
+    return ids
+
+
+def write_cache_revision(
+    cache_dir: str | os.PathLike[str],
+    repo_id: str,
+    revision: str,
+    model: Any,
+    tokenizer: Any | None = None,
+) -> str:
+    """Save a model (and tokenizer) into a hub-layout cache under a revision name.
+
+    Files go through ``save_pretrained`` into a temporary folder, then into content-addressed
+    blobs; the snapshot holds relative symlinks and ``refs/<revision>`` names the commit, so a
+    kill mid-write leaves at worst an unreferenced snapshot, never a ref to missing files.
+
+    Args:
+        cache_dir: Cache root.
+        repo_id: Repo id to file the model under.
+        revision: Ref name such as ``step1000``.
+        model: Object with ``save_pretrained``.
+        tokenizer: Optional object with ``save_pretrained``.
+
+    Returns:
+        The commit hash the ref points to.
+    """
+    repo = repo_folder(cache_dir, repo_id)
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per shard would drown the caller's own bars
+    with tempfile.TemporaryDirectory(dir=repo) as tmp:
+        model.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        files: dict[str, str] = {}
+        for path in sorted(Path(tmp).rglob("*")):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            blob = repo / "blobs" / sha
+            if not blob.exists():
+                part = blob.with_suffix(".incomplete")
+                part.write_bytes(data)
+                os.replace(part, blob)
+            files[path.relative_to(tmp).as_posix()] = sha
+    commit = hashlib.sha1(
+        "\n".join(f"{name} {sha}" for name, sha in sorted(files.items())).encode()
+    ).hexdigest()
+    snapshot = repo / "snapshots" / commit
+    for name, sha in files.items():
+        link = snapshot / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        target = os.path.relpath(repo / "blobs" / sha, link.parent)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
+    ref = repo / "refs" / revision
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    tmp_ref = ref.with_name(ref.name + ".tmp")
+    tmp_ref.write_text(commit)
+    os.replace(tmp_ref, ref)
+    return commit
