@@ -1,0 +1,94 @@
+"""Per-checkpoint context shared by all probes: the model, its adapter, and forward passes
+memoised by input so probes that share inputs share one pass."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from tracker.models import ArchitectureAdapter, HookedOutput, get_adapter
+
+
+def _tokens_key(tokens: torch.Tensor) -> str:
+    data = tokens.detach().to("cpu", torch.int64).contiguous().numpy()
+    return hashlib.sha1(data.tobytes() + str(data.shape).encode()).hexdigest()
+
+
+@dataclass
+class ProbeContext:
+    """What a probe sees at one checkpoint.
+
+    Attributes:
+        model: The Hugging Face model.
+        tokenizer: Its tokenizer (may be None).
+        step: Training step of the checkpoint.
+        adapter: Hooked-forward adapter for the model.
+        batch_size: Largest batch one forward pass takes (memory bound).
+        forward_count: Number of forward passes actually run (for tests and logs).
+    """
+
+    model: Any
+    tokenizer: Any = None
+    step: int = 0
+    adapter: ArchitectureAdapter = field(init=False)
+    batch_size: int = 64
+    forward_count: int = 0
+    _declared: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    _cache: dict[str, tuple[frozenset[str], HookedOutput]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    scratch: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.adapter = get_adapter(self.model)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model."""
+        return self.adapter.device
+
+    def declare(self, tokens: torch.Tensor, capture: set[str] | frozenset[str]) -> None:
+        """Announce that a probe will ask for ``capture`` on ``tokens``."""
+        key = _tokens_key(tokens)
+        self._declared.setdefault(key, set()).update(capture)
+
+    @torch.no_grad()
+    def forward(
+        self, tokens: torch.Tensor, capture: set[str] | frozenset[str] = frozenset()
+    ) -> HookedOutput:
+        """Hooked forward over ``tokens`` (B, T), memoised by token content.
+
+        The pass captures the union of what was declared for these tokens and what is asked
+        now, so declared probes share one pass. Batches larger than ``batch_size`` run in
+        chunks and are concatenated along the batch axis.
+        """
+        key = _tokens_key(tokens)
+        wanted = frozenset(capture) | frozenset(self._declared.get(key, ()))
+        cached = self._cache.get(key)
+        if cached is not None and wanted <= cached[0]:
+            return cached[1]
+        if cached is not None:
+            wanted = wanted | cached[0]
+        out = self._run_chunked(tokens, wanted)
+        self._cache[key] = (wanted, out)
+        return out
+
+    def _run_chunked(self, tokens: torch.Tensor, wanted: frozenset[str]) -> HookedOutput:
+        parts = []
+        for start in range(0, tokens.shape[0], self.batch_size):
+            parts.append(self.adapter.forward(tokens[start : start + self.batch_size], wanted))
+            self.forward_count += 1
+        if len(parts) == 1:
+            return parts[0]
+        merged: dict[str, torch.Tensor | None] = {}
+        for name in ("logits", "resid", "patterns", "head_out", "mlp_out", "attn_out"):
+            values = [getattr(p, name) for p in parts]
+            if values[0] is None:
+                merged[name] = None
+            else:
+                # Logits are batch-first; every activation is layer-first then batch.
+                merged[name] = torch.cat(values, dim=0 if name == "logits" else 1)
+        return HookedOutput(**merged)  # type: ignore[arg-type]
