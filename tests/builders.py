@@ -1,0 +1,83 @@
+"""Builders for tiny models, tokenizers and hub-layout caches used across tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+from tracker.sources import write_cache_revision
+
+TINY_VOCAB = 64
+PYTHIA_REPO = "EleutherAI/pythia-tiny"
+
+
+def tiny_tokenizer(vocab: int = TINY_VOCAB) -> PreTrainedTokenizerFast:
+    """Word-level tokenizer over words ``w0..w{vocab-2}`` with ``<|bos|>`` as id 0."""
+    words = {"<|bos|>": 0}
+    words.update({f"w{i}": i + 1 for i in range(vocab - 1)})
+    tok = Tokenizer(models.WordLevel(words, unk_token="<|bos|>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|bos|>", eos_token="<|bos|>", unk_token="<|bos|>"
+    )
+
+
+def tiny_config(**overrides: Any) -> GPTNeoXConfig:
+    """A 2-layer, 4-head, d_model 32 GPT-NeoX config (eager attention)."""
+    params: dict[str, Any] = dict(
+        vocab_size=TINY_VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        rotary_pct=1.0,
+        use_parallel_residual=True,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    params.update(overrides)
+    config = GPTNeoXConfig(**params)
+    config._attn_implementation = "eager"
+    return config
+
+
+def tiny_model(seed: int = 0, scale: float = 0.2, **overrides: Any) -> GPTNeoXForCausalLM:
+    """A tiny GPT-NeoX with weights drawn from N(0, scale) under a seed."""
+    torch.manual_seed(seed)
+    model = GPTNeoXForCausalLM(tiny_config(**overrides)).eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0.0, scale)
+    return model
+
+
+def build_pythia_cache(
+    cache_dir: Path,
+    steps: list[int],
+    repo_id: str = PYTHIA_REPO,
+    repeat_steps: tuple[int, ...] = (),
+    **overrides: Any,
+) -> Path:
+    """Write a hub-layout cache with one tiny model per step (different weights per step).
+
+    Args:
+        cache_dir: Cache root to write.
+        steps: Steps to write as ``step{N}`` revisions.
+        repo_id: Repo id (Pythia-style name).
+        repeat_steps: Steps that get the previous step's weights (identical-weights branches).
+        **overrides: Config overrides.
+    """
+    tok = tiny_tokenizer()
+    previous = None
+    for step in steps:
+        model = previous if step in repeat_steps and previous is not None else None
+        if model is None:
+            model = tiny_model(seed=step + 1, **overrides)
+        write_cache_revision(cache_dir, repo_id, f"step{step}", model, tok)
+        previous = model
+    return cache_dir

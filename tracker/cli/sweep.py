@@ -1,0 +1,87 @@
+"""``tracker sweep``: run probes over a checkpoint series into a store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from tracker.errors import TrackerError
+
+
+def register(sub: Any) -> None:
+    """Add the ``sweep`` command."""
+    parser = sub.add_parser("sweep", help="run probes over a checkpoint series into a store")
+    parser.add_argument("series", help="hub repo id (EleutherAI/pythia-70m) or a local folder")
+    parser.add_argument("--store", required=True, help="path of the series store (.h5)")
+    parser.add_argument("--cache-dir", help="Hugging Face cache root (implies offline loading)")
+    parser.add_argument("--online", action="store_true",
+                        help="list and download revisions from the hub even with --cache-dir")
+    parser.add_argument("--steps", help="all | 0,512,1000 | A:B[:K] | every:K | log:N | first:N")
+    parser.add_argument("--probes", help="comma-separated probe names (default: all)")
+    parser.add_argument("--probe-config", action="append", default=[], metavar="PROBE.FIELD=VALUE",
+                        help="override a probe config field (JSON value), repeatable")
+    parser.add_argument("--tokens-per-step", type=int, help="override tokens per step")
+    parser.add_argument("--pattern", help="glob of checkpoint folders inside a local folder")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def parse_probe_configs(items: list[str]) -> dict[str, dict[str, Any]]:
+    """Parse ``probe.field=value`` overrides (value read as JSON, else as a string)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        probe, dot, field = target.partition(".")
+        if not sep or not dot or not probe or not field:
+            raise TrackerError(f"--probe-config {item!r}: expected PROBE.FIELD=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(probe, {})[field] = value
+    return out
+
+
+def build_probes(names: str | None, overrides: list[str]) -> list[Any]:
+    """Instantiate the named probes with config overrides, with errors naming the field."""
+    from tracker.probes import make_probes, probe_class
+
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
+    configs = parse_probe_configs(overrides)
+    for probe, fields in configs.items():
+        known = probe_class(probe).Config.__dataclass_fields__
+        for field in fields:
+            if field not in known:
+                raise TrackerError(f"--probe-config: probe {probe!r} has no field {field!r}")
+    return make_probes(chosen, **configs)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep and print a summary."""
+    from tracker.runner import sweep
+    from tracker.sources import open_series
+    from tracker.sources.loading import parse_dtype
+
+    probes = build_probes(args.probes, args.probe_config)
+    series = open_series(
+        args.series,
+        cache_dir=args.cache_dir,
+        local_files_only=False if args.online else None,
+        tokens_per_step=args.tokens_per_step,
+        pattern=args.pattern,
+    )
+    report = sweep(series, args.store, probes, steps=args.steps, device=args.device,
+                   dtype=parse_dtype(args.dtype), batch_size=args.batch_size,
+                   progress=not args.no_progress)
+    steps_done = sorted({s for s, _ in report.computed})
+    print(f"{series.series_id}: computed {len(report.computed)} probe results at "
+          f"{len(steps_done)} steps ({report.loads} checkpoint loads), "
+          f"{len(report.skipped_steps)} steps already stored, {report.seconds:.1f}s")
+    for earlier, later in report.repeated_weights:
+        print(f"warning: step {later} has the same weights as step {earlier}")
+    print(f"store: {report.store_path}")
+    return 0

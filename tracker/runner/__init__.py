@@ -1,0 +1,5 @@
+"""Runner: walks a series, runs probes, writes shards, consolidates."""
+
+from tracker.runner.sweep import SweepReport, run_probes, sweep
+
+__all__ = ["SweepReport", "run_probes", "sweep"]

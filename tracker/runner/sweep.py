@@ -1,0 +1,204 @@
+"""Run probes over a checkpoint series and write one shard per step, resumably.
+
+A (series, step, probe, probe version, config hash) already stored is never recomputed; a
+step whose probes are all stored is not even loaded. Each checkpoint is loaded once for all
+its pending probes, and the probes share forward passes through one ProbeContext.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tracker.errors import StoreError, TrackerError
+from tracker.models import get_adapter
+from tracker.probes import Probe, ProbeContext
+from tracker.sources import Checkpoint, CheckpointSeries, select_steps
+from tracker.store import (
+    MetricValue,
+    ProbeResult,
+    StepShard,
+    consolidate,
+    read_shard,
+    shard_path,
+    write_shard,
+)
+from tracker.store.shards import remove_stale_temporaries
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did.
+
+    Attributes:
+        computed: (step, probe) pairs computed in this run, in order.
+        skipped_steps: Steps whose probes were all stored already (not loaded).
+        loads: Number of checkpoints loaded.
+        repeated_weights: (earlier step, step) pairs with identical weights.
+        seconds: Wall time.
+        store_path: The consolidated store.
+    """
+
+    computed: list[tuple[int, str]] = field(default_factory=list)
+    skipped_steps: list[int] = field(default_factory=list)
+    loads: int = 0
+    repeated_weights: list[tuple[int, int]] = field(default_factory=list)
+    seconds: float = 0.0
+    store_path: Path | None = None
+
+
+#: Called after each step's shard is written: (checkpoint, shard).
+StepCallback = Callable[[Checkpoint, StepShard], None]
+
+
+def _existing_shard(store_path: Path, ckpt: Checkpoint, series: CheckpointSeries) -> StepShard | None:
+    path = shard_path(store_path, ckpt.step)
+    if not path.exists():
+        return None
+    shard = read_shard(path)
+    if shard.series_id != series.series_id:
+        raise StoreError(
+            f"{path}: holds series {shard.series_id!r}, not {series.series_id!r}; "
+            "use another --store"
+        )
+    return shard
+
+
+def run_probes(
+    probes: Sequence[Probe], model: Any, tokenizer: Any, step: int,
+    batch_size: int = 64, extras: dict[str, Any] | None = None,
+) -> tuple[dict[str, ProbeResult], ProbeContext]:
+    """Run probes on one loaded model through one shared context.
+
+    Args:
+        probes: Probes to run.
+        model: Loaded HF model.
+        tokenizer: Its tokenizer.
+        step: Training step (probes may use it).
+        batch_size: Largest forward batch.
+        extras: Objects placed in ``ctx.scratch`` (e.g. a text dataset for the ICL probe).
+
+    Returns:
+        Results by probe name, and the context (for its forward count).
+
+    Raises:
+        TrackerError: Naming the step and probe, if a probe fails or returns bad metrics.
+    """
+    ctx = ProbeContext(model=model, tokenizer=tokenizer, step=step, batch_size=batch_size)
+    ctx.scratch.update(extras or {})
+    for probe in probes:
+        probe.declare(ctx)
+    results: dict[str, ProbeResult] = {}
+    for probe in probes:
+        start = time.perf_counter()
+        specs = {spec.name: spec for spec in probe.metrics(ctx)}
+        try:
+            values = probe.run(ctx)
+        except TrackerError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported with the step and probe named
+            raise TrackerError(f"step {step}: probe {probe.name!r} failed: {exc!r}") from exc
+        result = ProbeResult(probe.name, probe.version, probe.config.to_json(), probe.config_hash,
+                             seconds=time.perf_counter() - start)
+        for name, value in values.items():
+            if name not in specs:
+                raise TrackerError(f"step {step}: probe {probe.name!r} returned undeclared "
+                                   f"metric {name!r}")
+            spec = specs[name]
+            result.metrics[name] = MetricValue(np.asarray(value, dtype=np.float32), spec.kind,
+                                               spec.description, spec.higher_is_mechanism,
+                                               spec.threshold)
+        results[probe.name] = result
+    return results, ctx
+
+
+def sweep(
+    series: CheckpointSeries,
+    store_path: str | os.PathLike[str],
+    probes: Sequence[Probe],
+    steps: str | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    batch_size: int = 64,
+    progress: bool = True,
+    on_step: StepCallback | None = None,
+    extras: dict[str, Any] | None = None,
+) -> SweepReport:
+    """Run ``probes`` at the selected checkpoints of ``series`` and consolidate the store.
+
+    Args:
+        series: The checkpoint series.
+        store_path: Path of the series store (shards go in ``STORE.shards/``).
+        probes: Probe instances (their configs fix the result keys).
+        steps: Step selection spec (see ``select_steps``).
+        device: Torch device for models.
+        dtype: Parameter dtype for models.
+        batch_size: Largest forward batch.
+        progress: Show a progress bar.
+        on_step: Called after each step's shard is stored, in step order.
+        extras: Objects for ``ProbeContext.scratch``.
+
+    Returns:
+        A report of what was computed and skipped.
+    """
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    store = Path(store_path)
+    report = SweepReport(store_path=store)
+    remove_stale_temporaries(store)
+    available = series.checkpoints()
+    by_step = {c.step: c for c in available}
+    chosen = [by_step[s] for s in select_steps(list(by_step), steps)]
+    previous_hash, previous_step = "", -1
+    bar = tqdm(chosen, desc=series.series_id, unit="ckpt", disable=not progress)
+    for ckpt in bar:
+        shard = _existing_shard(store, ckpt, series)
+        pending = [p for p in probes if shard is None or not shard.has(p.name, p.key)]
+        if not pending:
+            report.skipped_steps.append(ckpt.step)
+            previous_hash, previous_step = shard.checkpoint_hash, ckpt.step
+            if on_step is not None and shard is not None:
+                on_step(ckpt, shard)
+            continue
+        bar.set_postfix_str(f"step {ckpt.step}: {', '.join(p.name for p in pending)}")
+        loaded = series.load(ckpt, device=device, dtype=dtype)
+        report.loads += 1
+        get_adapter(loaded.model, what=f"{series.series_id}@{ckpt.revision}")
+        if shard is not None and shard.checkpoint_hash != loaded.weights_hash:
+            raise StoreError(f"{shard_path(store, ckpt.step)}: stored results are for other "
+                             f"weights than {series.series_id}@{ckpt.revision} now holds")
+        if previous_hash and loaded.weights_hash == previous_hash:
+            log.warning("%s: step %d has the same weights as the previous checkpoint",
+                        series.series_id, ckpt.step)
+            report.repeated_weights.append((previous_step, ckpt.step))
+        results, _ = run_probes(pending, loaded.model, loaded.tokenizer, ckpt.step, batch_size,
+                                extras)
+        if shard is None:
+            shard = StepShard(series.series_id, series.tokens_per_step, ckpt.step, ckpt.tokens,
+                              ckpt.revision, loaded.weights_hash)
+        for probe in pending:
+            result = results[probe.name]
+            shard.results[(probe.name, result.key)] = result
+        write_shard(store, shard)
+        report.computed.extend((ckpt.step, p.name) for p in pending)
+        previous_hash, previous_step = loaded.weights_hash, ckpt.step
+        del loaded
+        if on_step is not None:
+            on_step(ckpt, shard)
+    provenance = series.describe() | {"probes": {p.name: p.key for p in probes}}
+    if chosen:
+        consolidate(store, provenance)
+    report.seconds = time.perf_counter() - started
+    return report
+

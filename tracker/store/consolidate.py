@@ -1,0 +1,148 @@
+"""Build the per-series file from its shards, under a lock so there is a single writer."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from tracker import __version__
+from tracker.errors import StoreError
+from tracker.sources.integrity import repeated_weight_steps
+from tracker.store.layout import (
+    CHECKPOINTS,
+    KIND_SERIES,
+    PRESERVED_GROUPS,
+    RESULTS,
+    SCHEMA_VERSION,
+)
+from tracker.store.shards import (
+    MetricValue,
+    StepShard,
+    check_schema,
+    list_shards,
+    read_shard,
+    write_metric_attrs,
+)
+
+_COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+@contextmanager
+def writer_lock(store_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on ``STORE.lock`` so only one process writes the series file."""
+    lock_path = f"{store_path}.lock"
+    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def consolidate(
+    store_path: str | os.PathLike[str], provenance: dict[str, Any] | None = None
+) -> Path:
+    """Rewrite the per-series file from all shards, keeping groups shards don't produce.
+
+    The new file is written beside the old one and renamed over it, so readers see either the
+    old or the new file. Events and other preserved groups are copied from the old file.
+
+    Args:
+        store_path: Path of the series file.
+        provenance: Facts about the source (kind, repo, cache) stored as JSON.
+
+    Returns:
+        The series file path.
+
+    Raises:
+        StoreError: If there are no shards, or shards disagree on the series.
+    """
+    path = Path(store_path)
+    with writer_lock(path):
+        shards = [read_shard(p) for p in list_shards(path)]
+        if not shards:
+            raise StoreError(f"{path}: no shards to consolidate")
+        series = {s.series_id for s in shards}
+        if len(series) > 1:
+            raise StoreError(f"{path}: shards from several series {sorted(series)}")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        old_provenance: str | None = None
+        with h5py.File(tmp, "w") as out:
+            if path.exists():
+                with h5py.File(path, "r") as old:
+                    check_schema(old.attrs, path)
+                    old_provenance = old.attrs.get("provenance_json")
+                    for name in PRESERVED_GROUPS:
+                        if name in old:
+                            old.copy(old[name], out, name=name)
+            prov = json.dumps(provenance, sort_keys=True) if provenance else old_provenance
+            _write_series(out, shards, prov or "{}")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    return path
+
+
+def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str) -> None:
+    shards = sorted(shards, key=lambda s: s.step)
+    first = shards[0]
+    out.attrs["schema_version"] = SCHEMA_VERSION
+    out.attrs["package_version"] = __version__
+    out.attrs["kind"] = KIND_SERIES
+    out.attrs["series_id"] = first.series_id
+    out.attrs["tokens_per_step"] = first.tokens_per_step
+    out.attrs["provenance_json"] = provenance_json
+    out.attrs["written_at"] = time.time()
+
+    steps = np.array([s.step for s in shards], dtype=np.int64)
+    hashes = [s.checkpoint_hash for s in shards]
+    repeated = np.zeros(len(shards), dtype=bool)
+    index = {int(s): i for i, s in enumerate(steps)}
+    for _, later in repeated_weight_steps(steps.tolist(), hashes):
+        repeated[index[later]] = True
+    ckpt = out.create_group(CHECKPOINTS)
+    ckpt.create_dataset("step", data=steps)
+    ckpt.create_dataset("tokens", data=np.array([s.tokens for s in shards], dtype=np.int64))
+    text = h5py.string_dtype()
+    ckpt.create_dataset("revision", data=np.array([s.revision for s in shards], dtype=object),
+                        dtype=text)
+    ckpt.create_dataset("checkpoint_hash", data=np.array(hashes, dtype=object), dtype=text)
+    ckpt.create_dataset("repeated_weights", data=repeated)
+
+    results = out.create_group(RESULTS)
+    variants: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+    for i, shard in enumerate(shards):
+        for key, result in shard.results.items():
+            variants.setdefault(key, []).append((i, result))
+    for (probe, key), entries in sorted(variants.items()):
+        group = results.require_group(probe).create_group(key)
+        sample = entries[-1][1]
+        group.attrs["probe"] = probe
+        group.attrs["probe_version"] = sample.version
+        group.attrs["config_json"] = sample.config_json
+        group.attrs["config_hash"] = sample.config_hash
+        present = np.zeros(len(shards), dtype=bool)
+        for i, _ in entries:
+            present[i] = True
+        group.create_dataset("present", data=present)
+        names = sorted({m for _, r in entries for m in r.metrics})
+        for name in names:
+            specimen: MetricValue = next(r.metrics[name] for _, r in entries if name in r.metrics)
+            shape = np.asarray(specimen.value).shape
+            data = np.full((len(shards), *shape), np.nan, dtype=np.float32)
+            for i, result in entries:
+                if name in result.metrics and np.shape(result.metrics[name].value) == shape:
+                    data[i] = result.metrics[name].value
+            opts = _COMPRESSION if data.ndim > 1 else {}
+            dset = group.create_dataset(name, data=data, **opts)
+            write_metric_attrs(dset, specimen)

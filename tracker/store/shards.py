@@ -1,0 +1,211 @@
+"""Per-step shard files: written once per step to a temporary file, then renamed atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from tracker import __version__
+from tracker.errors import StoreError
+from tracker.store.layout import (
+    KIND_SHARD,
+    MIN_READABLE_SCHEMA,
+    RESULTS,
+    SCHEMA_VERSION,
+    result_key,
+    shard_dir,
+    shard_name,
+)
+
+
+@dataclass
+class MetricValue:
+    """One metric's value at one step, with its declared meaning."""
+
+    value: np.ndarray
+    kind: str
+    description: str = ""
+    higher_is_mechanism: bool | None = True
+    threshold: float | None = None
+
+
+@dataclass
+class ProbeResult:
+    """All metrics one probe variant produced at one step."""
+
+    probe: str
+    version: int
+    config_json: str
+    config_hash: str
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """Variant key ``v{version}-{config hash}``."""
+        return result_key(self.version, self.config_hash)
+
+
+@dataclass
+class StepShard:
+    """Everything stored for one (series, step)."""
+
+    series_id: str
+    tokens_per_step: int
+    step: int
+    tokens: int
+    revision: str
+    checkpoint_hash: str
+    results: dict[tuple[str, str], ProbeResult] = field(default_factory=dict)
+
+    def has(self, probe: str, key: str) -> bool:
+        """Whether this step holds a result for (probe, variant key)."""
+        return (probe, key) in self.results
+
+
+def check_schema(attrs: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Raise StoreError if a file's schema version is missing or newer than this package's."""
+    version = attrs.get("schema_version")
+    if version is None:
+        raise StoreError(f"{path}: not a tracker store (no schema_version attribute)")
+    if int(version) > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: written by schema version {int(version)}, newer than this tracker "
+            f"({__version__}, schema {SCHEMA_VERSION}); upgrade tracker to read it"
+        )
+    if int(version) < MIN_READABLE_SCHEMA:
+        raise StoreError(f"{path}: schema version {int(version)} is too old to read")
+
+
+def shard_path(store_path: str | os.PathLike[str], step: int) -> Path:
+    """Path of the shard of ``step`` for the store at ``store_path``."""
+    return Path(shard_dir(str(store_path))) / shard_name(step)
+
+
+def read_shard(path: str | os.PathLike[str]) -> StepShard:
+    """Read a shard file.
+
+    Raises:
+        StoreError: If the file is unreadable or from a newer schema.
+    """
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise StoreError(f"{path}: unreadable shard ({exc})") from exc
+    with handle as f:
+        check_schema(f.attrs, path)
+        shard = StepShard(
+            series_id=str(f.attrs["series_id"]),
+            tokens_per_step=int(f.attrs["tokens_per_step"]),
+            step=int(f.attrs["step"]),
+            tokens=int(f.attrs["tokens"]),
+            revision=str(f.attrs["revision"]),
+            checkpoint_hash=str(f.attrs["checkpoint_hash"]),
+        )
+        for probe, group in f.get(RESULTS, {}).items():
+            for key, variant in group.items():
+                result = ProbeResult(
+                    probe=probe,
+                    version=int(variant.attrs["probe_version"]),
+                    config_json=str(variant.attrs["config_json"]),
+                    config_hash=str(variant.attrs["config_hash"]),
+                    seconds=float(variant.attrs.get("seconds", 0.0)),
+                )
+                for name, dset in variant.items():
+                    result.metrics[name] = MetricValue(
+                        value=np.asarray(dset[()]),
+                        kind=str(dset.attrs["kind"]),
+                        description=str(dset.attrs.get("description", "")),
+                        higher_is_mechanism=_tristate(dset.attrs.get("higher_is_mechanism", "")),
+                        threshold=_optional_float(dset.attrs.get("threshold", np.nan)),
+                    )
+                shard.results[(probe, key)] = result
+    return shard
+
+
+def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
+    """Write a step's shard atomically (temporary file, fsync, rename).
+
+    A kill at any moment leaves either the previous shard or the new one, never a torn file.
+    """
+    final = shard_path(store_path, shard.step)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["package_version"] = __version__
+        f.attrs["kind"] = KIND_SHARD
+        f.attrs["series_id"] = shard.series_id
+        f.attrs["tokens_per_step"] = shard.tokens_per_step
+        f.attrs["step"] = shard.step
+        f.attrs["tokens"] = shard.tokens
+        f.attrs["revision"] = shard.revision
+        f.attrs["checkpoint_hash"] = shard.checkpoint_hash
+        f.attrs["written_at"] = time.time()
+        results = f.create_group(RESULTS)
+        for (probe, key), result in sorted(shard.results.items()):
+            variant = results.require_group(probe).create_group(key)
+            variant.attrs["probe"] = probe
+            variant.attrs["probe_version"] = result.version
+            variant.attrs["config_json"] = result.config_json
+            variant.attrs["config_hash"] = result.config_hash
+            variant.attrs["seconds"] = result.seconds
+            for name, metric in result.metrics.items():
+                dset = variant.create_dataset(name, data=np.asarray(metric.value, dtype=np.float32))
+                write_metric_attrs(dset, metric)
+        f.flush()
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    return final
+
+
+def write_metric_attrs(dset: h5py.Dataset, metric: MetricValue) -> None:
+    """Attach a metric's kind, description, orientation and threshold to its dataset."""
+    dset.attrs["kind"] = metric.kind
+    dset.attrs["description"] = metric.description
+    orient = metric.higher_is_mechanism
+    dset.attrs["higher_is_mechanism"] = "" if orient is None else ("true" if orient else "false")
+    dset.attrs["threshold"] = np.nan if metric.threshold is None else float(metric.threshold)
+
+
+def list_shards(store_path: str | os.PathLike[str]) -> list[Path]:
+    """Return the store's shard files sorted by step (temporary leftovers are ignored)."""
+    folder = Path(shard_dir(str(store_path)))
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("step*.h5") if not p.name.startswith("."))
+
+
+def remove_stale_temporaries(store_path: str | os.PathLike[str]) -> int:
+    """Delete temporary shard files left by a killed writer; return how many."""
+    folder = Path(shard_dir(str(store_path)))
+    count = 0
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def config_dict(result: ProbeResult) -> dict[str, Any]:
+    """Decode a result's config JSON."""
+    return json.loads(result.config_json)
+
+
+def _tristate(value: Any) -> bool | None:
+    text = str(value)
+    return None if text == "" else text == "true"
+
+
+def _optional_float(value: Any) -> float | None:
+    number = float(value)
+    return None if np.isnan(number) else number
