@@ -1,0 +1,102 @@
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from tracker.probes import MetricSpec, Probe, ProbeConfig, make_probes
+from tracker.runner import sweep
+from tracker.sources import open_series
+from tracker.store import SeriesStore
+from tracker.store.validate import validate_file
+
+from builders import PYTHIA_REPO
+from conftest import SPINE_STEPS
+
+
+@dataclass(frozen=True)
+class NormConfig(ProbeConfig):
+    power: int = 1
+
+
+class EmbedNormProbe(Probe):
+    """Test probe: mean |W_E|^power, a scalar that differs per checkpoint."""
+
+    name = "embed_norm"
+    version = 1
+    description = "test"
+    Config = NormConfig
+
+    def metrics(self, ctx):
+        return [MetricSpec("embed_norm", "scalar", "mean |W_E|^p", None)]
+
+    def run(self, ctx):
+        w = ctx.adapter.embed_matrix().detach().abs() ** self.config.power
+        return {"embed_norm": float(w.mean())}
+
+
+def test_sweep_writes_a_valid_store_and_second_run_does_no_model_work(tmp_path, pythia_cache):
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    store = tmp_path / "tiny.h5"
+    first = sweep(series, store, make_probes(["induction"]) + [EmbedNormProbe()], progress=False)
+    assert first.loads == len(SPINE_STEPS)
+    assert len(first.computed) == 2 * len(SPINE_STEPS)
+    assert validate_file(store) == []
+    view = SeriesStore(store)
+    assert view.steps.tolist() == SPINE_STEPS
+    ind = view.metric("induction", "induction_score")
+    assert ind.shape == (len(SPINE_STEPS), 2, 4)
+    assert np.isfinite(ind).all() and (ind >= 0).all() and (ind <= 1).all()
+    # Random tiny models: attention is spread, so no head is anywhere near an induction head.
+    assert ind.max() < 0.3
+    norms = view.metric("embed_norm", "embed_norm")
+    assert len(set(np.round(norms, 6).tolist())) == len(SPINE_STEPS)
+    assert len(set(view.checkpoint_hashes)) == len(SPINE_STEPS)
+
+    second = sweep(series, store, make_probes(["induction"]) + [EmbedNormProbe()], progress=False)
+    assert second.loads == 0 and second.computed == []
+    assert second.skipped_steps == SPINE_STEPS
+
+
+def test_changing_one_probe_config_recomputes_only_that_probe(tmp_path, pythia_cache):
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    store = tmp_path / "tiny.h5"
+    sweep(series, store, make_probes(["induction"]) + [EmbedNormProbe()], steps="first:4",
+          progress=False)
+    again = sweep(series, store, make_probes(["induction"]) + [EmbedNormProbe(power=2)],
+                  steps="first:4", progress=False)
+    assert {probe for _, probe in again.computed} == {"embed_norm"}
+    assert len(again.computed) == 4
+    view = SeriesStore(store)
+    keys = [k for p, k in view.variants() if p == "embed_norm"]
+    assert len(keys) == 2  # the old variant is kept, not overwritten
+    squared = view.metric("embed_norm", "embed_norm", key=EmbedNormProbe(power=2).key)
+    plain = view.metric("embed_norm", "embed_norm", key=EmbedNormProbe().key)
+    assert np.all(squared[:4] < plain[:4])
+
+
+def test_forward_passes_are_shared_within_a_step(pythia_cache):
+    from tracker.runner import run_probes
+
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    loaded = series.load(series.checkpoints()[0])
+    probes = make_probes(["induction"]) + make_probes(["induction"], induction={"threshold": 0.5})
+    _, ctx = run_probes(probes, loaded.model, loaded.tokenizer, 0)
+    assert ctx.forward_count == 1
+
+
+def test_probe_failure_names_step_and_probe(tmp_path, pythia_cache):
+    from tracker.errors import TrackerError
+
+    class Broken(EmbedNormProbe):
+        name = "broken"
+
+        def run(self, ctx):
+            raise ValueError("boom")
+
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    store = tmp_path / "s.h5"
+    sweep(series, store, [EmbedNormProbe()], steps="first:2", progress=False)
+    before = SeriesStore(store).metric("embed_norm", "embed_norm").copy()
+    with pytest.raises(TrackerError, match=r"step 0: probe 'broken' failed: ValueError\('boom'\)"):
+        sweep(series, store, [EmbedNormProbe(), Broken()], steps="first:2", progress=False)
+    assert np.array_equal(SeriesStore(store).metric("embed_norm", "embed_norm"), before)
