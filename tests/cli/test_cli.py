@@ -3,6 +3,7 @@ import sys
 
 import h5py
 import pytest
+from builders import PYTHIA_REPO, build_pythia_cache, tiny_tokenizer
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from tracker.cli.main import main
@@ -10,8 +11,6 @@ from tracker.sources import list_cached_refs
 from tracker.sources.hf_cache import repo_folder
 from tracker.store import SeriesStore
 from tracker.store.layout import SCHEMA_VERSION
-
-from builders import PYTHIA_REPO, build_pythia_cache, tiny_tokenizer
 
 
 def _run(capsys, *argv):

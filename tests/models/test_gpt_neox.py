@@ -1,11 +1,10 @@
 import pytest
 import torch
+from builders import tiny_model
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from tracker.errors import UnsupportedArchitectureError
 from tracker.models import get_adapter
-
-from builders import tiny_model
 
 
 @pytest.mark.parametrize("parallel", [True, False])
@@ -25,7 +24,8 @@ def test_hooked_forward_matches_hf(parallel, rotary_pct):
     # it reports after the final norm.
     for layer in range(3):
         assert (out.resid[layer] - ref.hidden_states[layer]).abs().max() < 1e-5
-    assert (model.gpt_neox.final_layer_norm(out.resid[-1]) - ref.hidden_states[-1]).abs().max() < 1e-5
+    final = model.gpt_neox.final_layer_norm(out.resid[-1])
+    assert (final - ref.hidden_states[-1]).abs().max() < 1e-5
     for layer in range(3):
         _, b_o = adapter.out_matrix(layer)
         assert (out.head_out[layer].sum(2) + b_o - out.attn_out[layer]).abs().max() < 1e-5
@@ -33,7 +33,8 @@ def test_hooked_forward_matches_hf(parallel, rotary_pct):
         norm_in = x if parallel else x + out.attn_out[layer]
         expected_mlp = adapter.mlp(layer, adapter.mlp_norm(layer, norm_in))
         assert (out.mlp_out[layer] - expected_mlp).abs().max() < 1e-5
-        assert (out.resid[layer + 1] - (x + out.attn_out[layer] + out.mlp_out[layer])).abs().max() < 1e-5
+        summed = x + out.attn_out[layer] + out.mlp_out[layer]
+        assert (out.resid[layer + 1] - summed).abs().max() < 1e-5
 
 
 def test_weight_accessors_view_the_module_parameters():

@@ -8,11 +8,10 @@ import sys
 import time
 
 import numpy as np
+from builders import PYTHIA_REPO, build_pythia_cache
 
 from tracker.store import SeriesStore, list_shards
 from tracker.store.validate import validate_file
-
-from builders import PYTHIA_REPO, build_pythia_cache
 
 STEPS = list(range(0, 24))
 

@@ -2,15 +2,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from builders import PYTHIA_REPO
+from conftest import SPINE_STEPS
 
 from tracker.probes import MetricSpec, Probe, ProbeConfig, make_probes
 from tracker.runner import sweep
 from tracker.sources import open_series
 from tracker.store import SeriesStore
 from tracker.store.validate import validate_file
-
-from builders import PYTHIA_REPO
-from conftest import SPINE_STEPS
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from builders import PYTHIA_REPO, build_pythia_cache
+from conftest import SPINE_STEPS
 from huggingface_hub import scan_cache_dir
 
 from tracker.errors import SourceError
 from tracker.sources import HubSeries, list_cached_refs, open_series
 from tracker.sources.hf_cache import repo_folder
-
-from builders import PYTHIA_REPO, build_pythia_cache
-from conftest import SPINE_STEPS
 
 
 def test_cache_is_laid_out_as_the_hub_lays_it_out(pythia_cache):

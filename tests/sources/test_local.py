@@ -1,9 +1,8 @@
 import pytest
+from builders import tiny_model, tiny_tokenizer
 
 from tracker.errors import SourceError
 from tracker.sources import LocalFolderSeries, open_series
-
-from builders import tiny_model, tiny_tokenizer
 
 
 def _save(path, seed):

@@ -9,7 +9,7 @@ def test_pythia_schedule_has_154_steps_with_log_then_linear_spacing():
     assert len(steps) == 154
     assert steps[:12] == [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
     assert steps[-2:] == [142000, 143000]
-    assert all(b - a == 1000 for a, b in zip(steps[11:], steps[12:]))
+    assert all(b - a == 1000 for a, b in zip(steps[11:], steps[12:], strict=False))
 
 
 def test_pythia_like_schedule_is_log_then_even():

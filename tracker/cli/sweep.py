@@ -27,6 +27,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--watch", action="store_true",
+                        help="keep polling for new checkpoints of a run that is still training")
+    parser.add_argument("--poll", type=float, default=60.0, help="seconds between polls (--watch)")
+    parser.add_argument("--idle-timeout", type=float, default=1800.0,
+                        help="stop watching after this many seconds without a new checkpoint")
     parser.set_defaults(func=run)
 
 
@@ -62,7 +67,7 @@ def build_probes(names: str | None, overrides: list[str]) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print a summary."""
-    from tracker.runner import sweep
+    from tracker.runner import sweep, watch
     from tracker.sources import open_series
     from tracker.sources.loading import parse_dtype
 
@@ -74,9 +79,13 @@ def run(args: argparse.Namespace) -> int:
         tokens_per_step=args.tokens_per_step,
         pattern=args.pattern,
     )
-    report = sweep(series, args.store, probes, steps=args.steps, device=args.device,
-                   dtype=parse_dtype(args.dtype), batch_size=args.batch_size,
-                   progress=not args.no_progress)
+    options = dict(steps=args.steps, device=args.device, dtype=parse_dtype(args.dtype),
+                   batch_size=args.batch_size, progress=not args.no_progress)
+    if args.watch:
+        report = watch(series, args.store, probes, poll_seconds=args.poll,
+                       idle_timeout=args.idle_timeout, **options)
+    else:
+        report = sweep(series, args.store, probes, **options)
     steps_done = sorted({s for s, _ in report.computed})
     print(f"{series.series_id}: computed {len(report.computed)} probe results at "
           f"{len(steps_done)} steps ({report.loads} checkpoint loads), "

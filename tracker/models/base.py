@@ -39,8 +39,9 @@ class HookedOutput:
 
 
 class ArchitectureAdapter(abc.ABC):
-    """Reads a loaded Hugging Face model's own parameters to run hooked forwards and expose
-    the weight matrices that circuit-level probes need. No weights are copied or converted.
+    """Hooked forwards and circuit weights read from a loaded Hugging Face model.
+
+    The adapter reads the module's own parameters: no weights are copied or converted.
     """
 
     #: Hugging Face ``config.model_type`` values this adapter handles.

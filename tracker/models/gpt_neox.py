@@ -27,8 +27,11 @@ def apply_rotary(
 
 @register_architecture
 class GPTNeoXAdapter(ArchitectureAdapter):
-    """GPT-NeoX: fused QKV laid out per head as [q | k | v], partial rotary, optional
-    parallel residual, untied unembedding."""
+    """GPT-NeoX (Pythia).
+
+    Fused QKV laid out per head as [q | k | v], partial rotary, optional parallel residual,
+    untied unembedding.
+    """
 
     model_types = ("gpt_neox",)
 

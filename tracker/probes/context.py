@@ -1,5 +1,6 @@
 """Per-checkpoint context shared by all probes: the model, its adapter, and forward passes
-memoised by input so probes that share inputs share one pass."""
+memoised by input so probes that share inputs share one pass.
+"""
 
 from __future__ import annotations
 
