@@ -61,7 +61,9 @@ class SweepReport:
 StepCallback = Callable[[Checkpoint, StepShard], None]
 
 
-def _existing_shard(store_path: Path, ckpt: Checkpoint, series: CheckpointSeries) -> StepShard | None:
+def _existing_shard(
+    store_path: Path, ckpt: Checkpoint, series: CheckpointSeries
+) -> StepShard | None:
     path = shard_path(store_path, ckpt.step)
     if not path.exists():
         return None

@@ -69,11 +69,12 @@ class LocalFolderSeries(CheckpointSeries):
                 raise SourceError(f"{path}: step {step} also in {found[step]}")
             found[step] = path
         if not found:
-            raise SourceError(f"{self.root}: no checkpoint folders (step{{N}}/, checkpoint-{{N}}/)")
+            raise SourceError(
+                f"{self.root}: no checkpoint folders (step{{N}}/, checkpoint-{{N}}/)"
+            )
         self._paths = {p.name: p for p in found.values()}
-        return [
-            Checkpoint(step, found[step].name, step * self.tokens_per_step) for step in sorted(found)
-        ]
+        per_step = self.tokens_per_step
+        return [Checkpoint(s, found[s].name, s * per_step) for s in sorted(found)]
 
     def load(
         self, checkpoint: Checkpoint, device: str = "cpu", dtype: torch.dtype = torch.float32

@@ -71,8 +71,8 @@ def checkpoints_for_steps(
 ) -> list[Checkpoint]:
     """Build checkpoints for a list of steps with revisions named by ``revision_format``."""
     return [
-        Checkpoint(step=int(s), revision=revision_format.format(step=s), tokens=int(s) * tokens_per_step)
-        for s in sorted(set(int(s) for s in steps))
+        Checkpoint(step=s, revision=revision_format.format(step=s), tokens=s * tokens_per_step)
+        for s in sorted({int(s) for s in steps})
     ]
 
 

@@ -85,7 +85,8 @@ def _semantic_problems(tree: dict[str, Any]) -> list[str]:
         n_steps = ckpt["step"]["shape"][0]
         for name, dset in ckpt.items():
             if dset["shape"][:1] != [n_steps]:
-                problems.append(f"/checkpoints/{name}: length {dset['shape'][:1]} != {n_steps} steps")
+                length = dset["shape"][:1]
+                problems.append(f"/checkpoints/{name}: length {length} != {n_steps} steps")
     for probe, pgroup in tree["groups"].get("results", {}).get("groups", {}).items():
         for key, variant in pgroup.get("groups", {}).items():
             where = f"/results/{probe}/{key}"
