@@ -29,7 +29,8 @@ def _error_line(err):
 def swept(tmp_path, pythia_cache, capsys):
     store = tmp_path / "s.h5"
     code, out, _ = _run(capsys, "sweep", PYTHIA_REPO, "--cache-dir", str(pythia_cache),
-                        "--store", str(store), "--steps", "first:3", "--no-progress")
+                        "--store", str(store), "--steps", "first:3", "--no-progress",
+                        "--probes", "induction")
     assert code == 0 and "computed 3 probe results at 3 steps" in out
     return store
 
@@ -67,12 +68,12 @@ def test_missing_revision_file(tmp_path, capsys):
     cache = build_pythia_cache(tmp_path / "c", [0, 1, 2])
     store = tmp_path / "s.h5"
     assert _run(capsys, "sweep", PYTHIA_REPO, "--cache-dir", str(cache), "--store", str(store),
-                "--steps", "0,1", "--no-progress")[0] == 0
+                "--steps", "0,1", "--no-progress", "--probes", "induction")[0] == 0
     before = SeriesStore(store).metric("induction", "induction_score").copy()
     commit = list_cached_refs(cache, PYTHIA_REPO)["step2"]
     (repo_folder(cache, PYTHIA_REPO) / "snapshots" / commit / "model.safetensors").unlink()
     code, _, err = _run(capsys, "sweep", PYTHIA_REPO, "--cache-dir", str(cache),
-                        "--store", str(store), "--no-progress")
+                        "--store", str(store), "--no-progress", "--probes", "induction")
     assert code == 1 and "EleutherAI/pythia-tiny@step2: cannot load weights" in _error_line(err)
     # Everything stored before is still there and readable.
     view = SeriesStore(store)
@@ -88,7 +89,8 @@ def test_corrupt_weights(tmp_path, capsys):
     blob.unlink()
     blob.write_bytes(b"\x00" * 64)
     code, _, err = _run(capsys, "sweep", PYTHIA_REPO, "--cache-dir", str(cache),
-                        "--store", str(tmp_path / "s.h5"), "--no-progress")
+                        "--store", str(tmp_path / "s.h5"), "--no-progress",
+                        "--probes", "induction")
     assert code == 1 and "pythia-tiny@step1: cannot load weights" in _error_line(err)
 
 
@@ -98,7 +100,7 @@ def test_unsupported_architecture(tmp_path, capsys):
         folder / "step10")
     tiny_tokenizer().save_pretrained(folder / "step10")
     code, _, err = _run(capsys, "sweep", str(folder), "--store", str(tmp_path / "s.h5"),
-                        "--no-progress")
+                        "--no-progress", "--probes", "induction")
     assert code == 1
     assert "gpt2run@step10: unsupported architecture 'gpt2'" in _error_line(err)
 
@@ -110,7 +112,8 @@ def test_newer_schema_store_is_refused_untouched(swept, pythia_cache, capsys):
     code, _, err = _run(capsys, "show", str(swept))
     assert code == 1 and "newer than this tracker" in _error_line(err)
     code, _, err = _run(capsys, "sweep", PYTHIA_REPO, "--cache-dir", str(pythia_cache),
-                        "--store", str(swept), "--steps", "first:4", "--no-progress")
+                        "--store", str(swept), "--steps", "first:4", "--no-progress",
+                        "--probes", "induction")
     assert code == 1 and "newer than this tracker" in _error_line(err)
     assert swept.read_bytes() == before
 

@@ -18,7 +18,7 @@ STEPS = list(range(0, 24))
 
 def _sweep_cmd(cache, store):
     return [sys.executable, "-m", "tracker.cli.main", "sweep", PYTHIA_REPO, "--cache-dir",
-            str(cache), "--store", str(store), "--no-progress",
+            str(cache), "--store", str(store), "--no-progress", "--probes", "induction",
             # Enough work per step that the kill lands mid-sweep.
             "--probe-config", "induction.n_seqs=80"]
 

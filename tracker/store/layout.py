@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 #: Layout version written to every file. Readers accept this version and older ones.
-SCHEMA_VERSION = 1
+#: History: 1 = checkpoints and results; 2 = adds /events (tracker detect).
+SCHEMA_VERSION = 2
 #: Oldest layout version readers still understand.
 MIN_READABLE_SCHEMA = 1
 

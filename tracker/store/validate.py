@@ -103,6 +103,10 @@ def _semantic_problems(tree: dict[str, Any]) -> list[str]:
                 if name != "present" and kind in _RANKS and rank != _RANKS[kind]:
                     problems.append(f"{where}/{name}: kind {kind!r} needs rank {_RANKS[kind]} "
                                     f"per step, got shape {shape}")
+    events = tree["groups"].get("events", {}).get("datasets", {})
+    lengths = {name: d["shape"][:1] for name, d in events.items()}
+    if len({tuple(v) for v in lengths.values()}) > 1:
+        problems.append(f"/events: columns differ in length {lengths}")
     return problems
 
 

@@ -1,0 +1,22 @@
+"""Events found in stored metrics: emergence, fading, phase transitions, handovers, and their
+alignment across model scale.
+"""
+
+from tracker.events.find import DetectOptions, EventFinder, find_events
+from tracker.events.io import events_meta, read_events, write_events
+from tracker.events.model import EVENT_COLUMNS, Event, events_frame
+from tracker.events.scale import scale_table, timeline
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "DetectOptions",
+    "Event",
+    "EventFinder",
+    "events_frame",
+    "events_meta",
+    "find_events",
+    "read_events",
+    "scale_table",
+    "timeline",
+    "write_events",
+]

@@ -1,0 +1,243 @@
+"""Turn stored probe metrics into events.
+
+Events are the emergence and fading of each head or metric, phase transitions where several
+metrics change together, and handovers between heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracker.detect import DEFAULT_DETECTOR, ChangePoint, Detector, get_detector, make_x_axis
+from tracker.detect.registry import detector_names
+from tracker.events.model import Event
+from tracker.store import MetricInfo, SeriesStore
+
+#: Detector that locates emergence (it fits onset, midpoint and end) when available.
+EMERGENCE_DETECTOR = "sigmoid"
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change on the detector's axis, merged from one or more change points."""
+
+    onset_x: float
+    midpoint_x: float
+    end_x: float
+    magnitude: float
+    confidence: float
+    onset_index: int
+    end_index: int
+
+
+@dataclass
+class DetectOptions:
+    """How events are found.
+
+    Attributes:
+        emergence_detector: Detector for per-metric rises and falls (default: ``sigmoid`` if
+            registered, else the default detector).
+        change_detector: Detector whose change points feed phase transitions.
+        axis: x axis: ``log_step``, ``tokens`` or ``index``.
+        window: Width on the axis within which change points coincide (log10 steps: 0.25 is
+            a factor of 1.8 in steps).
+        min_members: Distinct metrics a phase transition needs.
+    """
+
+    emergence_detector: str | None = None
+    change_detector: str | None = None
+    axis: str = "log_step"
+    window: float = 0.25
+    min_members: int = 2
+
+
+def x_to_step(x: float, axis: str, steps: np.ndarray, tokens_per_step: int) -> float:
+    """Map a location on the detector axis back to a (fractional) training step."""
+    if axis == "log_step":
+        return float(10.0**x - 1.0)
+    if axis == "tokens":
+        return float(x / max(tokens_per_step, 1))
+    return float(np.interp(x, np.arange(len(steps)), steps.astype(float)))
+
+
+def merge_changes(points: Sequence[ChangePoint], x: np.ndarray) -> list[Change]:
+    """Merge change points into monotone changes.
+
+    Points carrying a fitted onset become one change each. Plain change points in a row with
+    the same sign merge into one change (a gradual rise split by segmentation into steps),
+    running from the checkpoint before the first point to the last point.
+    """
+    changes: list[Change] = []
+    run: list[ChangePoint] = []
+
+    def close() -> None:
+        if not run:
+            return
+        first, last = run[0], run[-1]
+        start = max(first.index - 1, 0)
+        weights = np.abs([p.size for p in run])
+        mid = float(np.average([x[p.index] for p in run], weights=weights + 1e-12))
+        changes.append(Change(float(x[start]), mid, float(x[last.index]),
+                              float(sum(p.size for p in run)),
+                              float(max(p.confidence for p in run)), start, last.index))
+        run.clear()
+
+    for point in points:
+        if point.onset is not None:
+            close()
+            o = point.onset
+            i_on = int(np.searchsorted(x, o.onset))
+            i_end = int(min(np.searchsorted(x, o.end), len(x) - 1))
+            changes.append(Change(o.onset, o.midpoint, o.end, o.magnitude, point.confidence,
+                                  min(i_on, len(x) - 1), i_end))
+            continue
+        if run and np.sign(point.size) != np.sign(run[-1].size):
+            close()
+        run.append(point)
+    close()
+    return changes
+
+
+def _level(y: np.ndarray, lo: int, hi: int) -> float:
+    window = y[max(lo, 0): max(hi, lo + 1)]
+    window = window[np.isfinite(window)]
+    return float(np.median(window)) if len(window) else float("nan")
+
+
+class EventFinder:
+    """Find events in one store with fixed detectors and options."""
+
+    def __init__(self, options: DetectOptions | None = None) -> None:
+        self.options = options or DetectOptions()
+        name = self.options.emergence_detector
+        if name is None:
+            name = EMERGENCE_DETECTOR if EMERGENCE_DETECTOR in detector_names() else None
+        self.emergence: Detector = get_detector(name)
+        self.changes: Detector = get_detector(self.options.change_detector or DEFAULT_DETECTOR)
+
+    def find(self, store: SeriesStore) -> list[Event]:
+        """Return every event in the store, sorted by midpoint step."""
+        x = make_x_axis(store.steps, store.tokens, self.options.axis)  # type: ignore[arg-type]
+        events: list[Event] = []
+        points: list[tuple[str, float, float, float]] = []  # (metric, x, size, confidence)
+        for info in store.metric_infos():
+            values = store.metric(info.probe, info.name)
+            if info.kind == "head":
+                events.extend(self._head_events(store, info, values, x))
+                aggregate = np.nanmax(values.reshape(len(values), -1), axis=1)
+                label = f"max {info.name}"
+            elif info.kind == "scalar":
+                events.extend(self._series_events(store, info, values, x, -1, -1))
+                aggregate, label = values, info.name
+            else:
+                continue
+            if np.isfinite(aggregate).sum() >= 4:
+                for point in self.changes.detect(aggregate, x):
+                    points.append((label, float(x[point.index]), point.size, point.confidence))
+        events.extend(self._phase_transitions(store, points, x))
+        events.extend(self._handovers(events))
+        return sorted(events, key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
+
+    def _head_events(self, store: SeriesStore, info: MetricInfo, values: np.ndarray,
+                     x: np.ndarray) -> list[Event]:
+        out: list[Event] = []
+        for layer in range(values.shape[1]):
+            for head in range(values.shape[2]):
+                y = values[:, layer, head]
+                finite = y[np.isfinite(y)]
+                if info.threshold is not None and len(finite):
+                    # A head that never crosses its threshold cannot become (or stop being)
+                    # the mechanism; skipping it keeps detection cheap on large models.
+                    above = finite >= info.threshold
+                    if above.all() or not above.any():
+                        continue
+                out.extend(self._series_events(store, info, y, x, layer, head))
+        return out
+
+    def _series_events(self, store: SeriesStore, info: MetricInfo, y: np.ndarray,
+                       x: np.ndarray, layer: int, head: int) -> list[Event]:
+        if info.higher_is_mechanism is None or np.isfinite(y).sum() < 4:
+            return []
+        sign = 1.0 if info.higher_is_mechanism else -1.0
+        out = []
+        for change in merge_changes(self.emergence.detect(y, x), x):
+            before = _level(y, change.onset_index - 2, change.onset_index + 1)
+            after = _level(y, change.end_index, change.end_index + 3)
+            rising = sign * change.magnitude > 0
+            if info.threshold is not None:
+                thr = sign * info.threshold
+                crossed_up = sign * before < thr <= sign * after
+                crossed_down = sign * after < thr <= sign * before
+                if not (crossed_up if rising else crossed_down):
+                    continue
+            out.append(self._event(store, "emergence" if rising else "fade", info.probe,
+                                   info.name, layer, head, change, x))
+        return out
+
+    def _event(self, store: SeriesStore, kind: str, probe: str, metric: str, layer: int,
+               head: int, change: Change, x: np.ndarray, detector: Detector | None = None,
+               members: str = "") -> Event:
+        axis, per_step = self.options.axis, store.tokens_per_step
+        steps = [x_to_step(v, axis, store.steps, per_step)
+                 for v in (change.onset_x, change.midpoint_x, change.end_x)]
+        steps = [min(max(s, 0.0), float(store.steps[-1])) for s in steps]
+        det = detector or self.emergence
+        return Event(store.series_id, kind, probe, metric, layer, head, *steps,
+                     *(s * per_step for s in steps), change.magnitude,
+                     float(np.clip(change.confidence, 0.0, 1.0)), f"{det.name}:{det.key}",
+                     members)
+
+    def _phase_transitions(self, store: SeriesStore,
+                           points: list[tuple[str, float, float, float]],
+                           x: np.ndarray) -> list[Event]:
+        out: list[Event] = []
+        points = sorted(points, key=lambda p: p[1])
+        group: list[tuple[str, float, float, float]] = []
+        for point in [*points, ("", np.inf, 0.0, 0.0)]:
+            if group and point[1] - group[0][1] > self.options.window:
+                metrics = sorted({p[0] for p in group})
+                if len(metrics) >= self.options.min_members:
+                    xs = [p[1] for p in group]
+                    change = Change(min(xs), float(np.median(xs)), max(xs), 0.0,
+                                    float(np.mean([p[3] for p in group])), 0, 0)
+                    steps = {p[0]: x_to_step(p[1], self.options.axis, store.steps,
+                                             store.tokens_per_step) for p in group}
+                    members = "; ".join(f"{m}@{steps[m]:.0f}" for m in metrics)
+                    out.append(self._event(store, "phase_transition", "", "+".join(metrics), -1,
+                                           -1, change, x, self.changes, members))
+                group = []
+            group.append(point)
+        return out
+
+    def _handovers(self, events: list[Event]) -> list[Event]:
+        """Pair a head's fade with another head's emergence of the same metric nearby.
+
+        Nearby means within ``window`` decades of step (log10), whatever the detector axis.
+        """
+        out = []
+        window = self.options.window
+        for fade in (e for e in events if e.kind == "fade" and e.layer >= 0):
+            for rise in events:
+                if (rise.kind == "emergence" and rise.metric == fade.metric
+                        and rise.head_label != fade.head_label
+                        and abs(np.log10(rise.midpoint_step + 1)
+                                - np.log10(fade.midpoint_step + 1)) <= window):
+                    out.append(Event(
+                        fade.series, "handover", fade.probe, fade.metric, rise.layer, rise.head,
+                        min(fade.onset_step, rise.onset_step),
+                        (fade.midpoint_step + rise.midpoint_step) / 2,
+                        max(fade.end_step, rise.end_step),
+                        min(fade.onset_tokens, rise.onset_tokens),
+                        (fade.midpoint_tokens + rise.midpoint_tokens) / 2,
+                        max(fade.end_tokens, rise.end_tokens),
+                        rise.magnitude, min(fade.confidence, rise.confidence), rise.detector,
+                        f"{fade.head_label}->{rise.head_label}"))
+        return out
+
+
+def find_events(store: SeriesStore, options: DetectOptions | None = None) -> list[Event]:
+    """Find all events in a store (see :class:`EventFinder`)."""
+    return EventFinder(options).find(store)

@@ -1,0 +1,176 @@
+"""Questions about stored results, answered as tidy pandas DataFrames for notebooks and the CLI.
+
+- :func:`heads_at_step`: which heads are <kind> at step S?
+- :func:`when_became`: when did head LxHy become <kind>?
+- :func:`changes_between`: what changed between steps A and B?
+- :func:`resolve_metric`: map a kind (``induction``) to a stored metric.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from tracker.errors import TrackerError
+from tracker.store import MetricInfo, SeriesStore
+
+_HEAD = re.compile(r"^L(\d+)H(\d+)$", re.IGNORECASE)
+
+
+def parse_head(label: str) -> tuple[int, int]:
+    """Parse ``L1H3`` into (1, 3).
+
+    Raises:
+        TrackerError: For anything else.
+    """
+    match = _HEAD.match(label.strip())
+    if not match:
+        raise TrackerError(f"head {label!r}: expected the form L<layer>H<head>, e.g. L1H3")
+    return int(match.group(1)), int(match.group(2))
+
+
+def resolve_metric(store: SeriesStore, kind: str) -> MetricInfo:
+    """Find the stored metric a kind names.
+
+    Tried in order: the metric itself, ``{kind}_score``, and ``{kind}`` as a probe with a
+    single head metric.
+
+    Raises:
+        TrackerError: Listing the head metrics available, when nothing matches.
+    """
+    infos = store.metric_infos()
+    for candidate in (kind, f"{kind}_score"):
+        matches = [i for i in infos if i.name == candidate]
+        if len(matches) == 1:
+            return matches[0]
+    by_probe = [i for i in infos if i.probe == kind and i.kind == "head"]
+    if len(by_probe) == 1:
+        return by_probe[0]
+    heads = sorted(i.name for i in infos if i.kind == "head")
+    raise TrackerError(f"{store.path}: no metric for kind {kind!r} (head metrics: "
+                       f"{', '.join(heads) or 'none'})")
+
+
+def _step_index(store: SeriesStore, step: int) -> int:
+    hits = np.flatnonzero(store.steps == step)
+    if not len(hits):
+        raise TrackerError(f"{store.path}: step {step} is not stored (steps "
+                           f"{store.steps[0]}..{store.steps[-1]}, {len(store.steps)} in all)")
+    return int(hits[0])
+
+
+def _threshold(info: MetricInfo, threshold: float | None) -> float:
+    value = threshold if threshold is not None else info.threshold
+    if value is None:
+        raise TrackerError(f"metric {info.name!r} has no threshold in its probe config; "
+                           "pass one")
+    return float(value)
+
+
+def heads_at_step(store: SeriesStore, kind: str, step: int,
+                  threshold: float | None = None):  # -> DataFrame
+    """Heads whose ``kind`` score is at or above the threshold at ``step``.
+
+    Args:
+        store: Series store.
+        kind: Metric or kind (``induction``, ``prev_token``, ``successor``...).
+        step: A stored step.
+        threshold: Override the probe config's threshold.
+
+    Returns:
+        DataFrame (series, step, tokens, metric, layer, head, score), highest score first.
+    """
+    import pandas as pd
+
+    info = resolve_metric(store, kind)
+    i = _step_index(store, step)
+    thr = _threshold(info, threshold)
+    scores = store.metric(info.probe, info.name)[i]
+    layers, heads = np.nonzero(scores >= thr)
+    frame = pd.DataFrame({
+        "series": store.series_id, "step": int(store.steps[i]), "tokens": int(store.tokens[i]),
+        "metric": info.name, "layer": layers.astype(int), "head": heads.astype(int),
+        "score": scores[layers, heads].astype(float),
+    })
+    return frame.sort_values("score", ascending=False).reset_index(drop=True)
+
+
+def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int],
+                threshold: float | None = None, sustain: int = 2):  # -> DataFrame
+    """Tell when a head became ``kind``.
+
+    That is the first step from which its score stays at or above the threshold for
+    ``sustain`` checkpoints, shown beside any stored emergence event of that head.
+
+    Returns:
+        One-row DataFrame (series, metric, head, threshold, first_step, first_tokens,
+        event_onset_step, event_midpoint_step, event_end_step, event_onset_tokens,
+        event_detector, final_score); steps are NaN when it never did.
+    """
+    import pandas as pd
+
+    from tracker.events import read_events
+
+    layer, idx = parse_head(head) if isinstance(head, str) else head
+    info = resolve_metric(store, kind)
+    values = store.metric(info.probe, info.name)
+    if not (0 <= layer < values.shape[1] and 0 <= idx < values.shape[2]):
+        raise TrackerError(f"head L{layer}H{idx} is outside the model "
+                           f"({values.shape[1]} layers, {values.shape[2]} heads)")
+    y = values[:, layer, idx]
+    thr = _threshold(info, threshold)
+    above = np.nan_to_num(y, nan=-np.inf) >= thr
+    # A slice shorter than ``sustain`` at the end of the series needs all its points above.
+    first = next((i for i in range(len(y)) if above[i: i + sustain].all()), None)
+    finite = y[np.isfinite(y)]
+    row = {"series": store.series_id, "metric": info.name, "head": f"L{layer}H{idx}",
+           "threshold": thr,
+           "first_step": np.nan if first is None else float(store.steps[first]),
+           "first_tokens": np.nan if first is None else float(store.tokens[first]),
+           "final_score": float(finite[-1]) if len(finite) else np.nan}
+    events = read_events(store.path)
+    mine = events[(events["kind"] == "emergence") & (events["metric"] == info.name)
+                  & (events["layer"] == layer) & (events["head"] == idx)]
+    first_event = mine.sort_values("onset_step").head(1)
+    for col in ("onset_step", "midpoint_step", "end_step", "onset_tokens"):
+        row[f"event_{col}"] = float(first_event[col].iloc[0]) if len(first_event) else np.nan
+    row["event_detector"] = str(first_event["detector"].iloc[0]) if len(first_event) else ""
+    return pd.DataFrame([row])
+
+
+def changes_between(store: SeriesStore, step_a: int, step_b: int,
+                    min_change: float = 0.1):  # -> DataFrame
+    """List what changed between two stored steps.
+
+    Every metric value (per head for head metrics) whose absolute change is at least
+    ``min_change``, largest first.
+
+    Returns:
+        DataFrame (probe, metric, layer, head, before, after, change, crossed_threshold).
+    """
+    import pandas as pd
+
+    i, j = _step_index(store, step_a), _step_index(store, step_b)
+    rows = []
+    for info in store.metric_infos():
+        values = store.metric(info.probe, info.name)
+        before, after = values[i], values[j]
+        if info.kind == "head":
+            cells = [(l_, h, before[l_, h], after[l_, h]) for l_ in range(before.shape[0])
+                     for h in range(before.shape[1])]
+        elif info.kind == "scalar":
+            cells = [(-1, -1, before, after)]
+        else:
+            continue
+        for layer, head, a, b in cells:
+            if np.isfinite(a) and np.isfinite(b) and abs(b - a) >= min_change:
+                crossed = (info.threshold is not None
+                           and (a >= info.threshold) != (b >= info.threshold))
+                rows.append({"probe": info.probe, "metric": info.name, "layer": layer,
+                             "head": head, "before": float(a), "after": float(b),
+                             "change": float(b - a), "crossed_threshold": bool(crossed)})
+    frame = pd.DataFrame(rows, columns=["probe", "metric", "layer", "head", "before", "after",
+                                        "change", "crossed_threshold"])
+    order = frame["change"].abs().sort_values(ascending=False).index
+    return frame.loc[order].reset_index(drop=True)
