@@ -1,5 +1,6 @@
-"""Events found in stored metrics: emergence, fading, phase transitions, handovers, and their
-alignment across model scale.
+"""Events found in stored metrics.
+
+Emergence, fading, phase transitions, handovers, and their alignment across model scale.
 """
 
 from tracker.events.find import DetectOptions, EventFinder, find_events
