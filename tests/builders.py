@@ -13,6 +13,8 @@ from tracker.sources import write_cache_revision
 
 TINY_VOCAB = 64
 PYTHIA_REPO = "EleutherAI/pythia-tiny"
+#: Steps of the session-wide cache fixture ``pythia_cache``: the Pythia schedule up to 1000.
+SPINE_STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
 
 
 def tiny_tokenizer(vocab: int = TINY_VOCAB) -> PreTrainedTokenizerFast:

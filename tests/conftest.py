@@ -12,9 +12,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from builders import build_pythia_cache  # noqa: E402
-
-SPINE_STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
+from builders import SPINE_STEPS, build_pythia_cache  # noqa: E402
 
 
 @pytest.fixture(scope="session")

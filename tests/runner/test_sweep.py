@@ -2,8 +2,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from builders import PYTHIA_REPO
-from conftest import SPINE_STEPS
+from builders import PYTHIA_REPO, SPINE_STEPS
 
 from tracker.probes import MetricSpec, Probe, ProbeConfig, make_probes
 from tracker.runner import sweep

@@ -3,8 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from builders import PYTHIA_REPO, build_pythia_cache
-from conftest import SPINE_STEPS
+from builders import PYTHIA_REPO, SPINE_STEPS, build_pythia_cache
 from huggingface_hub import scan_cache_dir
 
 from tracker.errors import SourceError

@@ -1,5 +1,7 @@
-"""Per-checkpoint context shared by all probes: the model, its adapter, and forward passes
-memoised by input so probes that share inputs share one pass.
+"""Per-checkpoint context shared by all probes.
+
+It holds the model, its adapter, and forward passes memoised by input, so probes that share
+inputs share one pass.
 """
 
 from __future__ import annotations

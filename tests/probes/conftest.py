@@ -1,0 +1,17 @@
+import pytest
+
+from .planted import Planted, circuits_model
+
+
+@pytest.fixture(scope="session")
+def circuits() -> Planted:
+    """The standard planted model (read-only: tests that change weights build their own)."""
+    return circuits_model()
+
+
+@pytest.fixture(scope="session")
+def tiny():  # type: ignore[no-untyped-def]
+    """A random tiny GPT-NeoX and its word-level tokenizer (from tests/builders.py)."""
+    from builders import tiny_model, tiny_tokenizer
+
+    return tiny_model(), tiny_tokenizer()

@@ -1,0 +1,91 @@
+"""All probes through one ProbeContext: shared forward passes, declared metrics, registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from tracker.probes import ProbeContext, config_hash, make_probes, probe_class, probe_names
+from tracker.probes.inputs import repeated_tokens
+
+from .planted import Planted
+from .test_icl import repeated_docs
+
+PROBES = [
+    "attention_sinks", "copying", "greater_than", "icl", "induction", "ioi", "successor_heads",
+    "successor_text",
+]
+
+
+def test_registry_lists_every_probe() -> None:
+    assert set(PROBES) <= set(probe_names())
+    for name in PROBES:
+        cls = probe_class(name)
+        assert cls.name == name and isinstance(cls.version, int) and cls.version >= 1
+        assert cls.description and "\n" not in cls.description
+        config = cls.Config()
+        assert dataclasses.is_dataclass(config)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            config.seed = 1  # type: ignore[misc]
+        hash(config)
+        json.loads(config.to_json())
+        assert config_hash(config) == config_hash(cls.Config())
+
+
+def _check_shapes(ctx: ProbeContext, probe, values) -> None:  # type: ignore[no-untyped-def]
+    adapter = ctx.adapter
+    specs = {m.name: m for m in probe.metrics(ctx)}
+    assert set(specs) == set(values), probe.name
+    for name, value in values.items():
+        kind = specs[name].kind
+        if kind == "head":
+            assert np.shape(value) == (adapter.n_layers, adapter.n_heads), name
+        elif kind == "layer":
+            assert np.shape(value) == (adapter.n_layers,), name
+        elif kind == "scalar":
+            assert isinstance(value, float), name
+        else:
+            assert np.ndim(value) == 1, name
+
+
+def test_all_probes_share_forward_passes(circuits: Planted) -> None:
+    """One pass per distinct input: the repeated tokens (induction, copying and sinks share
+    them), the ICL documents and the successor-text prompts. The planted vocab lacks the IOI
+    names and the greater-than years, so those probes keep no prompts and run no pass.
+    ``batch_size`` is raised so that no input is split into memory chunks (each chunk counts
+    as a pass)."""
+    ctx = ProbeContext(circuits.model, circuits.tokenizer, batch_size=256)
+    ctx.scratch["text_dataset"] = repeated_docs()
+    probes = make_probes(PROBES)
+    for probe in probes:
+        probe.declare(ctx)
+    results = {probe.name: probe.run(ctx) for probe in probes}
+    assert ctx.forward_count == 3
+    for probe in probes:
+        _check_shapes(ctx, probe, results[probe.name])
+    # The shared pass saw the union of what the three probes declared.
+    rep = repeated_tokens(ctx, probes[PROBES.index("induction")].cfg)
+    before = ctx.forward_count
+    out = ctx.forward(rep.tokens, {"patterns", "resid"})
+    assert out.patterns is not None and out.resid is not None
+    assert ctx.forward_count == before
+    assert np.isnan(results["ioi"]["ioi_logit_diff"])
+    assert results["induction"]["induction_score"][circuits.heads["induction"]] > 0.999
+    assert results["icl"]["icl_score"] < -5
+
+
+def test_all_probes_on_random_tiny_model(tiny) -> None:  # type: ignore[no-untyped-def]
+    """A random model with a tokenizer that lacks every task word: nothing crashes."""
+    model, tok = tiny
+    ctx = ProbeContext(model, tok, batch_size=256)
+    ctx.scratch["text_dataset"] = [" ".join(f"w{i % 60}" for i in range(k, k + 40))
+                                   for k in range(4)]
+    probes = make_probes(PROBES)
+    for probe in probes:
+        probe.declare(ctx)
+    for probe in probes:
+        _check_shapes(ctx, probe, probe.run(ctx))
+    assert ctx.forward_count == 2  # repeated tokens + ICL documents

@@ -1,0 +1,64 @@
+"""Copying and attention-sink probes on the planted model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tracker.probes import ProbeContext, make_probes
+
+from .planted import Planted, circuits_model
+
+
+def _others(values: np.ndarray, head: tuple[int, int]) -> np.ndarray:
+    return np.delete(values.ravel(), np.ravel_multi_index(head, values.shape))
+
+
+def test_copying_head(circuits: Planted) -> None:
+    """The induction head's OV copies (writes e_t for the attended t): score 1.
+
+    The previous-token head writes into a block the unembedding ignores, so its logit effects
+    all tie (failures); the successor head raises the successor, not the token; zero heads
+    output nothing.
+    """
+    ctx = ProbeContext(circuits.model, circuits.tokenizer)
+    (probe,) = make_probes(["copying"], copying={"seq_len": 30})
+    scores = probe.run(ctx)
+    head = circuits.heads["induction"]
+    assert scores["copying_score"][head] == 1.0
+    assert _others(scores["copying_score"], head).max() < 0.2
+    # delta is (3 * g) on the attended token and equal elsewhere: z = sqrt(L - 1) exactly.
+    assert abs(scores["copying_zscore"][head] - np.sqrt(29)) < 1e-3
+    assert np.abs(_others(scores["copying_zscore"], head)).max() < 1.0
+    assert scores["copying_zscore"][circuits.heads["prev"]] == 0.0
+
+
+def test_sink_head_and_residual_peak(circuits: Planted) -> None:
+    """The sink head attends to BOS from every query; its BOS value is ~0 (W_V skips BOS).
+
+    BOS embeds 10x longer than other tokens, so the residual norm peaks at position 0.
+    """
+    ctx = ProbeContext(circuits.model, circuits.tokenizer)
+    (probe,) = make_probes(["attention_sinks"], attention_sinks={"seq_len": 30})
+    out = probe.run(ctx)
+    head = circuits.heads["sink"]
+    assert out["sink_score"][head] > 0.999
+    assert _others(out["sink_score"], head).max() < 0.06
+    assert out["sink_fraction"] == 1 / 8
+    ratio = out["sink_value_norm_ratio"]
+    assert ratio[head] < 0.05
+    assert ratio[circuits.heads["prev"]] > 0.9  # copies every token, BOS included
+    assert np.isnan(ratio[0, 3])  # zero head: no values at all
+    # After block 0: |10 e_0 + e'_0| / |e_t + e'_prev| ~ sqrt(101) / sqrt(2) (the heads write
+    # ~1, up to the layer norm's mean offsets).
+    assert abs(out["resid_norm_peak"][0] - np.sqrt(101 / 2)) < 0.05
+    assert out["resid_norm_peak"].shape == (2,)
+    assert (out["resid_peak_at_bos"] == 1.0).all()
+
+
+def test_no_peak_without_big_bos() -> None:
+    planted = circuits_model(bos_scale=1.0)
+    ctx = ProbeContext(planted.model, planted.tokenizer)
+    (probe,) = make_probes(["attention_sinks"], attention_sinks={"seq_len": 30})
+    out = probe.run(ctx)
+    assert abs(out["resid_norm_peak"][0] - 1.0) < 0.01  # every position |e_t + e'_prev|
+    assert out["sink_score"][planted.heads["sink"]] > 0.999  # attention does not need norm

@@ -1,0 +1,110 @@
+"""Successor-heads probe: planted successor head, kept pairs, effective embeddings, bf16 ties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tracker.probes import ProbeContext, make_probes, probe_class
+from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
+from tracker.probes.tasks import load_task_file
+
+from .planted import (
+    DAYS,
+    KEPT_PAIRS,
+    MONTHS,
+    Planted,
+    circuits_builder,
+    successor_map,
+    word_tokenizer,
+)
+
+
+def _run(planted: Planted, **config: object) -> dict[str, np.ndarray]:
+    ctx = ProbeContext(planted.model, planted.tokenizer)
+    (probe,) = make_probes(["successor_heads"], successor_heads=dict(config))
+    return dict(probe.run(ctx))
+
+
+@pytest.mark.parametrize("variant", ["embed", "mlp0", "attn_mlp0"])
+def test_planted_successor_head(circuits: Planted, variant: str) -> None:
+    """The planted head's OV maps e_t to e_succ(t): every kept pair succeeds; other heads
+    (copying, previous-token into an unread block, zero) never rank the successor first."""
+    out = _run(circuits, effective_embedding=variant)
+    scores = out["succession_score"]
+    head = circuits.heads["successor"]
+    assert scores[head] == 1.0
+    assert np.delete(scores.ravel(), np.ravel_multi_index(head, scores.shape)).max() == 0.0
+    assert out["succession_pairs"].tolist() == [KEPT_PAIRS[t] for t in SUCCESSION_TASKS]
+    kept = out["succession_pairs"] > 0
+    assert (out["succession_task_best"][kept] == 1.0).all()
+    assert np.isnan(out["succession_task_best"][~kept]).all()
+
+
+def test_pairs_keep_single_tokens_and_wrap() -> None:
+    tok = word_tokenizer([d for d in DAYS if d != "Wednesday"] + ["1", "2", "4"])
+    data = load_task_file("tasks/succession.json")
+    days, numbers = succession_tasks(tok, data, ("days", "numbers"))
+    # Mon-Tue, Thu-Fri, Fri-Sat, Sat-Sun and the wrap Sun-Mon; no pair touches Wednesday.
+    assert len(days.ids) == 6 and len(days.pairs) == 5
+    assert (days.ids.index(tok.convert_tokens_to_ids("Sunday")),
+            days.ids.index(tok.convert_tokens_to_ids("Monday"))) in days.pairs
+    assert len(numbers.pairs) == 1  # 1-2 only; numbers do not wrap
+
+
+def _tie_model(dtype: torch.dtype) -> Planted:
+    """Successor head (1, 1); head (1, 2) writes e_succ(t) + e_t with equal weights (a tie);
+    head (1, 3) writes e_t only (a copier).
+
+    The tie head covers the cyclic tasks only (days, months): there every output dim is
+    written by exactly two value dims (the token's own and its predecessor's), so the small
+    layer-norm offsets that every value dim picks up add equally to both logits and the tie
+    is exact. (On a chain like 1..20 the ends break that symmetry.)
+    """
+    builder = circuits_builder()
+    succ = successor_map(builder)
+    builder.successor_head(1, 1, succ)
+    cyclic = set(builder.ids(DAYS + MONTHS))
+    ties = {t: {s: 3.0, t: 3.0} for t, s in succ.items() if t in cyclic}
+    builder.ov_head(1, 2, ties, "tie")
+    builder.ov_head(1, 3, {t: {t: 3.0} for t in succ}, "copy")
+    planted = builder.build()
+    planted.model.to(dtype)
+    return planted
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_ties_count_as_failures(dtype: torch.dtype) -> None:
+    """Exact ties (and the all-equal logits of zero heads) never count, in fp32 or bf16."""
+    planted = _tie_model(dtype)
+    scores = _run(planted)["succession_score"]
+    assert scores[planted.heads["successor"]] == 1.0
+    assert scores[planted.heads["tie"]] == 0.0
+    assert scores[planted.heads["copy"]] == 0.0
+    assert scores[0].max() == 0.0
+
+
+def test_bf16_scores_match_fp32(circuits: Planted) -> None:
+    fp32 = _run(circuits)["succession_score"]
+    planted = _tie_model(torch.bfloat16)
+    assert planted.model.gpt_neox.embed_in.weight.dtype == torch.bfloat16
+    bf16 = _run(planted)["succession_score"]
+    assert bf16[1, 1] == fp32[1, 1] == 1.0
+
+
+def test_without_tokenizer_reports_nan(circuits: Planted) -> None:
+    ctx = ProbeContext(circuits.model, None)
+    out = probe_class("successor_heads")().run(ctx)
+    assert np.isnan(out["succession_score"]).all()
+    assert (out["succession_pairs"] == 0).all()
+
+
+def test_config_validation_and_hash() -> None:
+    cls = probe_class("successor_heads")
+    with pytest.raises(ValueError):
+        cls(effective_embedding="bogus")
+    listed = cls(tasks=["days", "months"])
+    assert listed.config.tasks == ("days", "months")
+    hash(listed.config)
+    assert listed.config_hash != cls().config_hash

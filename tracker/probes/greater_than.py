@@ -1,0 +1,174 @@
+"""Greater-than (Hanna et al. 2023): probability on years above the start year minus at/below.
+
+Prompts come from ``data/tasks/greater_than.json``: "The {NOUN} lasted from the year
+{CENTURY}{YY} to the year {CENTURY}", e.g. "... from the year 1732 to the year 17", drawn with
+a fixed seed (noun, century, YY in ``min_yy..max_yy``). The century is a key word with a
+leading space (" 17") and YY a two-digit token without one ("32"); a prompt is kept only if
+both are single tokens. Its corrupted twin uses the file's ``corrupt_yy`` (01; it must be a
+token too).
+
+The next token after the final century is a two-digit token; with ``p`` the model's
+next-token distribution (softmax over the whole vocabulary, fp32) and ``y`` ranging over the
+two-digit tokens "00".."99" that are single tokens:
+
+* ``gt_prob_diff``: mean over prompts of ``sum_{y > YY} p(y) - sum_{y <= YY} p(y)``;
+* ``gt_corrupted_prob_diff``: the same on the corrupted prompts (YY = corrupt_yy);
+* ``gt_year_mass``: mean total probability on two-digit tokens (clean prompts);
+* ``gt_n_prompts``: prompts kept (0 gives NaN for the others).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.context import ProbeContext
+from tracker.probes.registry import register_probe
+from tracker.probes.tasks import (
+    bos_prefix,
+    last_logits,
+    load_task_file,
+    memo,
+    pad_id,
+    pad_right,
+    render,
+    word_token,
+)
+
+KEYS = ("CENTURY", "YY")
+
+
+@dataclass(frozen=True)
+class GreaterThanConfig(ProbeConfig):
+    """Config of the greater-than probe.
+
+    Attributes:
+        tasks_file: Task file, relative to the data directory (or absolute).
+        n_prompts: Prompts drawn (before dropping those whose key words are not tokens).
+        seed: Seed of the draw.
+        prepend_bos: Put BOS in front of each prompt.
+    """
+
+    tasks_file: str = "tasks/greater_than.json"
+    n_prompts: int = 50
+    seed: int = 0
+    prepend_bos: bool = True
+
+
+@dataclass
+class GreaterThanPrompts:
+    """Kept prompts as token ids with their start years, and the two-digit year tokens."""
+
+    clean: list[list[int]] = field(default_factory=list)
+    corrupted: list[list[int]] = field(default_factory=list)
+    yy: list[int] = field(default_factory=list)
+    corrupt_yy: int = 1
+    year_values: list[int] = field(default_factory=list)
+    year_ids: list[int] = field(default_factory=list)
+
+
+def greater_than_prompts(
+    tokenizer: Any, data: Mapping[str, Any], n_prompts: int, seed: int, prefix: list[int]
+) -> GreaterThanPrompts:
+    """Draw greater-than prompts and their YY = 01 twins (module docstring)."""
+    rng = random.Random(seed)
+    out = GreaterThanPrompts()
+    if tokenizer is None:
+        return out
+    for y in range(100):
+        token = word_token(tokenizer, f"{y:02d}")
+        if token is not None:
+            out.year_values.append(y)
+            out.year_ids.append(token)
+    template = data["template"]
+    out.corrupt_yy = int(data.get("corrupt_yy", 1))
+    for _ in range(n_prompts):
+        noun, century = rng.choice(data["nouns"]), rng.choice(data["centuries"])
+        yy = rng.randint(int(data["min_yy"]), int(data["max_yy"]))
+        values = {"NOUN": noun, "CENTURY": century}
+        clean = render(tokenizer, template, {**values, "YY": f"{yy:02d}"}, KEYS)
+        corrupted = render(tokenizer, template, {**values, "YY": f"{out.corrupt_yy:02d}"}, KEYS)
+        if clean is None or corrupted is None:
+            continue
+        out.clean.append(prefix + clean)
+        out.corrupted.append(prefix + corrupted)
+        out.yy.append(yy)
+    return out
+
+
+@register_probe
+class GreaterThanProbe(Probe):
+    """Greater-than probability difference on year prompts (see the module docstring)."""
+
+    name = "greater_than"
+    version = 1
+    description = (
+        "greater-than: probability on end years above the start year minus on years at or "
+        "below it"
+    )
+    Config = GreaterThanConfig
+
+    @property
+    def cfg(self) -> GreaterThanConfig:
+        """The typed config."""
+        assert isinstance(self.config, GreaterThanConfig)
+        return self.config
+
+    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+        """Model-level scalars."""
+        return [
+            MetricSpec("gt_prob_diff", "scalar", "p(year > YY) - p(year <= YY)", True),
+            MetricSpec("gt_corrupted_prob_diff", "scalar", "the same with the corrupted start "
+                       "year", None),
+            MetricSpec("gt_year_mass", "scalar", "probability on two-digit tokens", None),
+            MetricSpec("gt_n_prompts", "scalar", "prompts kept", None),
+        ]
+
+    def _batch(
+        self, ctx: ProbeContext
+    ) -> tuple[GreaterThanPrompts, torch.Tensor, torch.Tensor] | None:
+        def build() -> tuple[GreaterThanPrompts, torch.Tensor, torch.Tensor] | None:
+            cfg = self.cfg
+            prompts = greater_than_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file),
+                                           cfg.n_prompts, cfg.seed,
+                                           bos_prefix(ctx, cfg.prepend_bos))
+            if not prompts.clean:
+                return None
+            tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
+            return prompts, tokens, last
+
+        return memo(ctx, f"{self.name}:{self.key}", build)
+
+    def declare(self, ctx: ProbeContext) -> None:
+        """Announce the one forward pass over clean and corrupted prompts."""
+        batch = self._batch(ctx)
+        if batch is not None:
+            ctx.declare(batch[1], frozenset())
+
+    @torch.no_grad()
+    def run(self, ctx: ProbeContext) -> Mapping[str, float]:
+        """Measure the probability differences."""
+        batch = self._batch(ctx)
+        if batch is None:
+            nan = float("nan")
+            return {"gt_prob_diff": nan, "gt_corrupted_prob_diff": nan, "gt_year_mass": nan,
+                    "gt_n_prompts": 0.0}
+        prompts, tokens, last = batch
+        probs = torch.softmax(last_logits(ctx, tokens, last), dim=-1).double()
+        years = probs[:, torch.tensor(prompts.year_ids, device=probs.device)]  # (2N, Y)
+        n = len(prompts.clean)
+        values = torch.tensor(prompts.year_values, device=probs.device)
+        start = torch.tensor(prompts.yy + [prompts.corrupt_yy] * n, device=probs.device)
+        above = values[None, :] > start[:, None]
+        diff = (years * above).sum(-1) - (years * ~above).sum(-1)
+        return {
+            "gt_prob_diff": float(diff[:n].mean()),
+            "gt_corrupted_prob_diff": float(diff[n:].mean()),
+            "gt_year_mass": float(years[:n].sum(-1).mean()),
+            "gt_n_prompts": float(n),
+        }

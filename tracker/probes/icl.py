@@ -1,0 +1,157 @@
+"""In-context-learning score (Olsson et al. 2022): late-context loss minus early-context loss.
+
+Documents come from a text dataset named by the config (see :mod:`tracker.probes.text_data`
+for how a name is resolved: a source supplied in ``ctx.scratch``, a registered factory, or a
+path on disk). The first ``n_docs`` documents with at least ``late_pos + 1`` tokens (after an
+optional BOS) are cut to ``late_pos + 1`` tokens and run in one forward pass.
+
+With ``loss_i = -log p(token_i | tokens_<i)`` (0-based token index ``i >= 1``):
+
+* ``icl_score = mean_docs(loss_late) - mean_docs(loss_early)``; negative when the model
+  predicts better with more context (more negative = more in-context learning);
+* ``early_loss`` / ``late_loss``: those two means; ``mean_loss``: mean over ``i = 1..late``;
+* ``icl_n_docs``: documents used (0 gives NaN losses).
+
+Positions default to Olsson et al.'s 50 and 500 for a 2048-token context. For models with a
+shorter context ``n_ctx`` both scale by ``n_ctx / reference_context`` (rounded, at least 1
+and 2, early < late <= n_ctx - 1); longer contexts keep them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.context import ProbeContext
+from tracker.probes.registry import register_probe
+from tracker.probes.tasks import bos_prefix, memo
+from tracker.probes.text_data import iter_token_docs, resolve_text_dataset
+
+
+@dataclass(frozen=True)
+class ICLConfig(ProbeConfig):
+    """Config of the in-context-learning probe.
+
+    Attributes:
+        dataset: Name of the text dataset (resolved by :mod:`tracker.probes.text_data`).
+        text_column: Column holding the text when the rows are not pre-tokenized.
+        n_docs: Number of documents.
+        early_pos: Early token index for a ``reference_context``-token model.
+        late_pos: Late token index for a ``reference_context``-token model.
+        reference_context: Context length the positions are given for.
+        prepend_bos: Put BOS in front of each document (counts as position 0).
+        max_scan: Documents read at most while looking for long enough ones.
+    """
+
+    dataset: str = "default"
+    text_column: str = "text"
+    n_docs: int = 32
+    early_pos: int = 50
+    late_pos: int = 500
+    reference_context: int = 2048
+    prepend_bos: bool = False
+    max_scan: int = 10_000
+
+
+def scaled_positions(cfg: ICLConfig, n_ctx: int) -> tuple[int, int]:
+    """Return the (early, late) token indices used for a model with context ``n_ctx``."""
+    early, late = cfg.early_pos, cfg.late_pos
+    if n_ctx < cfg.reference_context:
+        scale = n_ctx / cfg.reference_context
+        early, late = max(1, round(early * scale)), max(2, round(late * scale))
+    late = min(late, n_ctx - 1)
+    early = min(early, late - 1)
+    if early < 1:
+        raise ValueError(f"context of {n_ctx} tokens is too short for the ICL score")
+    return early, late
+
+
+def token_losses(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Per-token losses (N, T-1) in fp32: entry ``i - 1`` is the loss of token ``i``."""
+    rows = []
+    for row in range(tokens.shape[0]):  # one row at a time bounds the fp32 log-softmax memory
+        logp = torch.log_softmax(logits[row, :-1].float(), dim=-1)
+        target = tokens[row, 1:].to(logp.device)
+        rows.append(-logp.gather(-1, target[:, None])[:, 0])
+    return torch.stack(rows)
+
+
+@register_probe
+class ICLProbe(Probe):
+    """Loss at a late context position minus loss at an early one, and the mean loss."""
+
+    name = "icl"
+    version = 1
+    description = (
+        "in-context-learning score: loss at a late context position minus loss at an early "
+        "one, on a text dataset"
+    )
+    Config = ICLConfig
+
+    @property
+    def cfg(self) -> ICLConfig:
+        """The typed config."""
+        assert isinstance(self.config, ICLConfig)
+        return self.config
+
+    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+        """Model-level scalars."""
+        early, late = scaled_positions(self.cfg, self._n_ctx(ctx))
+        return [
+            MetricSpec("icl_score", "scalar", f"loss at token {late} minus loss at token "
+                       f"{early}", False, None),
+            MetricSpec("early_loss", "scalar", f"mean loss at token {early}", None, None),
+            MetricSpec("late_loss", "scalar", f"mean loss at token {late}", None, None),
+            MetricSpec("mean_loss", "scalar", f"mean loss over tokens 1..{late}", None, None),
+            MetricSpec("icl_n_docs", "scalar", "documents used", None, None),
+        ]
+
+    @staticmethod
+    def _n_ctx(ctx: ProbeContext) -> int:
+        return int(getattr(ctx.model.config, "max_position_embeddings", 2048))
+
+    def _tokens(self, ctx: ProbeContext) -> torch.Tensor | None:
+        def build() -> torch.Tensor | None:
+            cfg = self.cfg
+            _, late = scaled_positions(cfg, self._n_ctx(ctx))
+            source = resolve_text_dataset(ctx, cfg.dataset)
+            prefix = bos_prefix(ctx, cfg.prepend_bos)
+            docs: list[list[int]] = []
+            for scanned, doc in enumerate(iter_token_docs(source, ctx.tokenizer, cfg.text_column)):
+                if len(docs) >= cfg.n_docs or scanned >= cfg.max_scan:
+                    break
+                doc = prefix + doc
+                if len(doc) >= late + 1:
+                    docs.append(doc[: late + 1])
+            return torch.tensor(docs, dtype=torch.long) if docs else None
+
+        return memo(ctx, f"{self.name}:{self.key}", build)
+
+    def declare(self, ctx: ProbeContext) -> None:
+        """Announce the forward pass over the documents (logits only)."""
+        tokens = self._tokens(ctx)
+        if tokens is not None:
+            ctx.declare(tokens, frozenset())
+
+    @torch.no_grad()
+    def run(self, ctx: ProbeContext) -> Mapping[str, float]:
+        """Measure the losses."""
+        tokens = self._tokens(ctx)
+        if tokens is None:
+            nan = float("nan")
+            return {"icl_score": nan, "early_loss": nan, "late_loss": nan, "mean_loss": nan,
+                    "icl_n_docs": 0.0}
+        early, late = scaled_positions(self.cfg, self._n_ctx(ctx))
+        losses = token_losses(ctx.forward(tokens, frozenset()).logits, tokens).double()
+        early_loss = float(losses[:, early - 1].mean())
+        late_loss = float(losses[:, late - 1].mean())
+        return {
+            "icl_score": late_loss - early_loss,
+            "early_loss": early_loss,
+            "late_loss": late_loss,
+            "mean_loss": float(losses.mean()),
+            "icl_n_docs": float(tokens.shape[0]),
+        }

@@ -1,0 +1,162 @@
+"""Indirect-object identification (Wang et al. 2022): logit difference IO minus S.
+
+Prompts come from ``data/tasks/ioi.json``: a template such as "When {A} and {B} went to the
+{PLACE}, {S} gave the {OBJECT} to" with two different names A and B, S one of them (the
+subject, alternating) and IO the other; the answer is " {IO}". Each prompt has a corrupted
+twin from the ABC distribution: A and B in the first clause are replaced by two other names,
+so the clause no longer tells IO from S. Prompts are drawn with a fixed seed from the file's
+lists and kept only if all four names are single tokens with a leading space.
+
+Metrics, read at each prompt's last token (one forward pass over clean and corrupted prompts,
+right-padded, see :mod:`tracker.probes.tasks`):
+
+* ``ioi_logit_diff``: mean of ``logit(IO) - logit(S)`` on the clean prompts;
+* ``ioi_accuracy``: fraction of clean prompts with ``logit(IO) > logit(S)``;
+* ``ioi_corrupted_logit_diff``: the same difference on the corrupted prompts (a baseline);
+* ``ioi_n_prompts``: prompts kept (0 gives NaN for the others).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.context import ProbeContext
+from tracker.probes.registry import register_probe
+from tracker.probes.tasks import (
+    bos_prefix,
+    last_logits,
+    load_task_file,
+    memo,
+    pad_id,
+    pad_right,
+    render,
+    word_token,
+)
+
+NAME_KEYS = ("A", "B", "S")
+
+
+@dataclass(frozen=True)
+class IOIConfig(ProbeConfig):
+    """Config of the IOI probe.
+
+    Attributes:
+        tasks_file: Task file, relative to the data directory (or absolute).
+        n_prompts: Prompts drawn (before dropping those with multi-token names).
+        seed: Seed of the draw.
+        prepend_bos: Put BOS in front of each prompt.
+    """
+
+    tasks_file: str = "tasks/ioi.json"
+    n_prompts: int = 50
+    seed: int = 0
+    prepend_bos: bool = True
+
+
+@dataclass
+class IOIPrompts:
+    """Kept prompts as token ids, with the answer (IO) and subject (S) ids."""
+
+    clean: list[list[int]] = field(default_factory=list)
+    corrupted: list[list[int]] = field(default_factory=list)
+    io: list[int] = field(default_factory=list)
+    s: list[int] = field(default_factory=list)
+
+
+def ioi_prompts(
+    tokenizer: Any, data: Mapping[str, Any], n_prompts: int, seed: int, prefix: list[int]
+) -> IOIPrompts:
+    """Draw IOI prompts and their ABC-corrupted twins (module docstring)."""
+    rng = random.Random(seed)
+    names, templates = list(data["names"]), list(data["templates"])
+    out = IOIPrompts()
+    if tokenizer is None:
+        return out
+    for k in range(n_prompts):
+        template = templates[k % len(templates)]
+        a, b, c, d = rng.sample(names, 4)
+        subject, io = (a, b) if k % 2 == 0 else (b, a)
+        rest = {"PLACE": rng.choice(data["places"]), "OBJECT": rng.choice(data["objects"])}
+        clean = render(tokenizer, template, {"A": a, "B": b, "S": subject, **rest}, NAME_KEYS)
+        corrupted = render(tokenizer, template, {"A": c, "B": d, "S": subject, **rest}, NAME_KEYS)
+        io_id, s_id = word_token(tokenizer, " " + io), word_token(tokenizer, " " + subject)
+        if clean is None or corrupted is None or io_id is None or s_id is None:
+            continue
+        out.clean.append(prefix + clean)
+        out.corrupted.append(prefix + corrupted)
+        out.io.append(io_id)
+        out.s.append(s_id)
+    return out
+
+
+@register_probe
+class IOIProbe(Probe):
+    """IOI logit difference and accuracy on template prompts (see the module docstring)."""
+
+    name = "ioi"
+    version = 1
+    description = "indirect-object identification: logit(IO) - logit(S) and accuracy"
+    Config = IOIConfig
+
+    @property
+    def cfg(self) -> IOIConfig:
+        """The typed config."""
+        assert isinstance(self.config, IOIConfig)
+        return self.config
+
+    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+        """Model-level scalars."""
+        return [
+            MetricSpec("ioi_logit_diff", "scalar", "mean logit(IO) - logit(S) at the end", True),
+            MetricSpec("ioi_accuracy", "scalar", "fraction of prompts with logit(IO) > "
+                       "logit(S)", True),
+            MetricSpec("ioi_corrupted_logit_diff", "scalar", "logit(IO) - logit(S) on ABC "
+                       "corrupted prompts", None),
+            MetricSpec("ioi_n_prompts", "scalar", "prompts kept", None),
+        ]
+
+    def _batch(self, ctx: ProbeContext) -> tuple[IOIPrompts, torch.Tensor, torch.Tensor] | None:
+        def build() -> tuple[IOIPrompts, torch.Tensor, torch.Tensor] | None:
+            cfg = self.cfg
+            prompts = ioi_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.n_prompts,
+                                  cfg.seed, bos_prefix(ctx, cfg.prepend_bos))
+            if not prompts.clean:
+                return None
+            tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
+            return prompts, tokens, last
+
+        return memo(ctx, f"{self.name}:{self.key}", build)
+
+    def declare(self, ctx: ProbeContext) -> None:
+        """Announce the one forward pass over clean and corrupted prompts."""
+        batch = self._batch(ctx)
+        if batch is not None:
+            ctx.declare(batch[1], frozenset())
+
+    @torch.no_grad()
+    def run(self, ctx: ProbeContext) -> Mapping[str, float]:
+        """Measure the logit differences."""
+        batch = self._batch(ctx)
+        if batch is None:
+            nan = float("nan")
+            return {"ioi_logit_diff": nan, "ioi_accuracy": nan, "ioi_corrupted_logit_diff": nan,
+                    "ioi_n_prompts": 0.0}
+        prompts, tokens, last = batch
+        logits = last_logits(ctx, tokens, last).double()
+        n = len(prompts.clean)
+        io = torch.tensor(prompts.io * 2, device=logits.device)
+        s = torch.tensor(prompts.s * 2, device=logits.device)
+        rows = torch.arange(2 * n, device=logits.device)
+        diff = logits[rows, io] - logits[rows, s]
+        return {
+            "ioi_logit_diff": float(diff[:n].mean()),
+            "ioi_accuracy": float((diff[:n] > 0).double().mean()),
+            "ioi_corrupted_logit_diff": float(diff[n:].mean()),
+            "ioi_n_prompts": float(n),
+        }

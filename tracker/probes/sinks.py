@@ -1,0 +1,123 @@
+"""Attention sinks: heads that park attention on the first token, and residual-norm peaks.
+
+Input: the repeated random tokens of :mod:`tracker.probes.induction` ([BOS] + x repeated),
+so the pass is shared with the induction-family probes; position 0 holds BOS.
+
+* ``sink_score`` (head): mean over sequences and over queries ``q >= 1`` of ``A[q, 0]``,
+  i.e. the attention mass on position 0 divided by the number of queries that can attend
+  anywhere else (query 0 sees only itself and is left out).
+* ``sink_fraction`` (scalar): fraction of heads whose ``sink_score`` exceeds ``threshold``.
+* ``sink_value_norm_ratio`` (head): ``|v[0]| / mean_{p>=1} |v[p]|`` averaged over sequences,
+  with ``v[p] = LN_l(r_l[p]) W_V[h] + b_V[h]`` the head's value vectors. Sinks in trained
+  models have small values (attending to them is a no-op). NaN where all values are zero.
+* ``resid_norm_peak`` (layer): for the residual stream after each block, ``max_p |r[p]| /
+  median_p |r[p]|`` over positions (lower median), averaged over sequences; large values
+  are the "massive activations" that usually sit on the first token.
+* ``resid_peak_at_bos`` (layer): fraction of sequences whose residual-norm peak is at 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tracker.probes.base import MetricSpec, Probe
+from tracker.probes.circuits import attn_norm, head_values
+from tracker.probes.context import ProbeContext
+from tracker.probes.inputs import RepeatedTokensConfig, repeated_tokens
+from tracker.probes.registry import register_probe
+
+
+@dataclass(frozen=True)
+class SinkConfig(RepeatedTokensConfig):
+    """Config of the attention-sink probe (input fields from :class:`RepeatedTokensConfig`).
+
+    Attributes:
+        threshold: ``sink_score`` above which a head counts as a sink head.
+    """
+
+    threshold: float = 0.3
+
+
+def sink_scores(patterns: torch.Tensor) -> np.ndarray:
+    """Mean attention from queries q >= 1 to position 0: (L, B, H, T, T) -> (L, H)."""
+    return patterns[..., 1:, 0].double().mean(dim=(1, 3)).cpu().numpy()
+
+
+def value_norm_ratios(ctx: ProbeContext, resid: torch.Tensor) -> np.ndarray:
+    """``|v[0]| / mean_{p>=1} |v[p]|`` per head, averaged over sequences -> (L, H)."""
+    ratios = []
+    for layer in range(ctx.adapter.n_layers):
+        values = head_values(ctx, layer, attn_norm(ctx, layer, resid[layer]))  # (H, B, T, dh)
+        norms = values.norm(dim=-1).double()
+        others = norms[..., 1:].mean(dim=-1)
+        ratio = torch.where(others > 0, norms[..., 0] / others.clamp_min(1e-300), torch.nan)
+        ratios.append(ratio.mean(dim=1))
+    return torch.stack(ratios).cpu().numpy()
+
+
+def resid_norm_peaks(resid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per block output: mean max/median norm ratio and fraction of peaks at position 0."""
+    norms = resid[1:].float().norm(dim=-1).double()  # (L, B, T)
+    peak, where = norms.max(dim=-1)
+    median = norms.median(dim=-1).values
+    ratio = torch.where(median > 0, peak / median.clamp_min(1e-300), torch.nan)
+    return ratio.mean(dim=1).cpu().numpy(), (where == 0).double().mean(dim=1).cpu().numpy()
+
+
+@register_probe
+class AttentionSinkProbe(Probe):
+    """Sink heads, their value norms and residual-norm peaks (see the module docstring)."""
+
+    name = "attention_sinks"
+    version = 1
+    description = (
+        "attention mass on the first token per head, sink-head fraction, sink value norms "
+        "and residual-norm peaks"
+    )
+    Config = SinkConfig
+
+    @property
+    def cfg(self) -> SinkConfig:
+        """The typed config."""
+        assert isinstance(self.config, SinkConfig)
+        return self.config
+
+    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+        """Head, scalar and layer metrics."""
+        threshold = self.cfg.threshold
+        return [
+            MetricSpec("sink_score", "head", "mean attention of queries q >= 1 to position 0",
+                       True, threshold),
+            MetricSpec("sink_fraction", "scalar", f"fraction of heads with sink_score > "
+                       f"{threshold}", True, None),
+            MetricSpec("sink_value_norm_ratio", "head", "value norm at position 0 over the mean "
+                       "value norm elsewhere", False, None),
+            MetricSpec("resid_norm_peak", "layer", "max over positions of the residual norm "
+                       "after the block, divided by the median", True, None),
+            MetricSpec("resid_peak_at_bos", "layer", "fraction of sequences whose residual-norm "
+                       "peak is at position 0", True, None),
+        ]
+
+    def declare(self, ctx: ProbeContext) -> None:
+        """Announce the repeated-token pass (patterns and residual streams)."""
+        ctx.declare(repeated_tokens(ctx, self.cfg).tokens, {"patterns", "resid"})
+
+    @torch.no_grad()
+    def run(self, ctx: ProbeContext) -> Mapping[str, np.ndarray | float]:
+        """Measure sinks."""
+        rep = repeated_tokens(ctx, self.cfg)
+        out = ctx.forward(rep.tokens, {"patterns", "resid"})
+        assert out.patterns is not None and out.resid is not None
+        scores = sink_scores(out.patterns)
+        peak, at_bos = resid_norm_peaks(out.resid)
+        return {
+            "sink_score": scores,
+            "sink_fraction": float((scores > self.cfg.threshold).mean()),
+            "sink_value_norm_ratio": value_norm_ratios(ctx, out.resid),
+            "resid_norm_peak": peak,
+            "resid_peak_at_bos": at_bos,
+        }

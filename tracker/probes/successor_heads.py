@@ -1,0 +1,216 @@
+"""Successor heads (Gould et al. 2023): heads whose OV circuit maps a token to its successor.
+
+Tasks come from ``data/tasks/succession.json`` (numbers, number words, ordinals, days,
+months, their prefixes, letters, roman numerals). Each word is used with a leading space and
+only words that are single tokens in the model's tokenizer are kept; a pair
+``(word, successor)`` is kept when both are (cyclic tasks wrap the last word to the first).
+
+For head ``h`` of layer ``l`` and each kept word ``t`` (all in fp32, whatever the model dtype):
+
+1. Input: for ``l = 0`` the token embedding ``W_E[t]`` (what layer-0 attention reads); for
+   ``l >= 1`` the *effective embedding* chosen by ``effective_embedding``:
+
+   * ``"embed"``: ``W_E[t]``;
+   * ``"mlp0"`` (default): ``W_E[t] + MLP0(LN_mlp0(W_E[t]))``, the first MLP as the model
+     computes it, with its own norm (exact for GPT-NeoX's parallel residual when attention
+     is ignored; for sequential blocks it ignores attention 0's input to the MLP);
+   * ``"attn_mlp0"``: also adds attention 0's output when every token attends only to itself,
+     ``a0 = sum_h (LN_attn0(W_E[t]) W_V[h] + b_V[h]) W_O[h] + b_O`` (and, for sequential
+     blocks, feeds ``W_E[t] + a0`` to the MLP).
+
+   The MLP runs in the model's dtype, as in the model; everything after it runs in fp32.
+2. OV: ``o = (LN_l(input) W_V[h] + b_V[h]) W_O[h]`` with the head's own input norm.
+3. Logits: the final norm applied to ``o`` (minus its bias), then ``W_U`` restricted to the
+   task's kept tokens.
+
+The pair succeeds when the successor's logit is strictly higher than every other token of
+the task (the input word included); ties count as failures, so rounding cannot inflate the
+score. ``succession_score`` is the success rate pooled over all kept pairs of all tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.circuits import attn_norm, direct_logits, head_ov
+from tracker.probes.context import ProbeContext
+from tracker.probes.registry import register_probe
+from tracker.probes.tasks import as_tuple, load_task_file, memo, word_token
+
+SUCCESSION_TASKS = (
+    "numbers", "number_words", "ordinal_words", "days", "day_prefixes", "months",
+    "month_prefixes", "letters", "roman_numerals",
+)
+EFFECTIVE_EMBEDDINGS = ("embed", "mlp0", "attn_mlp0")
+
+
+@dataclass(frozen=True)
+class SuccessorHeadsConfig(ProbeConfig):
+    """Config of the successor-heads probe.
+
+    Attributes:
+        tasks_file: Task file, relative to the data directory (or absolute).
+        tasks: Task names, in the order of the vector metrics.
+        effective_embedding: ``"embed"``, ``"mlp0"`` or ``"attn_mlp0"`` (module docstring).
+        threshold: Succession score above which a head counts as a successor head.
+    """
+
+    tasks_file: str = "tasks/succession.json"
+    tasks: tuple[str, ...] = SUCCESSION_TASKS
+    effective_embedding: str = "mlp0"
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", as_tuple(self.tasks))
+        if self.effective_embedding not in EFFECTIVE_EMBEDDINGS:
+            raise ValueError(
+                f"effective_embedding must be one of {EFFECTIVE_EMBEDDINGS}, "
+                f"got {self.effective_embedding!r}"
+            )
+
+
+@dataclass
+class SuccessionTask:
+    """A task's kept tokens and successor pairs.
+
+    Attributes:
+        name: Task name.
+        ids: Kept token ids, in the task's order (the candidates of the comparison).
+        pairs: ``(i, j)`` indices into ``ids``: word ``ids[i]`` has successor ``ids[j]``.
+    """
+
+    name: str
+    ids: list[int] = field(default_factory=list)
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+
+
+def succession_tasks(
+    tokenizer: Any, data: Mapping[str, Any], names: tuple[str, ...]
+) -> list[SuccessionTask]:
+    """Build each named task's kept tokens and pairs from a succession task file."""
+    tasks = []
+    for name in names:
+        spec = data["tasks"][name]
+        items, cyclic = list(spec["items"]), bool(spec.get("cyclic", False))
+        tokens = [word_token(tokenizer, " " + word) for word in items]
+        task = SuccessionTask(name)
+        index: dict[int, int] = {}
+        for token in tokens:
+            if token is not None and token not in index:
+                index[token] = len(task.ids)
+                task.ids.append(token)
+        n = len(items)
+        for k in range(n if cyclic and n > 1 else n - 1):
+            a, b = tokens[k], tokens[(k + 1) % n]
+            if a is not None and b is not None and a != b:
+                task.pairs.append((index[a], index[b]))
+        tasks.append(task)
+    return tasks
+
+
+def effective_embedding(ctx: ProbeContext, ids: torch.Tensor, variant: str) -> torch.Tensor:
+    """Effective embeddings (N, D) fp32 of token ids (see the module docstring)."""
+    adapter = ctx.adapter
+    w_e = adapter.embed_matrix()[ids.to(adapter.device)]
+    out = w_e.float()
+    if variant == "embed":
+        return out
+    mlp_in = w_e
+    if variant == "attn_mlp0":
+        _, b_o = adapter.out_matrix(0)
+        attn = head_ov(ctx, 0, attn_norm(ctx, 0, w_e)).sum(dim=0) + b_o.float()
+        out = out + attn
+        if not adapter.parallel_residual:
+            mlp_in = out.to(w_e.dtype)
+    return out + adapter.mlp(0, adapter.mlp_norm(0, mlp_in)).float()
+
+
+def succession_successes(
+    ctx: ProbeContext, tasks: list[SuccessionTask], variant: str
+) -> np.ndarray:
+    """Per (layer, head, task) number of successful pairs, as an (L, H, n_tasks) array."""
+    adapter = ctx.adapter
+    vocab = sorted({t for task in tasks for t in task.ids})
+    result = np.zeros((adapter.n_layers, adapter.n_heads, len(tasks)))
+    if not vocab:
+        return result
+    ids = torch.tensor(vocab, dtype=torch.long, device=adapter.device)
+    where = {t: i for i, t in enumerate(vocab)}
+    raw = adapter.embed_matrix()[ids].float()
+    eff = effective_embedding(ctx, ids, variant)
+    for layer in range(adapter.n_layers):
+        normed = attn_norm(ctx, layer, raw if layer == 0 else eff)
+        logits = direct_logits(ctx, head_ov(ctx, layer, normed), ids)  # (H, N, N)
+        for k, task in enumerate(tasks):
+            if not task.pairs:
+                continue
+            cols = torch.tensor([where[t] for t in task.ids], device=logits.device)
+            sub = logits[:, cols][:, :, cols]  # (H, n, n): input word x candidate word
+            rows = torch.tensor([i for i, _ in task.pairs], device=logits.device)
+            targets = torch.tensor([j for _, j in task.pairs], device=logits.device)
+            picked = sub[:, rows]  # (H, P, n)
+            index = torch.arange(len(rows), device=logits.device)
+            target = picked[:, index, targets]
+            others = picked.clone()
+            others[:, index, targets] = float("-inf")
+            wins = (target > others.amax(dim=-1)).sum(dim=-1)
+            result[layer, :, k] = wins.cpu().numpy()
+    return result
+
+
+@register_probe
+class SuccessorHeadsProbe(Probe):
+    """Per-head succession score from the effective OV circuit (see the module docstring)."""
+
+    name = "successor_heads"
+    version = 1
+    description = (
+        "fraction of successor pairs (numbers, days, months, letters, ...) whose successor each "
+        "head's effective OV circuit ranks first among the task's tokens"
+    )
+    Config = SuccessorHeadsConfig
+
+    @property
+    def cfg(self) -> SuccessorHeadsConfig:
+        """The typed config."""
+        assert isinstance(self.config, SuccessorHeadsConfig)
+        return self.config
+
+    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+        """Head score plus per-task vectors (in ``config.tasks`` order)."""
+        order = ", ".join(self.cfg.tasks)
+        return [
+            MetricSpec("succession_score", "head", "fraction of kept successor pairs the head's "
+                       "effective OV circuit gets right, pooled over tasks", True,
+                       self.cfg.threshold),
+            MetricSpec("succession_pairs", "vector", f"successor pairs kept per task ({order})",
+                       None, None),
+            MetricSpec("succession_task_best", "vector", f"best head's success rate per task "
+                       f"({order}); NaN for tasks with no pairs", True, None),
+        ]
+
+    def _tasks(self, ctx: ProbeContext) -> list[SuccessionTask]:
+        cfg = self.cfg
+        return memo(ctx, f"{self.name}:{self.key}", lambda: succession_tasks(
+            ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.tasks))
+
+    @torch.no_grad()
+    def run(self, ctx: ProbeContext) -> Mapping[str, np.ndarray]:
+        """Score every head (weights only; no forward pass)."""
+        tasks = self._tasks(ctx)
+        pairs = np.array([len(t.pairs) for t in tasks], dtype=np.float64)
+        wins = succession_successes(ctx, tasks, self.cfg.effective_embedding)
+        total = pairs.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = wins.sum(axis=-1) / total if total else np.full(wins.shape[:2], np.nan)
+            per_task = np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1), np.nan)
+        best = np.full(len(tasks), np.nan)
+        has = pairs > 0
+        best[has] = per_task.reshape(-1, len(tasks))[:, has].max(axis=0)
+        return {"succession_score": score, "succession_pairs": pairs, "succession_task_best": best}

@@ -1,0 +1,219 @@
+"""Successor task in running text: " Monday Tuesday Wednesday" -> " Thursday".
+
+Prompts come from ``data/tasks/succession.json``: for each task, runs of ``n_context``
+consecutive items (cyclic tasks wrap) placed in one of the file's ``text_templates`` (its
+``{SEQ}`` becomes the items, each a word with a leading space); the answer is the next item.
+A prompt is kept only if all its items and the answer are single tokens; at most
+``max_prompts_per_task`` start positions are drawn per task with a fixed seed. Each prompt
+has a corrupted twin in which every context item but the last is replaced by a different
+random item of the task: a model that only maps the last item to its successor (a successor
+head) still answers it, one that reads the sequence may not.
+
+Metrics, read at each prompt's last token (one forward pass, right-padded):
+
+* ``successor_text_accuracy``: fraction of prompts whose answer has a strictly higher logit
+  than every other kept token of its task, pooled over tasks;
+* ``successor_text_top1``: fraction whose answer beats every other token of the vocabulary;
+* ``successor_text_corrupted_accuracy``: the task-restricted accuracy on corrupted prompts;
+* ``successor_text_task_accuracy`` (vector, task order of the config; NaN without prompts);
+* ``successor_text_n_prompts`` (vector): prompts kept per task.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.context import ProbeContext
+from tracker.probes.registry import register_probe
+from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
+from tracker.probes.tasks import (
+    as_tuple,
+    bos_prefix,
+    last_logits,
+    load_task_file,
+    memo,
+    pad_id,
+    pad_right,
+    render,
+    word_token,
+)
+
+
+@dataclass(frozen=True)
+class SuccessorTextConfig(ProbeConfig):
+    """Config of the successor-in-text probe.
+
+    Attributes:
+        tasks_file: Task file, relative to the data directory (or absolute).
+        tasks: Task names, in the order of the vector metrics.
+        n_context: Items shown before the answer.
+        max_prompts_per_task: Start positions drawn per task at most.
+        seed: Seed of the draws.
+        prepend_bos: Put BOS in front of each prompt.
+    """
+
+    tasks_file: str = "tasks/succession.json"
+    tasks: tuple[str, ...] = SUCCESSION_TASKS
+    n_context: int = 3
+    max_prompts_per_task: int = 16
+    seed: int = 0
+    prepend_bos: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", as_tuple(self.tasks))
+
+
+@dataclass
+class SuccessorTextPrompts:
+    """Kept prompts as token ids, their answers, tasks and the tasks' candidate tokens."""
+
+    clean: list[list[int]] = field(default_factory=list)
+    corrupted: list[list[int]] = field(default_factory=list)
+    answer: list[int] = field(default_factory=list)
+    task: list[int] = field(default_factory=list)
+    candidates: list[list[int]] = field(default_factory=list)
+
+
+def successor_text_prompts(
+    tokenizer: Any, data: Mapping[str, Any], cfg: SuccessorTextConfig, prefix: list[int]
+) -> SuccessorTextPrompts:
+    """Build the prompts of every task (module docstring)."""
+    out = SuccessorTextPrompts()
+    if tokenizer is None:
+        out.candidates = [[] for _ in cfg.tasks]
+        return out
+    rng = random.Random(cfg.seed)
+    templates = list(data.get("text_templates", ["{SEQ}"]))
+    tasks = succession_tasks(tokenizer, data, cfg.tasks)
+    out.candidates = [task.ids for task in tasks]
+    k = cfg.n_context
+    for t_index, name in enumerate(cfg.tasks):
+        spec = data["tasks"][name]
+        items, cyclic = list(spec["items"]), bool(spec.get("cyclic", False))
+        n = len(items)
+        ok = [word_token(tokenizer, " " + w) is not None for w in items]
+        usable = [w for w, good in zip(items, ok, strict=True) if good]
+        starts = [
+            i for i in range(n if cyclic else n - k)
+            if k < n and all(ok[(i + j) % n] for j in range(k + 1))
+        ]
+        for i in sorted(rng.sample(starts, min(len(starts), cfg.max_prompts_per_task))):
+            seq = [items[(i + j) % n] for j in range(k)]
+            answer = items[(i + k) % n]
+            noisy = [rng.choice([w for w in usable if w != seq[j]] or [seq[j]])
+                     for j in range(k - 1)] + seq[-1:]
+            template = rng.choice(templates)
+            clean = render(tokenizer, template, {"SEQ": seq})
+            corrupted = render(tokenizer, template, {"SEQ": noisy})
+            answer_id = word_token(tokenizer, " " + answer)
+            if clean is None or corrupted is None or answer_id is None:
+                continue
+            out.clean.append(prefix + clean)
+            out.corrupted.append(prefix + corrupted)
+            out.answer.append(answer_id)
+            out.task.append(t_index)
+    return out
+
+
+def _beats(logits: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor | None) -> bool:
+    """Whether ``logits[answer]`` is strictly above every other (candidate) logit."""
+    mask = torch.ones_like(logits, dtype=torch.bool)
+    if candidates is not None:
+        mask = torch.zeros_like(mask)
+        mask[candidates] = True
+    mask[answer] = False
+    return bool(logits[answer] > logits[mask].max()) if mask.any() else True
+
+
+@register_probe
+class SuccessorTextProbe(Probe):
+    """Accuracy on "Monday Tuesday Wednesday -> Thursday" prompts (see the module docstring)."""
+
+    name = "successor_text"
+    version = 1
+    description = "successor task accuracy in running text (days, months, numbers, letters, ...)"
+    Config = SuccessorTextConfig
+
+    @property
+    def cfg(self) -> SuccessorTextConfig:
+        """The typed config."""
+        assert isinstance(self.config, SuccessorTextConfig)
+        return self.config
+
+    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+        """Scalars plus per-task vectors (in ``config.tasks`` order)."""
+        order = ", ".join(self.cfg.tasks)
+        return [
+            MetricSpec("successor_text_accuracy", "scalar", "fraction of prompts whose next "
+                       "item beats the task's other tokens", True),
+            MetricSpec("successor_text_top1", "scalar", "fraction whose next item is the top "
+                       "token of the vocabulary", True),
+            MetricSpec("successor_text_corrupted_accuracy", "scalar", "accuracy with all context "
+                       "items but the last replaced at random", None),
+            MetricSpec("successor_text_task_accuracy", "vector", f"accuracy per task ({order})",
+                       True),
+            MetricSpec("successor_text_n_prompts", "vector", f"prompts kept per task ({order})",
+                       None),
+        ]
+
+    def _batch(
+        self, ctx: ProbeContext
+    ) -> tuple[SuccessorTextPrompts, torch.Tensor | None, torch.Tensor | None]:
+        def build() -> tuple[SuccessorTextPrompts, torch.Tensor | None, torch.Tensor | None]:
+            cfg = self.cfg
+            prompts = successor_text_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg,
+                                             bos_prefix(ctx, cfg.prepend_bos))
+            if not prompts.clean:
+                return prompts, None, None
+            tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
+            return prompts, tokens, last
+
+        return memo(ctx, f"{self.name}:{self.key}", build)
+
+    def declare(self, ctx: ProbeContext) -> None:
+        """Announce the one forward pass over clean and corrupted prompts."""
+        tokens = self._batch(ctx)[1]
+        if tokens is not None:
+            ctx.declare(tokens, frozenset())
+
+    @torch.no_grad()
+    def run(self, ctx: ProbeContext) -> Mapping[str, float | np.ndarray]:
+        """Measure the accuracies."""
+        prompts, tokens, last = self._batch(ctx)
+        n_tasks = len(self.cfg.tasks)
+        counts = np.bincount(np.array(prompts.task, dtype=np.int64), minlength=n_tasks)
+        if tokens is None or last is None:
+            nan = float("nan")
+            return {"successor_text_accuracy": nan, "successor_text_top1": nan,
+                    "successor_text_corrupted_accuracy": nan,
+                    "successor_text_task_accuracy": np.full(n_tasks, np.nan),
+                    "successor_text_n_prompts": counts.astype(np.float64)}
+        logits = last_logits(ctx, tokens, last)
+        n = len(prompts.clean)
+        cands = [torch.tensor(c, dtype=torch.long, device=logits.device)
+                 for c in prompts.candidates]
+        clean, top1, noisy = np.zeros(n), np.zeros(n), np.zeros(n)
+        for i, (answer, task) in enumerate(zip(prompts.answer, prompts.task, strict=True)):
+            target = torch.tensor(answer, device=logits.device)
+            clean[i] = _beats(logits[i], target, cands[task])
+            top1[i] = _beats(logits[i], target, None)
+            noisy[i] = _beats(logits[n + i], target, cands[task])
+        per_task = np.full(n_tasks, np.nan)
+        task_of = np.array(prompts.task)
+        for t in range(n_tasks):
+            if counts[t]:
+                per_task[t] = clean[task_of == t].mean()
+        return {
+            "successor_text_accuracy": float(clean.mean()),
+            "successor_text_top1": float(top1.mean()),
+            "successor_text_corrupted_accuracy": float(noisy.mean()),
+            "successor_text_task_accuracy": per_task,
+            "successor_text_n_prompts": counts.astype(np.float64),
+        }

@@ -1,0 +1,169 @@
+"""Task data files and prompt building shared by the task-behaviour probes.
+
+Task lists, templates and word lists live in JSON files under ``data/`` (see each file's
+``_doc``); probes name them by a path relative to the data directory, which is
+``$TRACKER_DATA_DIR`` when set and otherwise the ``data/`` folder of the source checkout.
+
+Prompts are built from templates *piecewise*: literal text is tokenized as it stands and each
+``{PLACEHOLDER}`` is tokenized on its own, taking over the space in front of it (``"the
+{PLACE}"`` renders ``"the"`` then ``" store"``). Key placeholders (names, years, sequence
+items) must be single tokens, else the prompt is dropped. A word counts as a token only if it
+encodes to exactly one id that is neither special nor the unknown token.
+
+Prompts of different lengths are batched with right padding and read at each prompt's last
+real position. Under causal attention no position before the padding can see it, so the
+logits there equal those of the unpadded prompt and no attention mask is needed; this keeps
+every prompt set to one (memoised, shareable) forward pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from tracker.probes.context import ProbeContext
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_]*)\}")
+T = TypeVar("T")
+
+
+def data_dir() -> Path:
+    """Directory of task data files: ``$TRACKER_DATA_DIR`` or the checkout's ``data/``."""
+    env = os.environ.get("TRACKER_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+@functools.lru_cache(maxsize=32)
+def _load_json(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def load_task_file(path: str) -> dict[str, Any]:
+    """Load a task JSON file; a relative ``path`` is taken relative to :func:`data_dir`.
+
+    Raises:
+        FileNotFoundError: Naming the resolved path, when the file is missing.
+    """
+    resolved = Path(path) if Path(path).is_absolute() else data_dir() / path
+    if not resolved.is_file():
+        raise FileNotFoundError(f"task data file not found: {resolved}")
+    return _load_json(str(resolved))
+
+
+def word_token(tokenizer: Any, text: str) -> int | None:
+    """Return the id of ``text`` if it is exactly one ordinary token, else None."""
+    if tokenizer is None:
+        return None
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    if len(ids) != 1:
+        return None
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    if ids[0] in special or ids[0] == getattr(tokenizer, "unk_token_id", None):
+        return None
+    return int(ids[0])
+
+
+def render(
+    tokenizer: Any,
+    template: str,
+    values: Mapping[str, str | Sequence[str]],
+    keys: Collection[str] = (),
+) -> list[int] | None:
+    """Tokenize a template piecewise (see the module docstring).
+
+    Args:
+        tokenizer: The tokenizer.
+        template: Text with ``{NAME}`` placeholders.
+        values: Placeholder values. A list value renders as consecutive words, each with a
+            leading space and each a key word.
+        keys: Placeholders whose values must be single tokens.
+
+    Returns:
+        Token ids (no BOS), or None if a key word is not a single token.
+    """
+    ids: list[int] = []
+    pos = 0
+    for match in _PLACEHOLDER.finditer(template):
+        literal = template[pos : match.start()]
+        space = literal.endswith(" ")
+        literal = literal[:-1] if space else literal
+        if literal:
+            ids += tokenizer.encode(literal, add_special_tokens=False)
+        value = values[match.group(1)]
+        if not isinstance(value, str):
+            for word in value:
+                token = word_token(tokenizer, " " + word)
+                if token is None:
+                    return None
+                ids.append(token)
+        elif match.group(1) in keys:
+            token = word_token(tokenizer, (" " if space else "") + value)
+            if token is None:
+                return None
+            ids.append(token)
+        else:
+            ids += tokenizer.encode((" " if space else "") + value, add_special_tokens=False)
+        pos = match.end()
+    if template[pos:]:
+        ids += tokenizer.encode(template[pos:], add_special_tokens=False)
+    return ids
+
+
+def bos_prefix(ctx: ProbeContext, prepend_bos: bool) -> list[int]:
+    """``[BOS]`` when asked for and known (tokenizer's, else the model config's), else []."""
+    if not prepend_bos:
+        return []
+    bos = getattr(ctx.tokenizer, "bos_token_id", None) if ctx.tokenizer is not None else None
+    if bos is None:
+        bos = getattr(ctx.model.config, "bos_token_id", None)
+    return [] if bos is None else [int(bos)]
+
+
+def pad_right(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token lists into (N, T_max); return it and each row's last real index."""
+    width = max(len(s) for s in seqs)
+    tokens = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        tokens[row, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
+    last = torch.tensor([len(s) - 1 for s in seqs], dtype=torch.long)
+    return tokens, last
+
+
+def pad_id(ctx: ProbeContext) -> int:
+    """Id used for right padding (never read, see the module docstring)."""
+    tok = ctx.tokenizer
+    for name in ("pad_token_id", "eos_token_id", "bos_token_id"):
+        value = getattr(tok, name, None) if tok is not None else None
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def last_logits(ctx: ProbeContext, tokens: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+    """fp32 logits (N, V) at each row's last real position (one memoised forward pass)."""
+    logits = ctx.forward(tokens, frozenset()).logits
+    rows = torch.arange(tokens.shape[0], device=logits.device)
+    return logits[rows, last.to(logits.device)].float()
+
+
+def memo(ctx: ProbeContext, key: str, build: Callable[[], T]) -> T:
+    """Build a value once per checkpoint context (e.g. prompts shared by declare and run)."""
+    if key not in ctx.scratch:
+        ctx.scratch[key] = build()
+    value: T = ctx.scratch[key]
+    return value
+
+
+def as_tuple(value: Any) -> tuple[Any, ...]:
+    """Turn a list (e.g. from JSON config overrides) into a tuple so configs stay hashable."""
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
