@@ -21,6 +21,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--probes", help="comma-separated probe names (default: all)")
     parser.add_argument("--probe-config", action="append", default=[], metavar="PROBE.FIELD=VALUE",
                         help="override a probe config field (JSON value), repeatable")
+    parser.add_argument("--text-dataset", metavar="PATH",
+                        help="text for the icl probe: a saved datasets folder or a .txt/.jsonl/"
+                             ".parquet/.csv file (without it, a default sweep skips icl)")
     parser.add_argument("--tokens-per-step", type=int, help="override tokens per step")
     parser.add_argument("--pattern", help="glob of checkpoint folders inside a local folder")
     parser.add_argument("--device", default="cpu")
@@ -51,9 +54,17 @@ def parse_probe_configs(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_probes(names: str | None, overrides: list[str]) -> list[Any]:
-    """Instantiate the named probes with config overrides, with errors naming the field."""
-    from tracker.probes import make_probes, probe_class
+def build_probes(names: str | None, overrides: list[str],
+                 text_dataset: str | None = None) -> list[Any]:
+    """Instantiate the named probes with config overrides, with errors naming the field.
+
+    The icl probe needs text: ``text_dataset`` (a path) becomes its ``dataset`` field, so the
+    result key changes with the data. A default sweep (no names) without text skips icl.
+    """
+    from pathlib import Path
+
+    from tracker.probes import make_probes, probe_class, probe_names
+    from tracker.probes.text_data import text_dataset_names
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
     configs = parse_probe_configs(overrides)
@@ -62,6 +73,14 @@ def build_probes(names: str | None, overrides: list[str]) -> list[Any]:
         for field in fields:
             if field not in known:
                 raise TrackerError(f"--probe-config: probe {probe!r} has no field {field!r}")
+    if text_dataset is not None:
+        path = Path(text_dataset)
+        if not path.exists():
+            raise TrackerError(f"--text-dataset {text_dataset}: no such file or folder")
+        configs.setdefault("icl", {}).setdefault("dataset", str(path.resolve()))
+    elif chosen is None and "icl" not in configs and "default" not in text_dataset_names():
+        chosen = [n for n in probe_names() if n != "icl"]
+        print("note: icl skipped (no --text-dataset)")
     return make_probes(chosen, **configs)
 
 
@@ -71,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from tracker.sources import open_series
     from tracker.sources.loading import parse_dtype
 
-    probes = build_probes(args.probes, args.probe_config)
+    probes = build_probes(args.probes, args.probe_config, args.text_dataset)
     series = open_series(
         args.series,
         cache_dir=args.cache_dir,
