@@ -30,6 +30,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--wandb", action="store_true", help="log to W&B as the sweep goes")
+    parser.add_argument("--wandb-project", default="tracker")
+    parser.add_argument("--wandb-group", help="W&B group (default: derived from the series)")
+    parser.add_argument("--wandb-mode", choices=["online", "offline", "disabled"],
+                        help="W&B mode (default: WANDB_MODE or online)")
     parser.add_argument("--watch", action="store_true",
                         help="keep polling for new checkpoints of a run that is still training")
     parser.add_argument("--poll", type=float, default=60.0, help="seconds between polls (--watch)")
@@ -98,13 +103,27 @@ def run(args: argparse.Namespace) -> int:
         tokens_per_step=args.tokens_per_step,
         pattern=args.pattern,
     )
+    on_step = finish = None
+    if args.wandb:
+        from tracker.logging import make_wandb_step_logger
+
+        on_step, finish = make_wandb_step_logger(series, args.store, project=args.wandb_project,
+                                                 group=args.wandb_group, mode=args.wandb_mode,
+                                                 probes=probes)
     options = dict(steps=args.steps, device=args.device, dtype=parse_dtype(args.dtype),
-                   batch_size=args.batch_size, progress=not args.no_progress)
-    if args.watch:
-        report = watch(series, args.store, probes, poll_seconds=args.poll,
-                       idle_timeout=args.idle_timeout, **options)
-    else:
-        report = sweep(series, args.store, probes, **options)
+                   batch_size=args.batch_size, progress=not args.no_progress, on_step=on_step)
+    try:
+        if args.watch:
+            report = watch(series, args.store, probes, poll_seconds=args.poll,
+                           idle_timeout=args.idle_timeout, **options)
+        else:
+            report = sweep(series, args.store, probes, **options)
+    except BaseException:
+        if finish is not None:
+            finish(exit_code=1)
+        raise
+    if finish is not None:
+        finish()
     steps_done = sorted({s for s, _ in report.computed})
     print(f"{series.series_id}: computed {len(report.computed)} probe results at "
           f"{len(steps_done)} steps ({report.loads} checkpoint loads), "

@@ -1,0 +1,133 @@
+"""Series stores with planted curves, and fake events, for report and W&B tests.
+
+Shards are written directly (no models), so a store with a Pythia-shaped schedule takes
+milliseconds. Every planted value is a closed-form function of the step, so tests can
+assert exact aggregates.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from tracker.store import MetricValue, ProbeResult, StepShard, consolidate, write_shard
+
+TOKENS_PER_STEP = 2_097_152
+STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 33000, 66000,
+         143000]
+INDUCTION_HASH = "0123456789abcdef"
+ICL_HASH = "fedcba9876543210"
+THRESHOLD = 0.4
+LAYERS, HEADS = 4, 6
+STRONG_HEAD = (1, 2)
+SECOND_HEAD = (2, 4)
+
+
+def rise(step: int, midpoint: float, width: float = 0.25) -> float:
+    """Sigmoid in log10(step + 1) centred on ``midpoint`` (a step)."""
+    return float(1.0 / (1.0 + np.exp(-(np.log10(step + 1) - np.log10(midpoint)) / width)))
+
+
+def induction_scores(step: int, midpoint: float) -> np.ndarray:
+    """Planted (layers, heads) induction scores: flat 0.05 + a per-head offset, two risers."""
+    grid = 0.05 + 0.001 * np.arange(LAYERS * HEADS, dtype=np.float64).reshape(LAYERS, HEADS)
+    grid[STRONG_HEAD] += 0.8 * rise(step, midpoint)
+    grid[SECOND_HEAD] += 0.45 * rise(step, midpoint * 4)
+    return grid.astype(np.float32)
+
+
+def icl_score(step: int, midpoint: float) -> float:
+    """Planted scalar in-context-learning score."""
+    return float(np.float32(0.1 + 0.5 * rise(step, midpoint)))
+
+
+def planted_store(path: Path, series: str = "EleutherAI/pythia-160m", midpoint: float = 1000,
+                  steps: list[int] = STEPS, repeated: tuple[int, ...] = (),
+                  icl: bool = True) -> Path:
+    """Write and consolidate a store whose induction head L1.H2 rises around ``midpoint``.
+
+    Args:
+        path: Store path.
+        series: Series id.
+        midpoint: Step at which the strong head is halfway up (L2.H4 rises 4x later).
+        steps: Checkpoint steps.
+        repeated: Steps given the previous step's weights hash (flagged as repeated).
+        icl: Also store a scalar ``icl/icl_score`` probe (version 2).
+    """
+    previous = ""
+    for step in steps:
+        weights = previous if step in repeated else f"{step:016x}"
+        shard = StepShard(series, TOKENS_PER_STEP, step, step * TOKENS_PER_STEP, f"step{step}",
+                          weights)
+        previous = weights
+        ind = ProbeResult("induction", 1, '{"n_seqs":16,"seed":0,"seq_len":50,"threshold":0.4}',
+                          INDUCTION_HASH)
+        ind.metrics["induction_score"] = MetricValue(
+            induction_scores(step, midpoint), "head",
+            "attention to the token after the earlier occurrence", True, THRESHOLD)
+        ind.metrics["prev_token_score"] = MetricValue(
+            np.full((LAYERS, HEADS), 0.1, np.float32) + 0.5 * rise(step, 50) * np.eye(
+                LAYERS, HEADS, dtype=np.float32), "head", "attention to the previous position",
+            True, THRESHOLD)
+        shard.results[("induction", ind.key)] = ind
+        if icl:
+            res = ProbeResult("icl", 2, '{"n_texts":64}', ICL_HASH)
+            res.metrics["icl_score"] = MetricValue(np.float32(icl_score(step, midpoint)), "scalar",
+                                                   "loss(late tokens) - loss(early tokens)", True)
+            shard.results[("icl", res.key)] = res
+        write_shard(path, shard)
+    consolidate(path, {"kind": "hub", "series_id": series, "cache_dir": "/data/hf-cache"})
+    return path
+
+
+def planted_events(series: str, midpoint: float) -> pd.DataFrame:
+    """Events matching :func:`planted_store` (what a detector should report)."""
+    rows = []
+    risers = ((STRONG_HEAD, midpoint, 0.8), (SECOND_HEAD, midpoint * 4, 0.45))
+    for (layer, head), mid, mag in risers:
+        onset, end = mid / 3, mid * 3
+        rows.append({"series": series, "kind": "emergence", "metric": "induction_score",
+                     "probe": "induction", "layer": layer, "head": head, "onset_step": onset,
+                     "midpoint_step": mid, "end_step": end,
+                     "onset_tokens": onset * TOKENS_PER_STEP,
+                     "midpoint_tokens": mid * TOKENS_PER_STEP,
+                     "end_tokens": end * TOKENS_PER_STEP, "magnitude": mag,
+                     "confidence": 0.97, "detector": "sigmoid-v1", "members": ""})
+    rows.append({"series": series, "kind": "phase_transition", "metric": "icl_score",
+                 "probe": "icl", "layer": -1, "head": -1, "onset_step": midpoint / 2,
+                 "midpoint_step": midpoint, "end_step": midpoint * 2,
+                 "onset_tokens": midpoint / 2 * TOKENS_PER_STEP,
+                 "midpoint_tokens": midpoint * TOKENS_PER_STEP,
+                 "end_tokens": midpoint * 2 * TOKENS_PER_STEP, "magnitude": 0.5,
+                 "confidence": 0.9, "detector": "bocpd-v1",
+                 "members": "icl_score,induction_score"})
+    return pd.DataFrame(rows)
+
+
+def store_events(monkeypatch, events_by_store: dict[Path, pd.DataFrame]) -> None:
+    """Put events into stores: with ``tracker.events.write_events`` where that package is
+    importable (the real path), else with a stand-in reader over an ``/events`` group.
+    """
+    try:
+        from tracker.events import Event, write_events
+    except ImportError:
+        Event = write_events = None
+    if write_events is not None:
+        for path, frame in events_by_store.items():
+            fields = Event.__dataclass_fields__
+            events = [Event(**{k: v for k, v in row.items() if k in fields})
+                      for row in frame.to_dict("records")]
+            write_events(path, events, {"detector": "planted"})
+        return
+    for path in events_by_store:
+        with h5py.File(path, "a") as f:
+            f.require_group("events")
+    frames = {Path(p).resolve(): frame for p, frame in events_by_store.items()}
+    module = types.ModuleType("tracker.events")
+    module.read_events = lambda store_path: frames[Path(store_path).resolve()].copy()
+    monkeypatch.setitem(sys.modules, "tracker.events", module)

@@ -1,0 +1,100 @@
+import base64
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from synthetic_stores import planted_events, planted_store, store_events
+
+from tracker.cli.main import main
+from tracker.store import SeriesStore
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+N_FIGURES = 7  # 2 cross-series curves + timeline + per series (units + grid) x 2
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One report over two sizes (one with repeated weights), shared by the page tests."""
+    root = tmp_path_factory.mktemp("report")
+    small = planted_store(root / "small.h5", "EleutherAI/pythia-70m", midpoint=4000,
+                          repeated=(16000,))
+    big = planted_store(root / "big.h5", "EleutherAI/pythia-410m", midpoint=500)
+    with pytest.MonkeyPatch.context() as mp:
+        store_events(mp, {small: planted_events("EleutherAI/pythia-70m", 4000),
+                          big: planted_events("EleutherAI/pythia-410m", 500)})
+        code = main(["report", str(big), str(small), "-o", str(root / "out"),
+                     "--metric", "induction_score", "--metric", "icl/icl_score"])
+    assert code == 0
+    return root / "out" / "index.html", (small, big)
+
+
+def test_report_is_self_contained_with_embedded_pngs(report):
+    page, _ = report
+    html = page.read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert len(sources) == N_FIGURES
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_shows_summary_provenance_and_events(report):
+    page, (small, big) = report
+    html = page.read_text()
+    store = SeriesStore(small)
+    # Sections ordered by model size whatever the command-line order.
+    assert html.index("id='EleutherAI-pythia-70m'") < html.index("id='EleutherAI-pythia-410m'")
+    assert "<div class='k'>events</div><div class='v'>6</div>" in html
+    assert store.checkpoint_hashes[-1][:10] in html and "step143000" in html
+    assert "Repeated weights." in html and "steps 16,000" in html
+    assert "v1-0123456789abcdef" in html and "v2-fedcba9876543210" in html
+    assert "&quot;seq_len&quot;:50" in html  # probe config, escaped
+    assert "induction_score: 0.86 max, 2 heads" in html  # last-checkpoint summary
+    # The strong head's event: midpoint step 500 = 1B tokens for the 410m series.
+    assert re.search(r"L1\.H2.*?500<span class='sub'>1B tok", html, re.S)
+    assert "phase transition" in html
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless chromium not installed "
+                    "(apt-get install -y chromium)")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    page, _ = report
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    root = re.search(r"<html[^>]*>", dom.stdout)
+    assert root, dom.stderr[-2000:]
+    # The page's own script marks the root once every image has decoded.
+    assert 'data-report-ready="ok"' in root.group(0), root.group(0)
+    assert f'data-images-loaded="{N_FIGURES}"' in root.group(0)
+    assert ":CONSOLE" not in dom.stderr, dom.stderr  # no script errors or warnings
+
+    shot = tmp_path / "report.png"
+    subprocess.run([*flags, "--hide-scrollbars", "--window-size=1400,2200",
+                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120,
+                   check=True)
+    from matplotlib.image import imread
+
+    pixels = imread(shot)[..., :3]
+    assert pixels.shape[:2] == (2200, 1400)
+    header = pixels[20:120, 20:1380].mean(axis=(0, 1))
+    assert header[2] > header[0] and header.mean() < 0.4  # the dark blue header band
+    body = pixels[600:2200]
+    saturated = (body.max(axis=-1) - body.min(axis=-1)) > 0.25  # coloured curves, markers
+    assert saturated.mean() > 0.004
+
+
+def test_report_and_plots_import_without_wandb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    for name in [m for m in sys.modules if m.startswith(("tracker.report", "tracker.logging"))]:
+        monkeypatch.delitem(sys.modules, name)
+    report = importlib.import_module("tracker.report")
+    assert callable(report.write_report) and callable(report.write_plots)
