@@ -101,6 +101,15 @@ def merge_changes(points: Sequence[ChangePoint], x: np.ndarray) -> list[Change]:
     return changes
 
 
+def _axis_value(step: float, store: SeriesStore, axis: str) -> float:
+    """Map a (fractional) step to the detector axis."""
+    if axis == "log_step":
+        return float(np.log10(step + 1.0))
+    if axis == "tokens":
+        return float(step * store.tokens_per_step)
+    return float(np.interp(step, store.steps.astype(float), np.arange(len(store.steps))))
+
+
 def _level(y: np.ndarray, lo: int, hi: int) -> float:
     window = y[max(lo, 0): max(hi, lo + 1)]
     window = window[np.isfinite(window)]
@@ -122,21 +131,19 @@ class EventFinder:
         """Return every event in the store, sorted by midpoint step."""
         x = make_x_axis(store.steps, store.tokens, self.options.axis)  # type: ignore[arg-type]
         events: list[Event] = []
-        points: list[tuple[str, float, float, float]] = []  # (metric, x, size, confidence)
+        points: list[tuple[str, float, float]] = []  # unoriented metrics: (metric, x, conf)
         for info in store.metric_infos():
             values = store.metric(info.probe, info.name)
             if info.kind == "head":
                 events.extend(self._head_events(store, info, values, x))
-                aggregate = np.nanmax(values.reshape(len(values), -1), axis=1)
-                label = f"max {info.name}"
-            elif info.kind == "scalar":
+            elif info.kind == "scalar" and info.higher_is_mechanism is not None:
                 events.extend(self._series_events(store, info, values, x, -1, -1))
-                aggregate, label = values, info.name
-            else:
-                continue
-            if np.isfinite(aggregate).sum() >= 4:
-                for point in self.changes.detect(aggregate, x):
-                    points.append((label, float(x[point.index]), point.size, point.confidence))
+            elif info.kind == "scalar" and np.isfinite(values).sum() >= 4:
+                for point in self.changes.detect(values, x):
+                    points.append((info.name, float(x[point.index]), point.confidence))
+        for event in events:
+            points.append((event.metric, _axis_value(event.midpoint_step, store, self.options.axis),
+                           event.confidence))
         events.extend(self._phase_transitions(store, points, x))
         events.extend(self._handovers(events))
         return sorted(events, key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
@@ -157,15 +164,48 @@ class EventFinder:
                 out.extend(self._series_events(store, info, y, x, layer, head))
         return out
 
+    def _changes(self, y: np.ndarray, x: np.ndarray) -> list[Change]:
+        """Monotone changes of one series.
+
+        Segmentation splits the series into monotone runs (so a rise then a fall are two
+        changes); each run is refined by the emergence detector on the stretch between its
+        neighbours, which fits onset, midpoint and end. Without any change point the
+        emergence detector gets the whole series.
+        """
+        finite = np.flatnonzero(np.isfinite(y))
+        y, x = y[finite], x[finite]
+        if len(y) < 4:
+            return []
+        runs = merge_changes(self.changes.detect(y, x), x)
+        if not runs:
+            return merge_changes(self.emergence.detect(y, x), x)
+        refined = []
+        for i, run in enumerate(runs):
+            lo = runs[i - 1].end_index if i > 0 else 0
+            hi = runs[i + 1].onset_index if i + 1 < len(runs) else len(y) - 1
+            best = run
+            if hi - lo >= 5:
+                fits = merge_changes(self.emergence.detect(y[lo:hi + 1], x[lo:hi + 1]),
+                                     x[lo:hi + 1])
+                same = [f for f in fits if np.sign(f.magnitude) == np.sign(run.magnitude)]
+                if same:
+                    fit = max(same, key=lambda f: abs(f.magnitude))
+                    best = Change(fit.onset_x, fit.midpoint_x, fit.end_x, fit.magnitude,
+                                  max(fit.confidence, run.confidence), fit.onset_index + lo,
+                                  fit.end_index + lo)
+            refined.append(best)
+        return refined
+
     def _series_events(self, store: SeriesStore, info: MetricInfo, y: np.ndarray,
                        x: np.ndarray, layer: int, head: int) -> list[Event]:
         if info.higher_is_mechanism is None or np.isfinite(y).sum() < 4:
             return []
         sign = 1.0 if info.higher_is_mechanism else -1.0
+        finite_y = y[np.isfinite(y)]
         out = []
-        for change in merge_changes(self.emergence.detect(y, x), x):
-            before = _level(y, change.onset_index - 2, change.onset_index + 1)
-            after = _level(y, change.end_index, change.end_index + 3)
+        for change in self._changes(y, x):
+            before = _level(finite_y, change.onset_index - 2, change.onset_index + 1)
+            after = _level(finite_y, change.end_index, change.end_index + 3)
             rising = sign * change.magnitude > 0
             if info.threshold is not None:
                 thr = sign * info.threshold
@@ -190,22 +230,24 @@ class EventFinder:
                      float(np.clip(change.confidence, 0.0, 1.0)), f"{det.name}:{det.key}",
                      members)
 
-    def _phase_transitions(self, store: SeriesStore,
-                           points: list[tuple[str, float, float, float]],
+    def _phase_transitions(self, store: SeriesStore, points: list[tuple[str, float, float]],
                            x: np.ndarray) -> list[Event]:
+        """Group changes of distinct metrics whose locations fall within one window."""
         out: list[Event] = []
         points = sorted(points, key=lambda p: p[1])
-        group: list[tuple[str, float, float, float]] = []
-        for point in [*points, ("", np.inf, 0.0, 0.0)]:
+        group: list[tuple[str, float, float]] = []
+        for point in [*points, ("", np.inf, 0.0)]:
             if group and point[1] - group[0][1] > self.options.window:
                 metrics = sorted({p[0] for p in group})
                 if len(metrics) >= self.options.min_members:
                     xs = [p[1] for p in group]
                     change = Change(min(xs), float(np.median(xs)), max(xs), 0.0,
-                                    float(np.mean([p[3] for p in group])), 0, 0)
-                    steps = {p[0]: x_to_step(p[1], self.options.axis, store.steps,
-                                             store.tokens_per_step) for p in group}
-                    members = "; ".join(f"{m}@{steps[m]:.0f}" for m in metrics)
+                                    float(np.mean([p[2] for p in group])), 0, 0)
+                    first = {}
+                    for metric, where, _ in group:
+                        first.setdefault(metric, x_to_step(where, self.options.axis, store.steps,
+                                                           store.tokens_per_step))
+                    members = "; ".join(f"{m}@{first[m]:.0f}" for m in metrics)
                     out.append(self._event(store, "phase_transition", "", "+".join(metrics), -1,
                                            -1, change, x, self.changes, members))
                 group = []

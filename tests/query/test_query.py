@@ -1,0 +1,69 @@
+import pytest
+from events.planted import planted_store
+
+from tracker.cli.main import main
+from tracker.errors import TrackerError
+from tracker.query import changes_between, heads_at_step, parse_head, when_became
+from tracker.store import SeriesStore
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = planted_store(tmp_path_factory.mktemp("q") / "s.h5", "org/s", 2000, seed=3)
+    assert main(["detect", str(path)]) == 0
+    return path
+
+
+def test_heads_at_step_uses_probe_threshold(store):
+    frame = heads_at_step(SeriesStore(store), "induction", 40000)
+    assert [(r.layer, r.head) for r in frame.itertuples()] == [(1, 2), (1, 3)]
+    assert (frame["score"] >= 0.4).all()
+    early = heads_at_step(SeriesStore(store), "induction_score", 1000)
+    assert list(zip(early["layer"], early["head"], strict=True)) == [(0, 1)]
+    assert heads_at_step(SeriesStore(store), "induction", 1000, threshold=0.01).shape[0] == 8
+
+
+def test_when_became_reports_threshold_crossing_and_event(store):
+    row = when_became(SeriesStore(store), "induction", "L1H2").iloc[0]
+    assert 1000 <= row.first_step <= 3000
+    assert 1600 < row.event_midpoint_step < 2500
+    assert row.event_detector.startswith("sigmoid:")
+    never = when_became(SeriesStore(store), "induction", (0, 0)).iloc[0]
+    assert never.first_step != never.first_step  # NaN: it never did
+
+
+def test_changes_between(store):
+    frame = changes_between(SeriesStore(store), 512, 4000, min_change=0.2)
+    top = frame.iloc[0]
+    assert top.metric == "mean_loss" and top.change < -0.8
+    l1h2 = frame[(frame.metric == "induction_score") & (frame["layer"] == 1) & (frame["head"] == 2)]
+    assert len(l1h2) == 1 and l1h2.iloc[0].crossed_threshold
+
+
+def test_bad_queries_name_the_problem(store):
+    with pytest.raises(TrackerError, match="step 777 is not stored"):
+        heads_at_step(SeriesStore(store), "induction", 777)
+    with pytest.raises(TrackerError, match="no metric for kind 'successor'.*induction_score"):
+        heads_at_step(SeriesStore(store), "successor", 0)
+    with pytest.raises(TrackerError, match="expected the form"):
+        parse_head("1.3")
+    with pytest.raises(TrackerError, match="outside the model"):
+        when_became(SeriesStore(store), "induction", "L5H0")
+
+
+def test_cli_queries_and_timeline(store, tmp_path, capsys):
+    other = planted_store(tmp_path / "big.h5", "org/big", 500, seed=4, handover=False)
+    capsys.readouterr()
+    assert main(["detect", str(store), str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "mechanism onsets across series" in out and "handover" in out
+    assert main(["timeline", str(store), str(other)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["mechanism", "org/s", "org/big"]
+    assert any(line.startswith("induction_score") for line in lines)
+    assert main(["query", "when", str(store), "--kind", "induction", "--head", "L1H2"]) == 0
+    assert "L1H2" in capsys.readouterr().out
+    assert main(["query", "heads", str(store), "--kind", "induction", "--step", "40000"]) == 0
+    assert "1     2" in capsys.readouterr().out
+    assert main(["query", "changed", str(store), "--from", "512", "--to", "4000"]) == 0
+    assert "mean_loss" in capsys.readouterr().out
