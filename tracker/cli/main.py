@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "tracker.organisms.cli",
     "tracker.cli.detect",
     "tracker.cli.report",
+    "tracker.cli.demo",
 )
 
 
