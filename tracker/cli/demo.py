@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
     """Add the ``demo`` command."""
     parser = sub.add_parser("demo", help="train/reuse the organism suite, sweep, detect, report")
     parser.add_argument("--suite", default="default", help="organism suite (default, tiny)")
-    parser.add_argument("--root", help="organism artifact root (default ~/.cache/tracker/organisms)")
+    parser.add_argument("--root",
+                        help="organism artifact root (default ~/.cache/tracker/organisms)")
     parser.add_argument("--out", default="out/demo", help="folder for stores and the report")
     parser.add_argument("--probes", help="comma-separated probes (default: all)")
     parser.add_argument("--steps", help="step selection for the sweeps (default: all)")
