@@ -45,6 +45,9 @@ class DetectOptions:
         window: Width on the axis within which change points coincide (log10 steps: 0.25 is
             a factor of 1.8 in steps).
         min_members: Distinct metrics a phase transition needs.
+        min_relative: For metrics without a threshold, the smallest change that counts, as a
+            fraction of the metric's whole range (all heads, all steps): a detector may accept
+            a tiny but clean rise that no researcher would call emergence.
     """
 
     emergence_detector: str | None = None
@@ -52,6 +55,7 @@ class DetectOptions:
     axis: str = "log_step"
     window: float = 0.25
     min_members: int = 2
+    min_relative: float = 0.25
 
 
 def x_to_step(x: float, axis: str, steps: np.ndarray, tokens_per_step: int) -> float:
@@ -134,10 +138,12 @@ class EventFinder:
         points: list[tuple[str, float, float]] = []  # unoriented metrics: (metric, x, conf)
         for info in store.metric_infos():
             values = store.metric(info.probe, info.name)
+            finite = values[np.isfinite(values)]
+            span = float(finite.max() - finite.min()) if finite.size else 0.0
             if info.kind == "head":
-                events.extend(self._head_events(store, info, values, x))
+                events.extend(self._head_events(store, info, values, x, span))
             elif info.kind == "scalar" and info.higher_is_mechanism is not None:
-                events.extend(self._series_events(store, info, values, x, -1, -1))
+                events.extend(self._series_events(store, info, values, x, -1, -1, span))
             elif info.kind == "scalar" and np.isfinite(values).sum() >= 4:
                 for point in self.changes.detect(values, x):
                     points.append((info.name, float(x[point.index]), point.confidence))
@@ -149,7 +155,7 @@ class EventFinder:
         return sorted(events, key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
 
     def _head_events(self, store: SeriesStore, info: MetricInfo, values: np.ndarray,
-                     x: np.ndarray) -> list[Event]:
+                     x: np.ndarray, span: float) -> list[Event]:
         out: list[Event] = []
         for layer in range(values.shape[1]):
             for head in range(values.shape[2]):
@@ -161,7 +167,7 @@ class EventFinder:
                     above = finite >= info.threshold
                     if above.all() or not above.any():
                         continue
-                out.extend(self._series_events(store, info, y, x, layer, head))
+                out.extend(self._series_events(store, info, y, x, layer, head, span))
         return out
 
     def _changes(self, y: np.ndarray, x: np.ndarray) -> list[Change]:
@@ -197,7 +203,7 @@ class EventFinder:
         return refined
 
     def _series_events(self, store: SeriesStore, info: MetricInfo, y: np.ndarray,
-                       x: np.ndarray, layer: int, head: int) -> list[Event]:
+                       x: np.ndarray, layer: int, head: int, span: float) -> list[Event]:
         if info.higher_is_mechanism is None or np.isfinite(y).sum() < 4:
             return []
         sign = 1.0 if info.higher_is_mechanism else -1.0
@@ -213,6 +219,8 @@ class EventFinder:
                 crossed_down = sign * after < thr <= sign * before
                 if not (crossed_up if rising else crossed_down):
                     continue
+            elif abs(change.magnitude) < self.options.min_relative * span:
+                continue
             out.append(self._event(store, "emergence" if rising else "fade", info.probe,
                                    info.name, layer, head, change, x))
         return out
