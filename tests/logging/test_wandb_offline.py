@@ -199,19 +199,11 @@ class _FakeSeries:
         return {"kind": "fake"}
 
 
-def test_sweep_cli_logs_to_wandb_as_it_goes(tmp_path, pythia_cache, monkeypatch):
-    from tracker.cli.main import main
-    from tracker.logging import read_offline_run
-
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
-    for var in ("WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR", "WANDB_ARTIFACT_DIR"):
-        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+def test_sweep_cli_logs_to_wandb_as_it_goes(tmp_path, pythia_cache, isolated_wandb):
     code = main(["sweep", "EleutherAI/pythia-tiny", "--cache-dir", str(pythia_cache), "--store",
                  str(tmp_path / "s.h5"), "--probes", "induction", "--steps", "first:5",
-                 "--no-progress", "--wandb"])
+                 "--no-progress", "--wandb", "--wandb-dir", str(tmp_path / "wb")])
     assert code == 0
-    (run_dir,) = list((tmp_path / "wb" / "wandb").glob("offline-run-*"))
-    run = read_offline_run(run_dir, wait_s=10)
+    run = read_offline_run(_run_dir(tmp_path / "wb"), wait_s=10)
     steps = [row["train_step"] for row in run.history if "train_step" in row]
     assert steps == [0, 1, 2, 4, 8]

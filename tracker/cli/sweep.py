@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--wandb", action="store_true", help="log to W&B as the sweep goes")
     parser.add_argument("--wandb-project", default="tracker")
     parser.add_argument("--wandb-group", help="W&B group (default: derived from the series)")
+    parser.add_argument("--wandb-dir", help="folder for W&B run files (default: WANDB_DIR or .)")
     parser.add_argument("--wandb-mode", choices=["online", "offline", "disabled"],
                         help="W&B mode (default: WANDB_MODE or online)")
     parser.add_argument("--watch", action="store_true",
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
         on_step, finish = make_wandb_step_logger(series, args.store, project=args.wandb_project,
                                                  group=args.wandb_group, mode=args.wandb_mode,
-                                                 probes=probes)
+                                                 dir=args.wandb_dir, probes=probes)
     options = dict(steps=args.steps, device=args.device, dtype=parse_dtype(args.dtype),
                    batch_size=args.batch_size, progress=not args.no_progress, on_step=on_step)
     try:
