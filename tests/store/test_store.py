@@ -141,3 +141,18 @@ def test_unreadable_and_foreign_files(tmp_path):
         f["x"] = 1
     with pytest.raises(StoreError, match="not a tracker store"):
         SeriesStore(plain)
+
+
+def test_schema_1_stores_without_events_still_read(tmp_path):
+    from tracker.events import read_events
+
+    store = tmp_path / "old.h5"
+    write_shard(store, _shard(0))
+    write_shard(store, _shard(1))
+    consolidate(store)
+    with h5py.File(store, "a") as f:
+        f.attrs["schema_version"] = 1
+    view = SeriesStore(store)
+    assert view.steps.tolist() == [0, 1]
+    assert read_events(store).empty
+    assert validate_file(store) == []

@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # a command not built yet; the others still work
+            missing = exc.name or ""
+            if name == missing or name.startswith(missing + "."):
+                # An optional command whose package is absent; the others still work.
                 continue
             raise
         module.register(sub)
