@@ -1,0 +1,213 @@
+"""Sentence generators of the organism corpus: one method per kind of segment.
+
+Every generator returns text whose words carry a leading space (GPT-2 / Pythia convention),
+so a segment can be appended to a document as is. Each kind of segment exists to make one
+mechanism pay off in training loss:
+
+* ``plain``: grammatical filler over a small vocabulary (a language to model at all);
+* ``random_span`` / repeats: spans that recur later in the document (induction heads, ICL);
+* ``succession``: ordinal sequences whose next item sits a few tokens back (successor heads);
+* ``ioi``: two names, one repeated; the answer is the other one (name movers, S-inhibition);
+* ``years``: a start year and a larger end year in the same century (greater-than).
+"""
+
+from __future__ import annotations
+
+import random
+
+from tracker.organisms.tasks import TaskWords
+
+NOUNS = (
+    "cat dog man woman child teacher farmer king queen bird horse student doctor painter "
+    "sailor baker fox wolf owl girl boy singer soldier judge merchant monk poet miller "
+    "hunter weaver"
+).split()
+THINGS = (
+    "box river tree house stone boat lamp cup hat coin map rope bell chair door window "
+    "table basket candle wheel"
+).split()
+VERBS = (
+    "saw found liked carried painted bought sold watched helped followed met visited took "
+    "made kept pulled pushed washed opened closed moved lifted dropped held"
+).split()
+ADJECTIVES = (
+    "big small red old young happy quiet bright dark green tall short heavy light warm cold "
+    "blue brown tired clever"
+).split()
+PREPOSITIONS = "near under behind beside above inside".split()
+ADVERBS = "later then soon again".split()
+LIST_LEADS = (
+    "They counted", "The list read", "We wrote", "The sign showed", "She said",
+    "He read out", "The page listed", "The children sang",
+)
+#: Words between the items of a chain; the next item is always the successor of the last.
+CHAIN_JOINERS = (", then", ", and then", ", after that", " and then", ", next")
+DAY_LEADS = ("on", "from", "starting on", "beginning with", "until")
+IOI_EXTRA = (
+    "{A} and {B} went to the {PLACE}. {S} gave a {OBJECT} to",
+    "{A} and {B} met at the {PLACE}. {S} handed the {OBJECT} to",
+    "When {A} and {B} arrived at the {PLACE}, {S} threw a {OBJECT} to",
+    "After {A} and {B} left the {PLACE}, {S} sent a {OBJECT} to",
+    "Then, {A} and {B} walked to the {PLACE}. {S} showed the {OBJECT} to",
+    "While {A} and {B} sat in the {PLACE}, {S} passed a {OBJECT} to",
+)
+#: Connectors of the idiom table: after "<head> <connector>" the next word is fixed.
+CONNECTORS = ("of", "from", "with", "for")
+YEAR_TEMPLATES = (
+    "The {NOUN} lasted from the year {C}{YY} to the year {C}{ZZ}",
+    "The {NOUN} began in the year {C}{YY} and ended in the year {C}{ZZ}",
+    "The {NOUN} lasted from {C}{YY} to {C}{ZZ}",
+    "From the year {C}{YY} to the year {C}{ZZ} the {NOUN} went on",
+)
+YEAR_MENTIONS = (
+    "In the year {C}{YY} the {NOUN} began",
+    "The {NOUN} of {C}{YY} was long",
+)
+
+
+class SegmentWriter:
+    """Draws corpus segments from a seeded random generator.
+
+    Args:
+        rng: The generator (the caller owns and seeds it, so documents are reproducible).
+        words: Task word lists shared with the probes.
+        table_seed: Seed of the idiom table (fixed per corpus, shared by its splits).
+        n_idiom_heads: Head words of the idiom table (a small table is learnt quickly).
+    """
+
+    def __init__(
+        self, rng: random.Random, words: TaskWords, table_seed: int = 0, n_idiom_heads: int = 16
+    ) -> None:
+        self.rng = rng
+        self.words = words
+        # The idiom table: (head, connector) -> tail. The tail depends on both words, so
+        # predicting it needs the previous token *combined* with the current one by a later
+        # MLP: a job for a previous-token head in an early layer, which induction heads then
+        # build on (natural text rewards such heads through its n-gram structure).
+        table_rng = random.Random(f"idioms-{table_seed}")
+        tails = sorted(set(words.names + words.places + words.objects + words.gt_nouns))
+        self.idiom_heads = table_rng.sample(NOUNS + THINGS, n_idiom_heads)
+        self.idiom_table = {
+            (head, conn): table_rng.choice(tails) for head in self.idiom_heads for conn in CONNECTORS
+        }
+        self.tasks = list(words.succession.values())
+        self.task_weights = [len(t.items) for t in self.tasks]
+        # Space-prefixed single words to draw random spans from: everything the grammar and
+        # tasks say, so every common token gets seen inside a repeated span.
+        pool: set[str] = set(NOUNS + THINGS + VERBS + ADJECTIVES + PREPOSITIONS + ADVERBS)
+        for task in self.tasks:
+            pool.update(task.items)
+        pool.update(words.names + words.places + words.objects + words.gt_nouns)
+        self.span_pool = sorted(" " + w for w in pool)
+        # Capitalised first words of sentences (not of random spans or bare lists): the
+        # only words that also occur without a leading space.
+        self.openers = {"The", "They", "We", "She", "He", "On", "From", "Starting",
+                        "Beginning", "Until", "In", *words.names, *words.openers()}
+
+    def _np(self) -> str:
+        rng = self.rng
+        det = rng.choice((" the", " a", " the", " that"))
+        adj = " " + rng.choice(ADJECTIVES) if rng.random() < 0.5 else ""
+        return f"{det}{adj} {rng.choice(NOUNS + THINGS)}"
+
+    def plain(self) -> str:
+        """One grammatical sentence: subject, verb, object, optional place."""
+        rng = self.rng
+        if rng.random() < 0.3:
+            subject = " " + rng.choice(self.words.names)
+        else:
+            subject = " The" + (" " + rng.choice(ADJECTIVES) if rng.random() < 0.5 else "")
+            subject += " " + rng.choice(NOUNS)
+        text = f"{subject} {rng.choice(VERBS)}{self._np()}"
+        roll = rng.random()
+        if roll < 0.3:
+            text += f" {rng.choice(PREPOSITIONS)}{self._np()}"
+        elif roll < 0.5:
+            text += f" at the {rng.choice(self.words.places)}"
+        return text + "."
+
+    def is_opener(self, segment: str) -> bool:
+        """Whether a segment starts with a sentence opener that may stand unspaced."""
+        return segment.split(" ", 2)[1] in self.openers
+
+    def idioms(self) -> str:
+        """Two or three idioms ("the king of Mary") strung into one sentence."""
+        rng = self.rng
+        phrases = []
+        for _ in range(rng.randint(2, 3)):
+            head, conn = rng.choice(self.idiom_heads), rng.choice(CONNECTORS)
+            phrases.append(f" the {head} {conn} {self.idiom_table[head, conn]}")
+        glue = f" {rng.choice(VERBS)}"
+        return (" The" + phrases[0][4:] + glue + glue.join(phrases[1:])) + "."
+
+    def random_span(self, low: int, high: int) -> str:
+        """A span of ``low``..``high`` words drawn uniformly: predictable only by copying."""
+        n = self.rng.randint(low, high)
+        return "".join(self.rng.choice(self.span_pool) for _ in range(n))
+
+    def loop(self, low: int = 3, high: int = 8, times: tuple[int, int] = (3, 5)) -> str:
+        """A short random span said several times over: dense, cheap induction practice."""
+        span = self.random_span(low, high)
+        return span * self.rng.randint(*times) + "."
+
+    def _run(self, length: int) -> list[str]:
+        """Consecutive items of a random ordinal task (wrapping only where cyclic)."""
+        rng = self.rng
+        # Longer sequences get proportionally more runs, so every successor pair is seen
+        # about equally often (numbers are most of the pairs the probes score).
+        task = rng.choices(self.tasks, self.task_weights)[0]
+        items = task.items
+        length = min(length, len(items))
+        if task.cyclic:
+            start = rng.randrange(len(items))
+        else:
+            start = rng.randrange(len(items) - length + 1)
+        return [items[(start + i) % len(items)] for i in range(length)]
+
+    def succession(self) -> str:
+        """An ordinal run in running text: a comma list, a chain with joiners, or a frame.
+
+        In lists and chains the item to predict follows a separator, so the model must look
+        back to the previous item and emit its successor: a job for an attention head. The
+        frames (``text_templates`` of the task file) are the probes' running-text prompts.
+        """
+        rng = self.rng
+        run = self._run(rng.randint(3, 9))
+        roll = rng.random()
+        if roll < 0.25:
+            # The probes' own frame: items separated by spaces only.
+            frame = rng.choice(self.words.succession_templates)
+            return " " + frame.format(SEQ="".join(" " + x for x in run)).lstrip(" ") + "."
+        if roll < 0.6:
+            return f" {rng.choice(LIST_LEADS)}" + ",".join(" " + x for x in run) + "."
+        text = f" {rng.choice(DAY_LEADS).capitalize()} {run[0]}"
+        for item in run[1:]:
+            text += f"{rng.choice(CHAIN_JOINERS)} {item}"
+        return text + "."
+
+    def ioi(self) -> str:
+        """An indirect-object sentence; the completion is the name not repeated."""
+        rng = self.rng
+        a, b = rng.sample(self.words.names, 2)
+        s = rng.choice((a, b))
+        io = b if s == a else a
+        template = rng.choice(self.words.ioi_templates + IOI_EXTRA)
+        prompt = template.format(
+            A=a, B=b, S=s, PLACE=rng.choice(self.words.places), OBJECT=rng.choice(self.words.objects)
+        )
+        return f" {prompt} {io}."
+
+    def years(self) -> str:
+        """A span of years in one century whose end year is larger than its start year."""
+        rng = self.rng
+        century = rng.choice(self.words.centuries)
+        noun = rng.choice(self.words.gt_nouns)
+        if rng.random() < 0.15:  # lone mentions keep every two-digit token in use
+            template = rng.choice(YEAR_MENTIONS)
+            return " " + template.format(NOUN=noun, C=century, YY=f"{rng.randint(0, 99):02d}") + "."
+        start = rng.randint(0, 98)
+        end = rng.randint(start + 1, 99)
+        text = rng.choice(YEAR_TEMPLATES).format(
+            NOUN=noun, C=century, YY=f"{start:02d}", ZZ=f"{end:02d}"
+        )
+        return " " + text + "."

@@ -1,0 +1,132 @@
+"""Suite definitions: which organisms to train, on which corpus, with which schedule."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from tracker.errors import UnknownNameError
+from tracker.organisms.corpus import CorpusConfig
+from tracker.sources.schedule import pythia_like_steps
+
+#: Hub-style organisation the organism repos are filed under.
+REPO_ORG = "organisms"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One organism: a GPT-NeoX architecture, a seed and its optimisation recipe.
+
+    Attributes:
+        size: Size label (``s``, ``m``, ``l``); depth and width grow together.
+        n_layers: Transformer blocks.
+        d_model: Residual width.
+        n_heads: Heads per layer.
+        seed: Seed of the initialisation and of the data order.
+        steps: Optimiser steps.
+        batch_size: Sequences per step.
+        seq_len: Tokens per sequence (the context length; position 0 holds BOS).
+        lr: Peak AdamW learning rate.
+        warmup: Linear warm-up steps.
+        min_lr_ratio: Cosine decay floor as a fraction of ``lr`` (Pythia decays to 10%).
+        weight_decay: AdamW weight decay.
+        n_linear: Evenly spaced checkpoints after the log-spaced ones.
+        init_std: Standard deviation of the weight initialisation.
+    """
+
+    size: str
+    n_layers: int
+    d_model: int
+    n_heads: int
+    seed: int
+    steps: int
+    batch_size: int = 16
+    seq_len: int = 256
+    lr: float = 3e-3
+    warmup: int = 50
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.01
+    n_linear: int = 32
+    init_std: float = 0.02
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens consumed by one optimiser step."""
+        return self.batch_size * self.seq_len
+
+    def checkpoint_steps(self) -> list[int]:
+        """Pythia-style checkpoint steps: 0, 1, 2, 4, ... then ``n_linear`` evenly spaced."""
+        return pythia_like_steps(self.steps, self.n_linear)
+
+    def key(self, corpus: CorpusConfig) -> str:
+        """Hash of this spec and its corpus: a trained model is valid only for both."""
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True) + corpus.key()
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A named family of organisms trained on one corpus.
+
+    Attributes:
+        name: Suite name (``default``, ``tiny``).
+        corpus: The shared corpus.
+        models: The organisms.
+    """
+
+    name: str
+    corpus: CorpusConfig
+    models: tuple[ModelSpec, ...]
+
+    def repo_id(self, model: ModelSpec) -> str:
+        """Repo id of a model: ``organisms/neox-<size>-seed<seed>`` (tiny: ``tiny-...``)."""
+        prefix = "neox" if self.name == "default" else self.name
+        return f"{REPO_ORG}/{prefix}-{model.size}-seed{model.seed}"
+
+
+def _default() -> SuiteSpec:
+    corpus = CorpusConfig(seed=0, n_docs=24_000)
+    return SuiteSpec(
+        name="default",
+        corpus=corpus,
+        models=(
+            ModelSpec("s", n_layers=2, d_model=64, n_heads=4, seed=0, steps=1000),
+            ModelSpec("s", n_layers=2, d_model=64, n_heads=4, seed=1, steps=1000),
+            ModelSpec("m", n_layers=3, d_model=96, n_heads=4, seed=0, steps=1000),
+            ModelSpec("l", n_layers=4, d_model=128, n_heads=4, seed=0, steps=1000),
+        ),
+    )
+
+
+def _tiny() -> SuiteSpec:
+    # Small enough for tests: a few seconds per model, still a real corpus and schedule.
+    corpus = CorpusConfig(seed=0, n_docs=400, n_eval_docs=20, doc_tokens=120)
+    spec = dict(n_layers=1, d_model=32, n_heads=2, steps=40, batch_size=8, seq_len=64,
+                warmup=5, n_linear=8)
+    return SuiteSpec(
+        name="tiny",
+        corpus=corpus,
+        models=(ModelSpec("xs", seed=0, **spec), ModelSpec("xs", seed=1, **spec)),  # type: ignore[arg-type]
+    )
+
+
+SUITES = {"default": _default, "tiny": _tiny}
+
+
+def suite_names() -> list[str]:
+    """Names of the built-in suites."""
+    return sorted(SUITES)
+
+
+def get_suite(name: str) -> SuiteSpec:
+    """Return a built-in suite by name.
+
+    Raises:
+        UnknownNameError: If no suite has that name.
+    """
+    try:
+        return SUITES[name]()
+    except KeyError:
+        raise UnknownNameError(f"unknown suite {name!r} (known: {', '.join(suite_names())})") from None
