@@ -14,7 +14,9 @@ Usage: .venv/bin/python scripts/bench_forward.py [--layers 6 --d-model 512 --seq
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
@@ -80,7 +82,15 @@ def main() -> None:
         try:
             from transformer_lens.model_bridge import TransformerBridge
 
-            bridge = TransformerBridge.boot_transformers("EleutherAI/pythia-70m", hf_model=model)
+            # A tokenizer is required; an in-memory one needs these two fields to boot offline.
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+            from builders import tiny_tokenizer
+
+            tok = tiny_tokenizer()
+            tok.init_kwargs["name_or_path"] = "in-memory"
+            tok.init_kwargs["add_bos_token"] = True
+            bridge = TransformerBridge.boot_transformers("EleutherAI/pythia-70m", hf_model=model,
+                                                         tokenizer=tok)
             rows.append(("transformerlens run_with_cache", *timed(
                 lambda: bridge.run_with_cache(ids), args.repeats)))
         except Exception as exc:  # noqa: BLE001 - optional comparison
