@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any, TypeVar
 
-from tracker.errors import UnknownNameError
 from tracker.probes.base import Probe
+from tracker.registry import Registry
 
-_PROBES: dict[str, type[Probe]] = {}
 P = TypeVar("P", bound=type[Probe])
-_LOADED = False
+_PROBES: Registry[Probe] = Registry(
+    "probe", "tracker.probes",
+    skip=("base", "context", "registry", "inputs", "circuits", "tasks", "text_data"),
+)
 
 
 def register_probe(cls: P) -> P:
     """Class decorator: register a probe under its ``name``."""
-    if cls.name in _PROBES and _PROBES[cls.name] is not cls:
-        raise ValueError(f"probe name {cls.name!r} registered twice")
-    _PROBES[cls.name] = cls
+    _PROBES.register(cls)
     return cls
-
-
-def _load_builtin() -> None:
-    """Import every module of ``tracker.probes`` once so their probes register themselves."""
-    global _LOADED
-    if _LOADED:
-        return
-    import tracker.probes as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in ("base", "context", "registry", "inputs"):
-            importlib.import_module(f"tracker.probes.{info.name}")
-    _LOADED = True
 
 
 def probe_names() -> list[str]:
     """Return all registered probe names, sorted."""
-    _load_builtin()
-    return sorted(_PROBES)
+    return _PROBES.names()
 
 
 def probe_class(name: str) -> type[Probe]:
@@ -47,10 +31,7 @@ def probe_class(name: str) -> type[Probe]:
     Raises:
         UnknownNameError: If no probe has that name.
     """
-    _load_builtin()
-    if name not in _PROBES:
-        raise UnknownNameError(f"unknown probe {name!r} (known: {', '.join(sorted(_PROBES))})")
-    return _PROBES[name]
+    return _PROBES.get(name)
 
 
 def make_probes(names: list[str] | None = None, **configs: dict[str, Any]) -> list[Probe]:
