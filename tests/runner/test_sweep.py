@@ -80,6 +80,7 @@ def test_forward_passes_are_shared_within_a_step(pythia_cache):
     probes = make_probes(["induction"]) + make_probes(["induction"], induction={"threshold": 0.5})
     _, ctx = run_probes(probes, loaded.model, loaded.tokenizer, 0)
     assert ctx.forward_count == 1
+    assert ctx._cache == {}  # activations are released once every probe that declared them ran
 
 
 def test_probe_failure_names_step_and_probe(tmp_path, pythia_cache):

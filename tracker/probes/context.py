@@ -40,6 +40,10 @@ class ProbeContext:
     batch_size: int = 64
     forward_count: int = 0
     _declared: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    # Which probes declared each input, so a cached pass is dropped once they have all run.
+    _owners: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    #: Name of the probe currently declaring or running (set by the runner).
+    active_probe: str = ""
     _cache: dict[str, tuple[frozenset[str], HookedOutput]] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -57,6 +61,7 @@ class ProbeContext:
         """Announce that a probe will ask for ``capture`` on ``tokens``."""
         key = _tokens_key(tokens)
         self._declared.setdefault(key, set()).update(capture)
+        self._owners.setdefault(key, set()).add(self.active_probe)
 
     @torch.no_grad()
     def forward(
@@ -95,3 +100,15 @@ class ProbeContext:
                 # Logits are batch-first; every activation is layer-first then batch.
                 merged[name] = torch.cat(values, dim=0 if name == "logits" else 1)
         return HookedOutput(**merged)  # type: ignore[arg-type]
+
+    def release(self, probe: str) -> None:
+        """Mark ``probe`` done; drop cached passes no probe still waiting has declared.
+
+        Activations of a large model (ICL logits over a 50k vocabulary, patterns of long
+        inputs) take gigabytes, so they must not outlive the probes that need them.
+        """
+        for key in list(self._cache):
+            owners = self._owners.get(key, set())
+            owners.discard(probe)
+            if not owners:
+                del self._cache[key]

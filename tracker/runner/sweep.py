@@ -98,10 +98,13 @@ def run_probes(
     """
     ctx = ProbeContext(model=model, tokenizer=tokenizer, step=step, batch_size=batch_size)
     ctx.scratch.update(extras or {})
-    for probe in probes:
+    # Owners are positions in the list: two variants of one probe are two owners.
+    for i, probe in enumerate(probes):
+        ctx.active_probe = f"{i}:{probe.name}"
         probe.declare(ctx)
     results: dict[str, ProbeResult] = {}
-    for probe in probes:
+    for i, probe in enumerate(probes):
+        ctx.active_probe = f"{i}:{probe.name}"
         start = time.perf_counter()
         specs = {spec.name: spec for spec in probe.metrics(ctx)}
         try:
@@ -121,6 +124,7 @@ def run_probes(
                                                spec.description, spec.higher_is_mechanism,
                                                spec.threshold)
         results[probe.name] = result
+        ctx.release(ctx.active_probe)
     return results, ctx
 
 
