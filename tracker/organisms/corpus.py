@@ -32,7 +32,7 @@ from tracker.organisms.tasks import TaskWords, load_task_words, tasks_dir
 from tracker.organisms.tokenizer import train_tokenizer
 
 #: Bump when the generator's output changes for an unchanged config (invalidates caches).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 KINDS = ("plain", "idioms", "random_span", "repeat", "loop", "succession", "ioi", "years")
 
@@ -49,8 +49,10 @@ class CorpusConfig:
         mix: Relative weights of segment kinds, as (kind, weight) pairs (see ``KINDS``).
         span_min: Shortest random span, in words.
         span_max: Longest random span, in words.
-        repeat_span_share: Share of repeats that copy an earlier random span (the rest copy
-            any earlier segment of the document).
+        max_repeats: A random span is followed by 1..max_repeats copies of itself.
+        max_gap: Up to this many random words separate a span from its first copy.
+        repeat_span_share: Share of later repeats that copy an earlier random span (the rest
+            copy any earlier segment of the document).
         open_span_share: Share of documents that open with a random span. Opening with
             unpredictable words that recur later is what makes late positions easier than
             early ones (the in-context-learning score).
@@ -72,6 +74,8 @@ class CorpusConfig:
     )
     span_min: int = 4
     span_max: int = 20
+    max_repeats: int = 3
+    max_gap: int = 10
     repeat_span_share: float = 0.7
     open_span_share: float = 0.7
     paragraph_share: float = 0.15
@@ -122,8 +126,12 @@ def write_document(writer: SegmentWriter, config: CorpusConfig) -> str:
             pool = spans if spans and rng.random() < config.repeat_span_share else parts
             segment = rng.choice(pool)
         elif kind in ("random_span", "repeat"):
-            segment = writer.random_span(config.span_min, config.span_max) + "."
-            spans.append(segment)
+            # A span and its first repeats come close together: induction heads form from
+            # local, reliable repetition long before they form from distant repeats.
+            span = writer.random_span(config.span_min, config.span_max)
+            filler = writer.random_span(0, config.max_gap)
+            segment = span + filler + span * rng.randint(1, config.max_repeats) + "."
+            spans.append(span + ".")
         else:
             segment = getattr(writer, kind)()
         parts.append(segment)

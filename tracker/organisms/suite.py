@@ -34,6 +34,8 @@ class ModelSpec:
         weight_decay: AdamW weight decay.
         n_linear: Evenly spaced checkpoints after the log-spaced ones.
         init_std: Standard deviation of the weight initialisation.
+        tie_embeddings: Share the embedding and unembedding matrices.
+        unembed_from_embed: Start the (untied) unembedding as a copy of the embedding.
     """
 
     size: str
@@ -50,6 +52,8 @@ class ModelSpec:
     weight_decay: float = 0.01
     n_linear: int = 32
     init_std: float = 0.02
+    tie_embeddings: bool = False
+    unembed_from_embed: bool = False
 
     @property
     def tokens_per_step(self) -> int:

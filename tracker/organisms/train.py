@@ -111,14 +111,21 @@ def build_model(spec: ModelSpec, vocab_size: int, tokenizer: Any) -> Any:
         max_position_embeddings=spec.seq_len,
         rotary_pct=1.0,
         use_parallel_residual=True,
-        tie_word_embeddings=False,
+        tie_word_embeddings=spec.tie_embeddings,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         initializer_range=spec.init_std,
     )
     torch.manual_seed(spec.seed)
-    return GPTNeoXForCausalLM(config)
+    model = GPTNeoXForCausalLM(config)
+    if spec.unembed_from_embed and not spec.tie_embeddings:
+        # Starting with W_U = W_E^T makes "copy the attended token" the default readout of
+        # any head, which shortens the plateau before induction heads form; the two
+        # matrices are trained independently afterwards, as in Pythia.
+        with torch.no_grad():
+            model.get_output_embeddings().weight.copy_(model.get_input_embeddings().weight)
+    return model
 
 
 def _optimizer(model: Any, spec: ModelSpec) -> torch.optim.Optimizer:

@@ -1,0 +1,141 @@
+"""Train (or reuse) the organism suite, run the project's probes over its checkpoints and
+print a markdown table of what emerges when.
+
+    python scripts/organism_emergence.py [--suite default] [--root DIR] [--steps ends|all|log:N]
+
+For every model and every selected checkpoint it runs the registered probes among
+``induction``, ``successor_heads``, ``icl``, ``ioi`` and ``greater_than`` (a probe that is not
+registered yet is skipped with a note) and reports the headline number of each: the best head
+for per-head scores, the value itself for model-level scalars. "Emerges at" is the first
+checkpoint at which the headline crosses the target threshold of the suite's acceptance
+criteria (for ICL: first drops below -0.5 nats), with the tokens seen by then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracker.organisms import train_suite
+from tracker.sources import select_steps
+
+# (probe name, metric, reduce over heads, target, direction): the suite's acceptance targets.
+METRICS = (
+    ("induction", "induction_score", "max", 0.5, "above"),
+    ("successor_heads", "succession_score", "max", 0.5, "above"),
+    ("icl", "icl_score", "value", -0.5, "below"),
+    ("ioi", "ioi_logit_diff", "value", 1.0, "above"),
+    ("greater_than", "gt_prob_diff", "value", 0.3, "above"),
+)
+LABELS = {"induction_score": "induction (max head)", "succession_score": "succession (max head)",
+          "icl_score": "ICL (late - early loss)", "ioi_logit_diff": "IOI logit diff",
+          "gt_prob_diff": "greater-than prob diff"}
+
+
+@dataclass
+class Curve:
+    metric: str
+    steps: list[int]
+    values: list[float]
+
+    def emerges_at(self, target: float, direction: str) -> int | None:
+        for step, value in zip(self.steps, self.values):
+            if (value > target) if direction == "above" else (value < target):
+                return step
+        return None
+
+
+def available_probes() -> tuple[list, list[str]]:
+    from tracker.probes import make_probes, probe_names
+
+    names = set(probe_names())
+    wanted = [m[0] for m in METRICS]
+    missing = [n for n in wanted if n not in names]
+    return make_probes([n for n in wanted if n in names]), missing
+
+
+def measure(info, steps_spec: str, probes: list) -> dict[str, dict[str, Curve]]:
+    from tracker.probes import ProbeContext
+
+    texts = list(info.corpus().dataset["validation"]["text"])
+    results: dict[str, dict[str, Curve]] = {}
+    for model_info in info.models:
+        series = model_info.open()
+        checkpoints = {c.step: c for c in series.checkpoints()}
+        chosen = select_steps(sorted(checkpoints), steps_spec)
+        curves = {m[1]: Curve(m[1], [], []) for m in METRICS}
+        for step in chosen:
+            loaded = series.load(checkpoints[step])
+            ctx = ProbeContext(loaded.model, loaded.tokenizer, step)
+            ctx.scratch["text_dataset"] = texts  # the ICL probe's "default" dataset
+            outputs: dict[str, np.ndarray] = {}
+            for probe in probes:
+                probe.declare(ctx)
+            for probe in probes:
+                outputs.update({k: np.asarray(v) for k, v in probe.run(ctx).items()})
+            for _, metric, reduce, _, _ in METRICS:
+                if metric in outputs:
+                    value = outputs[metric]
+                    curves[metric].steps.append(step)
+                    curves[metric].values.append(
+                        float(np.nanmax(value)) if reduce == "max" else float(value))
+        results[model_info.repo_id] = {k: c for k, c in curves.items() if c.steps}
+    return results
+
+
+def table(info, results: dict[str, dict[str, Curve]]) -> str:
+    lines = ["| model | layers x d_model | metric | step 0 | final | target | emerges at (step / tokens) |",
+             "|---|---|---|---:|---:|---|---|"]
+    for model_info in info.models:
+        curves = results[model_info.repo_id]
+        for _, metric, _, target, direction in METRICS:
+            if metric not in curves:
+                continue
+            curve = curves[metric]
+            at = curve.emerges_at(target, direction)
+            when = "-" if at is None else f"{at} / {at * model_info.tokens_per_step / 1e6:.2f}M"
+            sign = ">" if direction == "above" else "<"
+            lines.append(
+                f"| {model_info.repo_id} | {model_info.n_layers} x {model_info.d_model} | "
+                f"{LABELS[metric]} | {curve.values[0]:.3f} | {curve.values[-1]:.3f} | "
+                f"{sign} {target:g} | {when} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="default")
+    parser.add_argument("--root", help="artifact root (default: tracker.organisms.default_root())")
+    parser.add_argument("--steps", default="all",
+                        help="checkpoints to probe: all, ends (first and last), or a --steps spec")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    info = train_suite(args.suite, args.root, threads=args.threads)
+    trained = time.perf_counter() - start
+    print(f"suite {info.name}: {len(info.models)} models under {info.cache_dir} "
+          f"({'trained' if info.results else 'cached'}, {trained:.0f}s)")
+    for model_info in info.models:
+        print(f"  {model_info.repo_id}: {len(model_info.steps)} checkpoints to step "
+              f"{model_info.steps[-1]}, {model_info.tokens_per_step} tokens/step, trained in "
+              f"{model_info.train_seconds:.0f}s at {model_info.tokens_per_second:,.0f} tokens/s")
+    probes, missing = available_probes()
+    for name in missing:
+        print(f"note: probe {name!r} is not registered; skipped")
+    spec = "first:1" if args.steps == "ends" else args.steps
+    if args.steps == "ends":
+        spec = "log:2"
+    began = time.perf_counter()
+    results = measure(info, spec, probes)
+    print(f"probed in {time.perf_counter() - began:.0f}s\n")
+    print(table(info, results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
