@@ -43,7 +43,7 @@ class Curve:
     values: list[float]
 
     def emerges_at(self, target: float, direction: str) -> int | None:
-        for step, value in zip(self.steps, self.values):
+        for step, value in zip(self.steps, self.values, strict=True):
             if (value > target) if direction == "above" else (value < target):
                 return step
         return None
@@ -88,7 +88,8 @@ def measure(info, steps_spec: str, probes: list) -> dict[str, dict[str, Curve]]:
 
 
 def table(info, results: dict[str, dict[str, Curve]]) -> str:
-    lines = ["| model | layers x d_model | metric | step 0 | final | target | emerges at (step / tokens) |",
+    lines = ["| model | layers x d_model | metric | step 0 | final | target "
+             "| emerges at (step / tokens) |",
              "|---|---|---|---:|---:|---|---|"]
     for model_info in info.models:
         curves = results[model_info.repo_id]

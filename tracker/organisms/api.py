@@ -118,7 +118,7 @@ class SuiteInfo:
         raise OrganismError(f"suite {self.name!r} has no model of size {size!r}, seed {seed}")
 
     def corpus(self) -> Corpus:
-        """The suite's corpus (tokenizer, dataset, token streams)."""
+        """Return the suite's corpus (tokenizer, dataset, token streams)."""
         return Corpus(self.corpus_dir)
 
 
@@ -139,7 +139,9 @@ def _info(suite: SuiteSpec, spec: ModelSpec, cache_dir: Path) -> OrganismInfo:
     )
 
 
-def suite_info(suite_name: str = "default", root: str | os.PathLike[str] | None = None) -> SuiteInfo:
+def suite_info(
+    suite_name: str = "default", root: str | os.PathLike[str] | None = None
+) -> SuiteInfo:
     """Describe a suite's models as they stand on disk, training nothing.
 
     Args:

@@ -32,7 +32,7 @@ from tracker.organisms.tasks import TaskWords, load_task_words, tasks_dir
 from tracker.organisms.tokenizer import train_tokenizer
 
 #: Bump when the generator's output changes for an unchanged config (invalidates caches).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 KINDS = ("plain", "idioms", "random_span", "repeat", "loop", "succession", "ioi", "years")
 
@@ -58,6 +58,9 @@ class CorpusConfig:
             early ones (the in-context-learning score).
         paragraph_share: Chance that a sentence starts a new paragraph (newline, no space).
         n_idiom_heads: Head words of the idiom table.
+        frame_share: Share of ordinal runs in the probes' space-separated frames (the rest
+            are comma lists and chains).
+        list_share: Share of ordinal runs written as comma lists (the rest are chains).
     """
 
     seed: int = 0
@@ -80,6 +83,8 @@ class CorpusConfig:
     open_span_share: float = 0.7
     paragraph_share: float = 0.15
     n_idiom_heads: int = 16
+    frame_share: float = 0.25
+    list_share: float = 0.35
 
     def key(self) -> str:
         """Hash of the config, the generator version and the task files (16 hex chars)."""
@@ -146,6 +151,12 @@ def write_document(writer: SegmentWriter, config: CorpusConfig) -> str:
     return text
 
 
+def make_writer(config: CorpusConfig, rng: random.Random, words: TaskWords) -> SegmentWriter:
+    """Build the segment writer a config describes, drawing from ``rng``."""
+    return SegmentWriter(rng, words, table_seed=config.seed, n_idiom_heads=config.n_idiom_heads,
+                         frame_share=config.frame_share, list_share=config.list_share)
+
+
 def iter_documents(config: CorpusConfig, split: str = "train") -> Iterator[str]:
     """Yield the documents of a split, deterministically from the config.
 
@@ -155,7 +166,7 @@ def iter_documents(config: CorpusConfig, split: str = "train") -> Iterator[str]:
     """
     words = load_task_words()
     count = config.n_docs if split == "train" else config.n_eval_docs
-    writer = SegmentWriter(random.Random(f"organisms-{config.seed}-{split}"), words, config.seed, config.n_idiom_heads)
+    writer = make_writer(config, random.Random(f"organisms-{config.seed}-{split}"), words)
     for _ in range(count):
         yield write_document(writer, config)
 
@@ -231,15 +242,17 @@ def _build_into(out: Path, config: CorpusConfig, words: TaskWords) -> None:
     DatasetDict({s: Dataset.from_dict({"text": t}) for s, t in texts.items()}).save_to_disk(
         str(out / "dataset")
     )
-    tokenizer = train_tokenizer(texts["train"], required=words.single_token_words() + words.openers())
+    lexicon = make_writer(config, random.Random(0), words).lexicon()
+    tokenizer = train_tokenizer(
+        texts["train"] + lexicon, required=words.single_token_words() + words.openers()
+    )
     tokenizer.save_pretrained(str(out / "tokenizer"))
     eos = tokenizer.eos_token_id
     sizes = {}
     for split, docs in texts.items():
         ids = tokenizer(docs, add_special_tokens=False)["input_ids"]
-        stream = np.fromiter(
-            (t for doc in ids for t in (*doc, eos)), dtype=np.uint16, count=sum(len(d) + 1 for d in ids)
-        )
+        # Every document is followed by EOS; uint16 holds any vocabulary this small.
+        stream = np.concatenate([np.asarray([*doc, eos], dtype=np.uint16) for doc in ids])
         np.save(out / f"{split}.npy", stream)
         sizes[split] = int(stream.size)
     info = {

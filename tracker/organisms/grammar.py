@@ -73,11 +73,21 @@ class SegmentWriter:
         words: Task word lists shared with the probes.
         table_seed: Seed of the idiom table (fixed per corpus, shared by its splits).
         n_idiom_heads: Head words of the idiom table (a small table is learnt quickly).
+        frame_share: Share of ordinal runs written in the probes' space-separated frames.
+        list_share: Share of ordinal runs written as comma lists (the rest are chains).
     """
 
     def __init__(
-        self, rng: random.Random, words: TaskWords, table_seed: int = 0, n_idiom_heads: int = 16
+        self,
+        rng: random.Random,
+        words: TaskWords,
+        table_seed: int = 0,
+        n_idiom_heads: int = 16,
+        frame_share: float = 0.25,
+        list_share: float = 0.35,
     ) -> None:
+        self.frame_share = frame_share
+        self.list_share = list_share
         self.rng = rng
         self.words = words
         # The idiom table: (head, connector) -> tail. The tail depends on both words, so
@@ -88,7 +98,9 @@ class SegmentWriter:
         tails = sorted(set(words.names + words.places + words.objects + words.gt_nouns))
         self.idiom_heads = table_rng.sample(NOUNS + THINGS, n_idiom_heads)
         self.idiom_table = {
-            (head, conn): table_rng.choice(tails) for head in self.idiom_heads for conn in CONNECTORS
+            (head, conn): table_rng.choice(tails)
+            for head in self.idiom_heads
+            for conn in CONNECTORS
         }
         self.tasks = list(words.succession.values())
         self.task_weights = [len(t.items) for t in self.tasks]
@@ -126,6 +138,25 @@ class SegmentWriter:
             text += f" at the {rng.choice(self.words.places)}"
         return text + "."
 
+    def lexicon(self) -> list[str]:
+        """Texts that together contain every token this writer can emit.
+
+        Training the tokenizer on them as well as on the corpus keeps rare words (and words
+        of a small test corpus) out of ``<|unk|>``.
+        """
+        names = self.words.names
+        fill = dict(A=names[0], B=names[1], S=names[0], PLACE=self.words.places[0],
+                    OBJECT=self.words.objects[0], NOUN=self.words.gt_nouns[0], C="17", YY="32",
+                    ZZ="45", CENTURY="17", SEQ=" 1 2 3")
+        frames = [*self.words.ioi_templates, *IOI_EXTRA, *YEAR_TEMPLATES, *YEAR_MENTIONS,
+                  *self.words.succession_templates, *LIST_LEADS, *(f"{d.capitalize()} 1" for d in
+                  DAY_LEADS), *(f" 1{j} 2" for j in CHAIN_JOINERS), "the a that The at", "\n"]
+        texts = [" " + f.format(**fill) for f in frames]
+        texts += [f.format(**fill) for f in frames if f[:1].isupper() or f[:1] == "{"]
+        texts += self.span_pool + sorted(self.openers) + [" " + w for w in CONNECTORS]
+        texts += [f" 17{yy:02d}." for yy in range(100)]
+        return texts
+
     def is_opener(self, segment: str) -> bool:
         """Whether a segment starts with a sentence opener that may stand unspaced."""
         return segment.split(" ", 2)[1] in self.openers
@@ -141,12 +172,12 @@ class SegmentWriter:
         return (" The" + phrases[0][4:] + glue + glue.join(phrases[1:])) + "."
 
     def random_span(self, low: int, high: int) -> str:
-        """A span of ``low``..``high`` words drawn uniformly: predictable only by copying."""
+        """Return ``low``..``high`` words drawn uniformly: predictable only by copying."""
         n = self.rng.randint(low, high)
         return "".join(self.rng.choice(self.span_pool) for _ in range(n))
 
     def loop(self, low: int = 3, high: int = 8, times: tuple[int, int] = (3, 5)) -> str:
-        """A short random span said several times over: dense, cheap induction practice."""
+        """Return a short random span said several times over (dense induction practice)."""
         span = self.random_span(low, high)
         return span * self.rng.randint(*times) + "."
 
@@ -165,20 +196,23 @@ class SegmentWriter:
         return [items[(start + i) % len(items)] for i in range(length)]
 
     def succession(self) -> str:
-        """An ordinal run in running text: a comma list, a chain with joiners, or a frame.
+        """Return an ordinal run in running text: a comma list, a chain, or a frame.
 
         In lists and chains the item to predict follows a separator, so the model must look
-        back to the previous item and emit its successor: a job for an attention head. The
-        frames (``text_templates`` of the task file) are the probes' running-text prompts.
+        back to the previous item and emit its successor: a job for an attention head. Chain
+        joiners are two tokens or more, so that head finds the item by content rather than
+        as "the previous token" (a previous-token head is what induction heads recruit, and a
+        head serving both would lose its successor map when induction forms). The frames
+        (``text_templates`` of the task file) are the probes' running-text prompts.
         """
         rng = self.rng
         run = self._run(rng.randint(3, 9))
         roll = rng.random()
-        if roll < 0.25:
+        if roll < self.frame_share:
             # The probes' own frame: items separated by spaces only.
             frame = rng.choice(self.words.succession_templates)
             return " " + frame.format(SEQ="".join(" " + x for x in run)).lstrip(" ") + "."
-        if roll < 0.6:
+        if roll < self.frame_share + self.list_share:
             return f" {rng.choice(LIST_LEADS)}" + ",".join(" " + x for x in run) + "."
         text = f" {rng.choice(DAY_LEADS).capitalize()} {run[0]}"
         for item in run[1:]:
@@ -186,19 +220,18 @@ class SegmentWriter:
         return text + "."
 
     def ioi(self) -> str:
-        """An indirect-object sentence; the completion is the name not repeated."""
+        """Return an indirect-object sentence; its completion is the name not repeated."""
         rng = self.rng
         a, b = rng.sample(self.words.names, 2)
         s = rng.choice((a, b))
         io = b if s == a else a
         template = rng.choice(self.words.ioi_templates + IOI_EXTRA)
-        prompt = template.format(
-            A=a, B=b, S=s, PLACE=rng.choice(self.words.places), OBJECT=rng.choice(self.words.objects)
-        )
+        place, obj = rng.choice(self.words.places), rng.choice(self.words.objects)
+        prompt = template.format(A=a, B=b, S=s, PLACE=place, OBJECT=obj)
         return f" {prompt} {io}."
 
     def years(self) -> str:
-        """A span of years in one century whose end year is larger than its start year."""
+        """Return a span of years in one century, the end year larger than the start."""
         rng = self.rng
         century = rng.choice(self.words.centuries)
         noun = rng.choice(self.words.gt_nouns)

@@ -133,4 +133,5 @@ def get_suite(name: str) -> SuiteSpec:
     try:
         return SUITES[name]()
     except KeyError:
-        raise UnknownNameError(f"unknown suite {name!r} (known: {', '.join(suite_names())})") from None
+        known = ", ".join(suite_names())
+        raise UnknownNameError(f"unknown suite {name!r} (known: {known})") from None

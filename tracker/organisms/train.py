@@ -81,7 +81,9 @@ class TokenBatches:
 
     def _order(self, epoch: int) -> np.ndarray:
         if epoch not in self._orders:
-            self._orders = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n_chunks)}
+            # One epoch's order is kept at a time: batches are requested in step order.
+            rng = np.random.default_rng([self.seed, epoch])
+            self._orders = {epoch: rng.permutation(self.n_chunks)}
         return self._orders[epoch]
 
     def batch(self, step: int) -> torch.Tensor:
@@ -263,7 +265,7 @@ def train_model(
         optimizer.zero_grad(set_to_none=True)
         step += 1
         elapsed += time.perf_counter() - t0
-        loss_sum, loss_n = loss_sum + float(loss), loss_n + 1
+        loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
         bar.update(1)
         if step in checkpoints:
             meta["loss"][str(step)] = round(loss_sum / loss_n, 4)
