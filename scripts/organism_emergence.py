@@ -107,6 +107,84 @@ def table(info, results: dict[str, dict[str, Curve]]) -> str:
     return "\n".join(lines)
 
 
+def _value_at(curve: Curve, step: int) -> float:
+    return curve.values[curve.steps.index(step)]
+
+
+def induction_window(curve: Curve) -> tuple[int, int] | None:
+    """Steps bracketing the rise of the max induction score.
+
+    From the last checkpoint below 20% of the final value (before the first checkpoint at or
+    above 80% of it) to that first checkpoint at 80%.
+    """
+    final = curve.values[-1]
+    if final <= 0:
+        return None
+    end_index = next(i for i, v in enumerate(curve.values) if v >= 0.8 * final)
+    starts = [i for i in range(end_index) if curve.values[i] < 0.2 * final]
+    if not starts:
+        return None
+    return curve.steps[starts[-1]], curve.steps[end_index]
+
+
+def checks(info, results: dict[str, dict[str, Curve]]) -> list[tuple[bool, str]]:
+    """The suite's acceptance targets, each with a verdict and the numbers behind it."""
+    out: list[tuple[bool, str]] = []
+    largest = max(info.models, key=lambda m: (m.n_layers, m.d_model))
+    for model in info.models:
+        curves = results[model.repo_id]
+        ind, icl = curves.get("induction_score"), curves.get("icl_score")
+        if ind is None or icl is None:
+            continue
+        ok = ind.values[0] < 0.1 and ind.values[-1] > 0.5
+        out.append((ok, f"{model.repo_id}: max induction {ind.values[0]:.3f} at step 0 "
+                        f"(< 0.1), {ind.values[-1]:.3f} at the end (> 0.5)"))
+        window = induction_window(ind)
+        if window is None:
+            out.append((False, f"{model.repo_id}: no induction rise to measure the ICL drop in"))
+            continue
+        a, b = window
+        total = icl.values[-1] - icl.values[0]
+        inside = _value_at(icl, b) - _value_at(icl, a)
+        share = inside / total if total < 0 else 0.0
+        ok = total < -0.5 and share >= 0.5
+        out.append((ok, f"{model.repo_id}: ICL score {icl.values[0]:.2f} -> {icl.values[-1]:.2f}; "
+                        f"{share:.0%} of that fall happens while induction rises "
+                        f"(steps {a}-{b}, {a * model.tokens_per_step / 1e6:.1f}M-"
+                        f"{b * model.tokens_per_step / 1e6:.1f}M tokens)"))
+    curves = results[largest.repo_id]
+    for metric, start_max, end_min in (("succession_score", 0.2, 0.5),
+                                       ("ioi_logit_diff", None, 1.0),
+                                       ("gt_prob_diff", None, 0.3)):
+        if metric not in curves:
+            continue
+        c = curves[metric]
+        ok = c.values[-1] > end_min and (start_max is None or c.values[0] < start_max)
+        start = "" if start_max is None else f"{c.values[0]:.3f} at step 0 (< {start_max}), "
+        out.append((ok, f"{largest.repo_id} (largest): {LABELS[metric]} {start}"
+                        f"{c.values[-1]:.3f} at the end (> {end_min})"))
+    # Seeds of one size: same mechanisms, timing reported.
+    by_size: dict[tuple[int, int], list] = {}
+    for model in info.models:
+        by_size.setdefault((model.n_layers, model.d_model), []).append(model)
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        found = []
+        for model in group:
+            curves = results[model.repo_id]
+            present = tuple(sorted(LABELS[m[1]] for m in METRICS if m[1] in curves and
+                                   curves[m[1]].emerges_at(m[3], m[4]) is not None))
+            onset = curves["induction_score"].emerges_at(0.5, "above") \
+                if "induction_score" in curves else None
+            found.append((model.repo_id, present, onset))
+        same = len({f[1] for f in found}) == 1
+        detail = "; ".join(f"{r}: {', '.join(p) or 'none'} (induction > 0.5 from step {o})"
+                           for r, p, o in found)
+        out.append((same, f"seeds give the same mechanisms: {detail}"))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="default")
@@ -135,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(info, spec, probes)
     print(f"probed in {time.perf_counter() - began:.0f}s\n")
     print(table(info, results))
-    return 0
+    verdicts = checks(info, results)
+    print("\n| target | met |\n|---|---|")
+    for ok, text in verdicts:
+        print(f"| {text} | {'yes' if ok else 'NO'} |")
+    return 0 if all(ok for ok, _ in verdicts) else 1
 
 
 if __name__ == "__main__":

@@ -119,9 +119,39 @@ def test_suites_are_defined() -> None:
     default = get_suite("default")
     sizes = {(m.size, m.n_layers, m.d_model) for m in default.models}
     assert len(sizes) >= 3
-    seeds = [m.seed for m in default.models if m.size == default.models[0].size]
-    assert len(seeds) >= 2
+    seeds_per_size = {size: {m.seed for m in default.models if m.size == size}
+                      for size, _, _ in sizes}
+    assert max(len(seeds) for seeds in seeds_per_size.values()) >= 2
+    # Depth and width grow together.
+    shapes = sorted((m.n_layers, m.d_model) for m in default.models)
+    assert all(a[1] <= b[1] for a, b in zip(shapes, shapes[1:], strict=False))
     for model in default.models:
         steps = model.checkpoint_steps()
         assert len(steps) >= 30 and steps[:4] == [0, 1, 2, 4] and steps[-1] == model.steps
     assert len({default.repo_id(m) for m in default.models}) == len(default.models)
+
+
+def test_random_spans_cover_every_token(tmp_path) -> None:
+    """Every non-special token is a span unit, and units tokenize back to their pieces.
+
+    The induction probe draws random tokens from the whole vocabulary, so repeated spans in
+    the corpus must be able to hold every token (year halves and sentence openers included).
+    """
+    corpus = build_corpus(SMALL, tmp_path)
+    tok = corpus.tokenizer
+    writer = SegmentWriter(random.Random(0), load_task_words())
+    unit_tokens: set[str] = set()
+    for unit in writer.span_pool:
+        pieces = tok.tokenize(unit)
+        assert 1 <= len(pieces) <= 2, (unit, pieces)
+        assert "<|unk|>" not in pieces
+        unit_tokens.update(pieces)
+    vocab = set(tok.get_vocab()) - set(tok.all_special_tokens) - {"<|unk|>"}
+    assert vocab == unit_tokens
+    assert {"\nMary", ",", " Monday"} <= set(writer.span_pool)
+    assert sum(bool(re.fullmatch(r" \d{4}", u)) for u in writer.span_pool) == 100
+    # A span glued from units tokenizes into exactly the units' pieces.
+    rng = random.Random(1)
+    units = [rng.choice(writer.span_pool) for _ in range(400)]
+    expected = [p for u in units for p in tok.tokenize(u)]
+    assert tok.tokenize("".join(units)) == expected

@@ -32,7 +32,7 @@ from tracker.organisms.tasks import TaskWords, load_task_words, tasks_dir
 from tracker.organisms.tokenizer import train_tokenizer
 
 #: Bump when the generator's output changes for an unchanged config (invalidates caches).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 KINDS = ("plain", "idioms", "random_span", "repeat", "loop", "succession", "ioi", "years")
 
@@ -53,9 +53,11 @@ class CorpusConfig:
         max_gap: Up to this many random words separate a span from its first copy.
         repeat_span_share: Share of later repeats that copy an earlier random span (the rest
             copy any earlier segment of the document).
-        open_span_share: Share of documents that open with a random span. Opening with
-            unpredictable words that recur later is what makes late positions easier than
-            early ones (the in-context-learning score).
+        open_span_share: Share of documents that open with a random span (the rest open
+            with a plain sentence); ``None`` draws the opening from ``mix`` like any other
+            segment. The default keeps early and late positions of a document alike, so the
+            in-context-learning score measures in-context learning rather than a difference
+            between the kinds of text that open documents and the kinds that follow.
         paragraph_share: Chance that a sentence starts a new paragraph (newline, no space).
         n_idiom_heads: Head words of the idiom table.
         frame_share: Share of ordinal runs in the probes' space-separated frames (the rest
@@ -68,10 +70,12 @@ class CorpusConfig:
     n_eval_docs: int = 200
     doc_tokens: int = 250
     mix: tuple[tuple[str, float], ...] = (
-        ("plain", 2.0),
-        ("random_span", 2.0),
-        ("repeat", 2.0),
-        ("succession", 3.0),
+        ("plain", 1.0),
+        ("idioms", 2.0),
+        ("random_span", 5.0),
+        ("repeat", 3.0),
+        ("loop", 2.0),
+        ("succession", 6.0),
         ("ioi", 2.0),
         ("years", 2.0),
     )
@@ -80,7 +84,7 @@ class CorpusConfig:
     max_repeats: int = 3
     max_gap: int = 10
     repeat_span_share: float = 0.7
-    open_span_share: float = 0.7
+    open_span_share: float | None = None
     paragraph_share: float = 0.15
     n_idiom_heads: int = 16
     frame_share: float = 0.25
@@ -123,7 +127,7 @@ def write_document(writer: SegmentWriter, config: CorpusConfig) -> str:
     spans: list[str] = []
     total = 0
     while total < config.doc_tokens:
-        if not parts:
+        if not parts and config.open_span_share is not None:
             kind = "random_span" if rng.random() < config.open_span_share else "plain"
         else:
             kind = rng.choices(kinds, weights)[0]

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import random
 
+import regex
+
 from tracker.organisms.tasks import TaskWords
+from tracker.organisms.tokenizer import PIECE_PATTERN
+
+PIECES = regex.compile(PIECE_PATTERN)
 
 NOUNS = (
     "cat dog man woman child teacher farmer king queen bird horse student doctor painter "
@@ -65,6 +70,36 @@ YEAR_MENTIONS = (
 )
 
 
+def span_units(texts: list[str], century: str) -> list[str]:
+    r"""Split texts into tokenizer pieces and return a text unit that yields each piece.
+
+    A spaced piece (`` cat``) or a punctuation mark is its own unit. An unspaced word
+    (``Mary``, a sentence opener) only occurs after a line break, so its unit is ``"\nMary"``;
+    an unspaced two-digit year half (``32``) only follows a century, so its unit is
+    `` 1732``. Concatenating units therefore tokenizes back into the units' pieces.
+    Whitespace pieces and other digit runs get no unit of their own.
+
+    Args:
+        texts: Texts that contain every piece wanted.
+        century: Century put in front of unspaced year halves (``"17"``).
+
+    Returns:
+        The units, sorted.
+    """
+    units: set[str] = set()
+    for text in texts:
+        for piece in PIECES.findall(text):
+            if piece.isspace():
+                continue
+            if piece[0] == " " or not piece.isalnum():
+                units.add(piece)
+            elif piece.isalpha():
+                units.add("\n" + piece)
+            elif len(piece) == 2 and piece.isdigit():
+                units.add(f" {century}{piece}")
+    return sorted(units)
+
+
 class SegmentWriter:
     """Draws corpus segments from a seeded random generator.
 
@@ -104,17 +139,21 @@ class SegmentWriter:
         }
         self.tasks = list(words.succession.values())
         self.task_weights = [len(t.items) for t in self.tasks]
-        # Space-prefixed single words to draw random spans from: everything the grammar and
-        # tasks say, so every common token gets seen inside a repeated span.
-        pool: set[str] = set(NOUNS + THINGS + VERBS + ADJECTIVES + PREPOSITIONS + ADVERBS)
-        for task in self.tasks:
-            pool.update(task.items)
-        pool.update(words.names + words.places + words.objects + words.gt_nouns)
-        self.span_pool = sorted(" " + w for w in pool)
         # Capitalised first words of sentences (not of random spans or bare lists): the
         # only words that also occur without a leading space.
         self.openers = {"The", "They", "We", "She", "He", "On", "From", "Starting",
                         "Beginning", "Until", "In", *words.names, *words.openers()}
+        # Units to draw random spans from: one for every token the writer can emit (see
+        # ``span_units``), so that every token of the vocabulary is practised in repeated
+        # spans. Induction heads then work on any token, as the induction probe (random
+        # tokens from the whole vocabulary) assumes; tokens seen only in fixed frames (year
+        # halves, sentence openers) otherwise stay outside the heads' reach.
+        words_pool: set[str] = set(NOUNS + THINGS + VERBS + ADJECTIVES + PREPOSITIONS + ADVERBS)
+        for task in self.tasks:
+            words_pool.update(task.items)
+        words_pool.update(words.names + words.places + words.objects + words.gt_nouns)
+        frame_texts = self._frame_texts() + [" " + w for w in sorted(words_pool)]
+        self.span_pool = span_units(frame_texts, century=words.centuries[0])
 
     def _np(self) -> str:
         rng = self.rng
@@ -138,28 +177,34 @@ class SegmentWriter:
             text += f" at the {rng.choice(self.words.places)}"
         return text + "."
 
-    def lexicon(self) -> list[str]:
-        """Texts that together contain every token this writer can emit.
-
-        Training the tokenizer on them as well as on the corpus keeps rare words (and words
-        of a small test corpus) out of ``<|unk|>``.
-        """
+    def _frame_texts(self) -> list[str]:
+        """Texts holding every fixed frame of the grammar, filled with sample words."""
         names = self.words.names
         fill = dict(A=names[0], B=names[1], S=names[0], PLACE=self.words.places[0],
                     OBJECT=self.words.objects[0], NOUN=self.words.gt_nouns[0], C="17", YY="32",
                     ZZ="45", CENTURY="17", SEQ=" 1 2 3")
         frames = [*self.words.ioi_templates, *IOI_EXTRA, *YEAR_TEMPLATES, *YEAR_MENTIONS,
                   *self.words.succession_templates, *LIST_LEADS, *(f"{d.capitalize()} 1" for d in
-                  DAY_LEADS), *(f" 1{j} 2" for j in CHAIN_JOINERS), "the a that The at", "\n"]
-        texts = [" " + f.format(**fill) for f in frames]
+                  DAY_LEADS), *(f" 1{j} 2" for j in CHAIN_JOINERS), "the a that The at"]
+        # Each frame spaced (mid-text) and, when it can open a paragraph, unspaced.
+        texts = [" " + f.format(**fill).lstrip(" ") for f in frames]
         texts += [f.format(**fill) for f in frames if f[:1].isupper() or f[:1] == "{"]
-        texts += self.span_pool + sorted(self.openers) + [" " + w for w in CONNECTORS]
+        texts += sorted(self.openers) + [" " + w for w in CONNECTORS]
         texts += [f" 17{yy:02d}." for yy in range(100)]
         return texts
 
+    def lexicon(self) -> list[str]:
+        """Texts that together contain every token this writer can emit.
+
+        Training the tokenizer on them as well as on the corpus keeps rare words (and words
+        of a small test corpus) out of ``<|unk|>``.
+        """
+        return self._frame_texts() + self.span_pool
+
     def is_opener(self, segment: str) -> bool:
         """Whether a segment starts with a sentence opener that may stand unspaced."""
-        return segment.split(" ", 2)[1] in self.openers
+        # Random spans may start with a comma or a line break: never openers.
+        return segment[:1] == " " and segment[1:].split(" ", 1)[0] in self.openers
 
     def idioms(self) -> str:
         """Two or three idioms ("the king of Mary") strung into one sentence."""
