@@ -26,16 +26,14 @@ from typing import Any
 
 import torch
 
-from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.base import MetricSpec, ProbeConfig
 from tracker.probes.context import ProbeContext
+from tracker.probes.prompting import PromptProbe
 from tracker.probes.registry import register_probe
 from tracker.probes.tasks import (
     bos_prefix,
     last_logits,
     load_task_file,
-    memo,
-    pad_id,
-    pad_right,
     render,
     word_token,
 )
@@ -102,7 +100,7 @@ def greater_than_prompts(
 
 
 @register_probe
-class GreaterThanProbe(Probe):
+class GreaterThanProbe(PromptProbe):
     """Greater-than probability difference on year prompts (see the module docstring)."""
 
     name = "greater_than"
@@ -129,36 +127,20 @@ class GreaterThanProbe(Probe):
             MetricSpec("gt_n_prompts", "scalar", "prompts kept", None),
         ]
 
-    def _batch(
-        self, ctx: ProbeContext
-    ) -> tuple[GreaterThanPrompts, torch.Tensor, torch.Tensor] | None:
-        def build() -> tuple[GreaterThanPrompts, torch.Tensor, torch.Tensor] | None:
-            cfg = self.cfg
-            prompts = greater_than_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file),
-                                           cfg.n_prompts, cfg.seed,
-                                           bos_prefix(ctx, cfg.prepend_bos))
-            if not prompts.clean:
-                return None
-            tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
-            return prompts, tokens, last
-
-        return memo(ctx, f"{self.name}:{self.key}", build)
-
-    def declare(self, ctx: ProbeContext) -> None:
-        """Announce the one forward pass over clean and corrupted prompts."""
-        batch = self._batch(ctx)
-        if batch is not None:
-            ctx.declare(batch[1], frozenset())
+    def build_prompts(self, ctx: ProbeContext) -> GreaterThanPrompts:
+        """Year prompts and their corrupted twins for this tokenizer."""
+        cfg = self.cfg
+        return greater_than_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file),
+                                    cfg.n_prompts, cfg.seed, bos_prefix(ctx, cfg.prepend_bos))
 
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> Mapping[str, float]:
         """Measure the probability differences."""
-        batch = self._batch(ctx)
-        if batch is None:
+        prompts, tokens, last = self.prompt_batch(ctx)
+        if tokens is None or last is None:
             nan = float("nan")
             return {"gt_prob_diff": nan, "gt_corrupted_prob_diff": nan, "gt_year_mass": nan,
                     "gt_n_prompts": 0.0}
-        prompts, tokens, last = batch
         probs = torch.softmax(last_logits(ctx, tokens, last), dim=-1).double()
         years = probs[:, torch.tensor(prompts.year_ids, device=probs.device)]  # (2N, Y)
         n = len(prompts.clean)

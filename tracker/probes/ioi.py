@@ -25,16 +25,14 @@ from typing import Any
 
 import torch
 
-from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.base import MetricSpec, ProbeConfig
 from tracker.probes.context import ProbeContext
+from tracker.probes.prompting import PromptProbe
 from tracker.probes.registry import register_probe
 from tracker.probes.tasks import (
     bos_prefix,
     last_logits,
     load_task_file,
-    memo,
-    pad_id,
-    pad_right,
     render,
     word_token,
 )
@@ -96,7 +94,7 @@ def ioi_prompts(
 
 
 @register_probe
-class IOIProbe(Probe):
+class IOIProbe(PromptProbe):
     """IOI logit difference and accuracy on template prompts (see the module docstring)."""
 
     name = "ioi"
@@ -121,33 +119,20 @@ class IOIProbe(Probe):
             MetricSpec("ioi_n_prompts", "scalar", "prompts kept", None),
         ]
 
-    def _batch(self, ctx: ProbeContext) -> tuple[IOIPrompts, torch.Tensor, torch.Tensor] | None:
-        def build() -> tuple[IOIPrompts, torch.Tensor, torch.Tensor] | None:
-            cfg = self.cfg
-            prompts = ioi_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.n_prompts,
-                                  cfg.seed, bos_prefix(ctx, cfg.prepend_bos))
-            if not prompts.clean:
-                return None
-            tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
-            return prompts, tokens, last
-
-        return memo(ctx, f"{self.name}:{self.key}", build)
-
-    def declare(self, ctx: ProbeContext) -> None:
-        """Announce the one forward pass over clean and corrupted prompts."""
-        batch = self._batch(ctx)
-        if batch is not None:
-            ctx.declare(batch[1], frozenset())
+    def build_prompts(self, ctx: ProbeContext) -> IOIPrompts:
+        """IOI prompts and their ABC twins for this tokenizer."""
+        cfg = self.cfg
+        return ioi_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.n_prompts,
+                           cfg.seed, bos_prefix(ctx, cfg.prepend_bos))
 
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> Mapping[str, float]:
         """Measure the logit differences."""
-        batch = self._batch(ctx)
-        if batch is None:
+        prompts, tokens, last = self.prompt_batch(ctx)
+        if tokens is None or last is None:
             nan = float("nan")
             return {"ioi_logit_diff": nan, "ioi_accuracy": nan, "ioi_corrupted_logit_diff": nan,
                     "ioi_n_prompts": 0.0}
-        prompts, tokens, last = batch
         logits = last_logits(ctx, tokens, last).double()
         n = len(prompts.clean)
         io = torch.tensor(prompts.io * 2, device=logits.device)

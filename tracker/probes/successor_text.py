@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.probes.base import MetricSpec, ProbeConfig
 from tracker.probes.context import ProbeContext
+from tracker.probes.prompting import PromptProbe
 from tracker.probes.registry import register_probe
 from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
 from tracker.probes.tasks import (
@@ -38,9 +39,6 @@ from tracker.probes.tasks import (
     bos_prefix,
     last_logits,
     load_task_file,
-    memo,
-    pad_id,
-    pad_right,
     render,
     word_token,
 )
@@ -133,7 +131,7 @@ def _beats(logits: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor 
 
 
 @register_probe
-class SuccessorTextProbe(Probe):
+class SuccessorTextProbe(PromptProbe):
     """Accuracy on "Monday Tuesday Wednesday -> Thursday" prompts (see the module docstring)."""
 
     name = "successor_text"
@@ -163,30 +161,16 @@ class SuccessorTextProbe(Probe):
                        None),
         ]
 
-    def _batch(
-        self, ctx: ProbeContext
-    ) -> tuple[SuccessorTextPrompts, torch.Tensor | None, torch.Tensor | None]:
-        def build() -> tuple[SuccessorTextPrompts, torch.Tensor | None, torch.Tensor | None]:
-            cfg = self.cfg
-            prompts = successor_text_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg,
-                                             bos_prefix(ctx, cfg.prepend_bos))
-            if not prompts.clean:
-                return prompts, None, None
-            tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
-            return prompts, tokens, last
-
-        return memo(ctx, f"{self.name}:{self.key}", build)
-
-    def declare(self, ctx: ProbeContext) -> None:
-        """Announce the one forward pass over clean and corrupted prompts."""
-        tokens = self._batch(ctx)[1]
-        if tokens is not None:
-            ctx.declare(tokens, frozenset())
+    def build_prompts(self, ctx: ProbeContext) -> SuccessorTextPrompts:
+        """Running-text succession prompts and their corrupted twins for this tokenizer."""
+        cfg = self.cfg
+        return successor_text_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg,
+                                      bos_prefix(ctx, cfg.prepend_bos))
 
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> Mapping[str, float | np.ndarray]:
         """Measure the accuracies."""
-        prompts, tokens, last = self._batch(ctx)
+        prompts, tokens, last = self.prompt_batch(ctx)
         n_tasks = len(self.cfg.tasks)
         counts = np.bincount(np.array(prompts.task, dtype=np.int64), minlength=n_tasks)
         if tokens is None or last is None:
