@@ -75,9 +75,9 @@ class CorpusConfig:
         ("random_span", 5.0),
         ("repeat", 3.0),
         ("loop", 2.0),
-        ("succession", 6.0),
-        ("ioi", 2.0),
-        ("years", 2.0),
+        ("succession", 10.0),
+        ("ioi", 3.0),
+        ("years", 3.0),
     )
     span_min: int = 4
     span_max: int = 20
@@ -87,8 +87,8 @@ class CorpusConfig:
     open_span_share: float | None = None
     paragraph_share: float = 0.15
     n_idiom_heads: int = 16
-    frame_share: float = 0.25
-    list_share: float = 0.35
+    frame_share: float = 0.1
+    list_share: float = 0.45
 
     def key(self) -> str:
         """Hash of the config, the generator version and the task files (16 hex chars)."""
