@@ -23,15 +23,24 @@ import numpy as np
 from tracker.organisms import train_suite
 from tracker.sources import select_steps
 
+#: A second induction probe with a short repeat: the corpus repeats spans at 4-40 tokens, so
+#: in-distribution copying (what moves the ICL score) can form before the probe's 50-token
+#: repeat is matched. Reported as a diagnostic, never as a target.
+SHORT_REPEAT = 20
+SHORT_METRIC = f"induction_score_{SHORT_REPEAT}"
+
 # (probe name, metric, reduce over heads, target, direction): the suite's acceptance targets.
 METRICS = (
     ("induction", "induction_score", "max", 0.5, "above"),
+    ("induction", SHORT_METRIC, "max", 0.5, "above"),
     ("successor_heads", "succession_score", "max", 0.5, "above"),
     ("icl", "icl_score", "value", -0.5, "below"),
     ("ioi", "ioi_logit_diff", "value", 1.0, "above"),
     ("greater_than", "gt_prob_diff", "value", 0.3, "above"),
 )
-LABELS = {"induction_score": "induction (max head)", "succession_score": "succession (max head)",
+LABELS = {"induction_score": "induction (max head)",
+          SHORT_METRIC: f"induction, {SHORT_REPEAT}-token repeat (diagnostic)",
+          "succession_score": "succession (max head)",
           "icl_score": "ICL (late - early loss)", "ioi_logit_diff": "IOI logit diff",
           "gt_prob_diff": "greater-than prob diff"}
 
@@ -50,12 +59,25 @@ class Curve:
 
 
 def available_probes() -> tuple[list, list[str]]:
+    """The probes to run (the short-repeat induction probe last) and the missing names."""
     from tracker.probes import make_probes, probe_names
 
     names = set(probe_names())
-    wanted = [m[0] for m in METRICS]
+    wanted = list(dict.fromkeys(m[0] for m in METRICS))
     missing = [n for n in wanted if n not in names]
-    return make_probes([n for n in wanted if n in names]), missing
+    probes = make_probes([n for n in wanted if n in names])
+    if "induction" in names:
+        probes += make_probes(["induction"], induction={"seq_len": SHORT_REPEAT})
+    return probes, missing
+
+
+def _outputs(probe, ctx, seen: set[str]) -> dict[str, np.ndarray]:
+    """Run one probe; a second instance of a probe reports under the short-repeat name."""
+    out = {k: np.asarray(v) for k, v in probe.run(ctx).items()}
+    if probe.name in seen:
+        return {SHORT_METRIC: out["induction_score"]} if "induction_score" in out else {}
+    seen.add(probe.name)
+    return out
 
 
 def measure(info, steps_spec: str, probes: list) -> dict[str, dict[str, Curve]]:
@@ -75,8 +97,9 @@ def measure(info, steps_spec: str, probes: list) -> dict[str, dict[str, Curve]]:
             outputs: dict[str, np.ndarray] = {}
             for probe in probes:
                 probe.declare(ctx)
+            seen: set[str] = set()
             for probe in probes:
-                outputs.update({k: np.asarray(v) for k, v in probe.run(ctx).items()})
+                outputs.update(_outputs(probe, ctx, seen))
             for _, metric, reduce, _, _ in METRICS:
                 if metric in outputs:
                     value = outputs[metric]
@@ -144,9 +167,7 @@ def checks(info, results: dict[str, dict[str, Curve]]) -> list[tuple[bool, str]]
             out.append((False, f"{model.repo_id}: no induction rise to measure the ICL drop in"))
             continue
         a, b = window
-        total = icl.values[-1] - icl.values[0]
-        inside = _value_at(icl, b) - _value_at(icl, a)
-        share = inside / total if total < 0 else 0.0
+        total, share = icl_share(icl, window)
         ok = total < -0.5 and share >= 0.5
         out.append((ok, f"{model.repo_id}: ICL score {icl.values[0]:.2f} -> {icl.values[-1]:.2f}; "
                         f"{share:.0%} of that fall happens while induction rises "
@@ -185,6 +206,30 @@ def checks(info, results: dict[str, dict[str, Curve]]) -> list[tuple[bool, str]]
     return out
 
 
+def icl_share(icl: Curve, window: tuple[int, int]) -> tuple[float, float]:
+    """Net ICL change over the run and the share of it that happens inside ``window``."""
+    a, b = window
+    total = icl.values[-1] - icl.values[0]
+    inside = _value_at(icl, b) - _value_at(icl, a)
+    return total, (inside / total if total < 0 else 0.0)
+
+
+def diagnostics(info, results: dict[str, dict[str, Curve]]) -> list[str]:
+    """Where the ICL fall sits relative to short-repeat induction (not a target)."""
+    lines = []
+    for model in info.models:
+        curves = results[model.repo_id]
+        short, icl = curves.get(SHORT_METRIC), curves.get("icl_score")
+        window = induction_window(short) if short is not None else None
+        if icl is None or window is None:
+            continue
+        _, share = icl_share(icl, window)
+        lines.append(f"{model.repo_id}: {share:.0%} of the ICL fall happens while "
+                     f"{SHORT_REPEAT}-token-repeat induction rises (steps {window[0]}-"
+                     f"{window[1]})")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="default")
@@ -217,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| target | met |\n|---|---|")
     for ok, text in verdicts:
         print(f"| {text} | {'yes' if ok else 'NO'} |")
+    notes = diagnostics(info, results)
+    if notes:
+        print("\n| diagnostic (not a target) |\n|---|")
+        for line in notes:
+            print(f"| {line} |")
     return 0 if all(ok for ok, _ in verdicts) else 1
 
 

@@ -1,0 +1,47 @@
+"""The emergence script's acceptance arithmetic on hand-made curves."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "organism_emergence.py"
+
+
+@pytest.fixture(scope="module")
+def emergence():
+    spec = importlib.util.spec_from_file_location("organism_emergence", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["organism_emergence"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+STEPS = [0, 100, 200, 300, 400, 500, 600]
+
+
+def test_induction_window_brackets_the_rise(emergence) -> None:
+    # Final 0.8: below 0.16 last at step 200 (before the first >= 0.64 at step 400).
+    curve = emergence.Curve("induction_score", STEPS, [0.01, 0.02, 0.1, 0.4, 0.7, 0.75, 0.8])
+    assert emergence.induction_window(curve) == (200, 400)
+
+
+def test_icl_share_counts_the_fall_inside_the_window(emergence) -> None:
+    icl = emergence.Curve("icl_score", STEPS, [0.0, -0.2, -0.5, -1.5, -1.8, -1.9, -2.0])
+    total, share = emergence.icl_share(icl, (200, 400))
+    assert total == pytest.approx(-2.0)
+    assert share == pytest.approx(0.65)
+
+
+def test_icl_that_rises_has_no_share(emergence) -> None:
+    icl = emergence.Curve("icl_score", STEPS, [0.0, 0.5, 0.2, 0.1, 0.3, 0.4, 0.5])
+    assert emergence.icl_share(icl, (200, 400)) == (pytest.approx(0.5), 0.0)
+
+
+def test_emerges_at_is_the_first_crossing(emergence) -> None:
+    curve = emergence.Curve("icl_score", STEPS, [0.0, -0.2, -0.6, -0.4, -1.0, -1.0, -1.0])
+    assert curve.emerges_at(-0.5, "below") == 200
+    assert curve.emerges_at(-5.0, "below") is None
