@@ -23,7 +23,7 @@ import numpy as np
 from tracker.organisms import train_suite
 from tracker.sources import select_steps
 
-#: A second induction probe with a short repeat: the corpus repeats spans at 4-40 tokens, so
+#: A second induction probe with a short repeat: the corpus repeats spans 4-30 words apart, so
 #: in-distribution copying (what moves the ICL score) can form before the probe's 50-token
 #: repeat is matched. Reported as a diagnostic, never as a target.
 SHORT_REPEAT = 20
@@ -58,26 +58,21 @@ class Curve:
         return None
 
 
-def available_probes() -> tuple[list, list[str]]:
-    """The probes to run (the short-repeat induction probe last) and the missing names."""
+def available_probes() -> tuple[list[tuple], list[str]]:
+    """(probe, output renames or None) pairs to run, and the names not registered.
+
+    The short-repeat induction probe reports only its induction score, renamed.
+    """
     from tracker.probes import make_probes, probe_names
 
     names = set(probe_names())
     wanted = list(dict.fromkeys(m[0] for m in METRICS))
     missing = [n for n in wanted if n not in names]
-    probes = make_probes([n for n in wanted if n in names])
+    probes: list[tuple] = [(p, None) for p in make_probes([n for n in wanted if n in names])]
     if "induction" in names:
-        probes += make_probes(["induction"], induction={"seq_len": SHORT_REPEAT})
+        short = make_probes(["induction"], induction={"seq_len": SHORT_REPEAT})[0]
+        probes.append((short, {"induction_score": SHORT_METRIC}))
     return probes, missing
-
-
-def _outputs(probe, ctx, seen: set[str]) -> dict[str, np.ndarray]:
-    """Run one probe; a second instance of a probe reports under the short-repeat name."""
-    out = {k: np.asarray(v) for k, v in probe.run(ctx).items()}
-    if probe.name in seen:
-        return {SHORT_METRIC: out["induction_score"]} if "induction_score" in out else {}
-    seen.add(probe.name)
-    return out
 
 
 def measure(info, steps_spec: str, probes: list) -> dict[str, dict[str, Curve]]:
@@ -95,11 +90,12 @@ def measure(info, steps_spec: str, probes: list) -> dict[str, dict[str, Curve]]:
             ctx = ProbeContext(loaded.model, loaded.tokenizer, step)
             ctx.scratch["text_dataset"] = texts  # the ICL probe's "default" dataset
             outputs: dict[str, np.ndarray] = {}
-            for probe in probes:
+            for probe, _ in probes:
                 probe.declare(ctx)
-            seen: set[str] = set()
-            for probe in probes:
-                outputs.update(_outputs(probe, ctx, seen))
+            for probe, renames in probes:
+                out = {k: np.asarray(v) for k, v in probe.run(ctx).items()}
+                outputs.update(out if renames is None else
+                               {new: out[old] for old, new in renames.items() if old in out})
             for _, metric, reduce, _, _ in METRICS:
                 if metric in outputs:
                     value = outputs[metric]
@@ -194,7 +190,8 @@ def checks(info, results: dict[str, dict[str, Curve]]) -> list[tuple[bool, str]]
         found = []
         for model in group:
             curves = results[model.repo_id]
-            present = tuple(sorted(LABELS[m[1]] for m in METRICS if m[1] in curves and
+            present = tuple(sorted(LABELS[m[1]] for m in METRICS if m[1] != SHORT_METRIC
+                                   and m[1] in curves and
                                    curves[m[1]].emerges_at(m[3], m[4]) is not None))
             onset = curves["induction_score"].emerges_at(0.5, "above") \
                 if "induction_score" in curves else None
