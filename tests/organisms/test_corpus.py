@@ -63,6 +63,22 @@ def test_succession_runs_follow_task_order() -> None:
     assert checked >= 190  # items shared by two tasks ("May", "I") may pick the other one
 
 
+@pytest.mark.parametrize("weight", [0.0, 0.2, 1.0])
+def test_span_number_weight_sets_the_share_of_numbers_in_random_spans(weight: float) -> None:
+    words = load_task_words()
+    writer = SegmentWriter(random.Random(0), words, span_number_weight=weight)
+    numbers = {" " + x for x in words.succession["numbers"].items}
+    units = [u for _ in range(400) for u in writer.rng.choices(
+        writer.span_pool, cum_weights=writer.span_cum_weights, k=20)]
+    n_numbers = len(numbers & set(writer.span_pool))
+    expected = weight * n_numbers / (weight * n_numbers + len(writer.span_pool) - n_numbers)
+    share = sum(u in numbers for u in units) / len(units)
+    assert n_numbers == 200
+    assert share == pytest.approx(expected, abs=0.02)
+    text = "".join(writer.random_span(20, 20) for _ in range(50))
+    assert (re.search(r" \d{1,3}(?!\d)", text) is None) == (weight == 0.0)
+
+
 def test_every_task_word_is_one_token(tmp_path) -> None:
     corpus = build_corpus(SMALL, tmp_path)
     tok = corpus.tokenizer

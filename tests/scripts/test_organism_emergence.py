@@ -45,3 +45,27 @@ def test_emerges_at_is_the_first_crossing(emergence) -> None:
     curve = emergence.Curve("icl_score", STEPS, [0.0, -0.2, -0.6, -0.4, -1.0, -1.0, -1.0])
     assert curve.emerges_at(-0.5, "below") == 200
     assert curve.emerges_at(-5.0, "below") is None
+
+
+def test_phase_change_compares_rates_inside_and_outside(emergence) -> None:
+    # Window 200-400 (200 of 600 steps): -1.3 inside, -0.7 over the other 400 steps.
+    icl = emergence.Curve("icl_score", STEPS, [0.0, -0.2, -0.5, -1.5, -1.8, -1.9, -2.0])
+    change = emergence.icl_phase_change(icl, (200, 400))
+    assert change.inside == pytest.approx(-1.3)
+    assert change.share == pytest.approx(0.65)
+    assert change.rate_ratio == pytest.approx((1.3 / 200) / (0.7 / 400))
+
+
+def test_slow_drift_is_not_a_phase_change(emergence) -> None:
+    icl = emergence.Curve("icl_score", STEPS, [-0.5 * i for i in range(7)])
+    change = emergence.icl_phase_change(icl, (200, 400))
+    assert change.rate_ratio == pytest.approx(1.0)
+    assert change.rate_ratio < emergence.PHASE_RATE_RATIO
+
+
+def test_fall_only_inside_the_window_has_infinite_ratio(emergence) -> None:
+    icl = emergence.Curve("icl_score", STEPS, [0.0, 0.1, 0.0, -1.0, -2.0, -2.0, -2.0])
+    change = emergence.icl_phase_change(icl, (200, 400))
+    assert change.rate_ratio == float("inf")
+    rising = emergence.Curve("icl_score", STEPS, [0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0])
+    assert emergence.icl_phase_change(rising, (200, 400)).rate_ratio == 0.0

@@ -1,10 +1,11 @@
 """Embedded model organisms: small GPT-NeoX models trained here, checkpointed like Pythia.
 
 The hub cannot always be reached, so the project ships its own checkpoint series: a family
-of Pythia-architecture models (parallel residual, full rotary) trained on a generated corpus
-in which real mechanisms (induction heads, successor heads, IOI, greater-than) emerge during
-training. Each model is written as a local Hugging Face cache (``refs/step{N}``) and loads
-through ``tracker.sources.open_series`` exactly like a Pythia repo.
+of Pythia-architecture models (parallel residual, rotary on a quarter of each head) trained
+on a generated corpus in which real mechanisms (induction heads, successor heads, IOI,
+greater-than) emerge during training. Each model is written as a local Hugging Face cache
+(``refs/step{N}``) and loads through ``tracker.sources.open_series`` exactly like a Pythia
+repo.
 
 Typical use::
 

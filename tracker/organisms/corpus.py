@@ -32,7 +32,7 @@ from tracker.organisms.tasks import TaskWords, load_task_words, tasks_dir
 from tracker.organisms.tokenizer import train_tokenizer
 
 #: Bump when the generator's output changes for an unchanged config (invalidates caches).
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 KINDS = ("plain", "idioms", "random_span", "repeat", "loop", "succession", "ioi", "years")
 
@@ -63,6 +63,11 @@ class CorpusConfig:
         frame_share: Share of ordinal runs in the probes' space-separated frames (the rest
             are comma lists and chains).
         list_share: Share of ordinal runs written as comma lists (the rest are chains).
+        span_number_weight: Weight of each number (`` 1`` .. `` 200``) among the units of
+            random spans, relative to any other unit's 1. The numbers are 200 of the ~680
+            units, so at weight 1 most of their occurrences are meaningless copy targets;
+            at 0.2 most are ordinal runs, as in natural text (see the README for what that
+            did and did not change).
     """
 
     seed: int = 0
@@ -89,6 +94,7 @@ class CorpusConfig:
     n_idiom_heads: int = 16
     frame_share: float = 0.1
     list_share: float = 0.45
+    span_number_weight: float = 1.0
 
     def key(self) -> str:
         """Hash of the config, the generator version and the task files (16 hex chars)."""
@@ -158,7 +164,8 @@ def write_document(writer: SegmentWriter, config: CorpusConfig) -> str:
 def make_writer(config: CorpusConfig, rng: random.Random, words: TaskWords) -> SegmentWriter:
     """Build the segment writer a config describes, drawing from ``rng``."""
     return SegmentWriter(rng, words, table_seed=config.seed, n_idiom_heads=config.n_idiom_heads,
-                         frame_share=config.frame_share, list_share=config.list_share)
+                         frame_share=config.frame_share, list_share=config.list_share,
+                         span_number_weight=config.span_number_weight)
 
 
 def iter_documents(config: CorpusConfig, split: str = "train") -> Iterator[str]:

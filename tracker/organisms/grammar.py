@@ -13,6 +13,7 @@ mechanism pay off in training loss:
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import regex
@@ -110,6 +111,8 @@ class SegmentWriter:
         n_idiom_heads: Head words of the idiom table (a small table is learnt quickly).
         frame_share: Share of ordinal runs written in the probes' space-separated frames.
         list_share: Share of ordinal runs written as comma lists (the rest are chains).
+        span_number_weight: Weight of each number of the ``numbers`` task (`` 1`` ..
+            `` 200``) among the units of random spans, relative to every other unit's 1.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class SegmentWriter:
         n_idiom_heads: int = 16,
         frame_share: float = 0.25,
         list_share: float = 0.35,
+        span_number_weight: float = 1.0,
     ) -> None:
         self.frame_share = frame_share
         self.list_share = list_share
@@ -154,6 +158,10 @@ class SegmentWriter:
         words_pool.update(words.names + words.places + words.objects + words.gt_nouns)
         frame_texts = self._frame_texts() + [" " + w for w in sorted(words_pool)]
         self.span_pool = span_units(frame_texts, century=words.centuries[0])
+        numbers = {" " + item for item in words.succession["numbers"].items} \
+            if "numbers" in words.succession else set()
+        weights = [span_number_weight if unit in numbers else 1.0 for unit in self.span_pool]
+        self.span_cum_weights = list(itertools.accumulate(weights))
 
     def _np(self) -> str:
         rng = self.rng
@@ -219,7 +227,7 @@ class SegmentWriter:
     def random_span(self, low: int, high: int) -> str:
         """Return ``low``..``high`` words drawn uniformly: predictable only by copying."""
         n = self.rng.randint(low, high)
-        return "".join(self.rng.choice(self.span_pool) for _ in range(n))
+        return "".join(self.rng.choices(self.span_pool, cum_weights=self.span_cum_weights, k=n))
 
     def loop(self, low: int = 3, high: int = 8, times: tuple[int, int] = (3, 5)) -> str:
         """Return a short random span said several times over (dense induction practice)."""

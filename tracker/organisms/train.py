@@ -99,8 +99,7 @@ class TokenBatches:
 def build_model(spec: ModelSpec, vocab_size: int, tokenizer: Any) -> Any:
     """Build a freshly initialised GPT-NeoX model (seeded by ``spec.seed``).
 
-    Full rotary (``rotary_pct=1.0``) matters: with Pythia's 25% the small models did not grow
-    induction heads within budget. Parallel residual and untied unembedding follow Pythia.
+    Rotary width, parallel residual and (by default) the untied unembedding follow Pythia.
     """
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
@@ -111,7 +110,7 @@ def build_model(spec: ModelSpec, vocab_size: int, tokenizer: Any) -> Any:
         num_attention_heads=spec.n_heads,
         intermediate_size=4 * spec.d_model,
         max_position_embeddings=spec.seq_len,
-        rotary_pct=1.0,
+        rotary_pct=spec.rotary_pct,
         use_parallel_residual=True,
         tie_word_embeddings=spec.tie_embeddings,
         bos_token_id=tokenizer.bos_token_id,
