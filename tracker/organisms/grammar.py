@@ -225,7 +225,10 @@ class SegmentWriter:
         return (" The" + phrases[0][4:] + glue + glue.join(phrases[1:])) + "."
 
     def random_span(self, low: int, high: int) -> str:
-        """Return ``low``..``high`` words drawn uniformly: predictable only by copying."""
+        """Return ``low``..``high`` random units (numbers weighted by ``span_number_weight``).
+
+        Predictable only by copying.
+        """
         n = self.rng.randint(low, high)
         return "".join(self.rng.choices(self.span_pool, cum_weights=self.span_cum_weights, k=n))
 
