@@ -195,22 +195,39 @@ def checks(info, results: dict[str, dict[str, Curve]]) -> list[tuple[bool, str]]
     for model in info.models:
         by_size.setdefault((model.n_layers, model.d_model), []).append(model)
     for group in by_size.values():
-        if len(group) < 2:
-            continue
-        found = []
-        for model in group:
-            curves = results[model.repo_id]
-            present = tuple(sorted(LABELS[m[1]] for m in METRICS if m[1] != SHORT_METRIC
-                                   and m[1] in curves and
-                                   curves[m[1]].emerges_at(m[3], m[4]) is not None))
-            onset = curves["induction_score"].emerges_at(0.5, "above") \
-                if "induction_score" in curves else None
-            found.append((model.repo_id, present, onset))
-        same = len({f[1] for f in found}) == 1
-        detail = "; ".join(f"{r}: {', '.join(p) or 'none'} (induction > 0.5 from step {o})"
-                           for r, p, o in found)
-        out.append((same, f"seeds give the same mechanisms: {detail}"))
+        if len(group) >= 2:
+            out.append(seed_comparison({m.repo_id: results[m.repo_id] for m in group}))
     return out
+
+
+def onsets(curves: dict[str, Curve]) -> dict[str, tuple[int, float]]:
+    """First step past the target and final value of each target metric that gets there.
+
+    Diagnostics are left out; a metric that never crosses its target is absent.
+    """
+    found = {}
+    for _, metric, _, target, direction in METRICS:
+        if metric != SHORT_METRIC and metric in curves:
+            step = curves[metric].emerges_at(target, direction)
+            if step is not None:
+                found[LABELS[metric]] = (step, curves[metric].values[-1])
+    return found
+
+
+def seed_comparison(by_repo: dict[str, dict[str, Curve]]) -> tuple[bool, str]:
+    """Do the seeds of one size reach the same mechanisms? Verdict plus each one's onsets.
+
+    A mechanism counts as reached when its headline crosses the target at any checkpoint;
+    its onset step (timing may differ between seeds) and its final value (a mechanism can
+    weaken after it forms) are reported.
+    """
+    found = {repo: onsets(curves) for repo, curves in by_repo.items()}
+    same = len({tuple(sorted(f)) for f in found.values()}) == 1
+    detail = "; ".join(
+        f"{repo}: " + (", ".join(f"{label} from step {step} ({end:.2f} at the end)"
+                                 for label, (step, end) in f.items()) or "none")
+        for repo, f in found.items())
+    return same, f"seeds give the same mechanisms: {detail}"
 
 
 def icl_share(icl: Curve, window: tuple[int, int]) -> tuple[float, float]:

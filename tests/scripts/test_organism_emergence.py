@@ -69,3 +69,32 @@ def test_fall_only_inside_the_window_has_infinite_ratio(emergence) -> None:
     assert change.rate_ratio == float("inf")
     rising = emergence.Curve("icl_score", STEPS, [0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0])
     assert emergence.icl_phase_change(rising, (200, 400)).rate_ratio == 0.0
+
+
+def _seed_curves(emergence, succession_end: float, ioi_end: float) -> dict:
+    rise = [0.0, 0.0, 0.2, 0.6, 0.8, 0.8, 0.8]
+    return {
+        "induction_score": emergence.Curve("induction_score", STEPS, rise),
+        "succession_score": emergence.Curve("succession_score", STEPS,
+                                            [0.0, 0.3, 0.4, 0.45, 0.5, succession_end,
+                                             succession_end]),
+        "ioi_logit_diff": emergence.Curve("ioi_logit_diff", STEPS,
+                                          [0, 0, 0, 0, 0.5, ioi_end, ioi_end]),
+    }
+
+
+def test_seed_comparison_reports_each_onset(emergence) -> None:
+    same, text = emergence.seed_comparison({
+        "a": _seed_curves(emergence, 0.6, 1.5), "b": _seed_curves(emergence, 0.55, 1.2)})
+    assert same
+    assert "a: induction (max head) from step 300 (0.80 at the end), succession (max head) " \
+           "from step 500 (0.60 at the end), IOI logit diff from step 500 (1.50 at the end);" \
+           in text
+
+
+def test_seed_comparison_flags_a_missing_mechanism(emergence) -> None:
+    same, text = emergence.seed_comparison({
+        "a": _seed_curves(emergence, 0.6, 1.5), "b": _seed_curves(emergence, 0.45, 1.2)})
+    assert not same
+    assert text.endswith("b: induction (max head) from step 300 (0.80 at the end), "
+                         "IOI logit diff from step 500 (1.20 at the end)")
