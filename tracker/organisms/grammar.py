@@ -259,7 +259,9 @@ class SegmentWriter:
         joiners are two tokens or more, so that head finds the item by content rather than
         as "the previous token" (a previous-token head is what induction heads recruit, and a
         head serving both would lose its successor map when induction forms). The frames
-        (``text_templates`` of the task file) are the probes' running-text prompts.
+        (``text_templates`` of the task file) are the probes' running-text prompts; there the
+        next item follows the current token directly, which teaches the embedding and MLP0
+        the increment that a later successor head reads (see the README's organism section).
         """
         rng = self.rng
         run = self._run(rng.randint(3, 9))

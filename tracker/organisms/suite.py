@@ -110,14 +110,15 @@ def _default() -> SuiteSpec:
     #   0.1, which kept the most of its successor head (0.43 at step 1600, against 0.30 at lr
     #   3e-3 and 0.39 at lr 6e-3 with decay 0.01, corpus with numbers at full weight in random
     #   spans) and gave IOI by step ~1000-1200;
-    # * successor heads form by step ~250 at every size and the induction circuit then recruits
-    #   them (as previous-token heads: comma lists put the item right before the predicted
-    #   token; or as induction heads); the one that survives is a layer-1 head reading MLP0's
-    #   output. More ordinal runs in the probes' space-separated frames (40%, lists 30%,
+    # * successor heads form by step ~250 at every size; in the deeper models the induction
+    #   circuit recruits them (as previous-token heads: comma lists put the item right before the
+    #   predicted token; or as induction heads); the one that survives is a layer-1 head reading
+    #   MLP0's output. More ordinal runs in the probes' space-separated frames (40%, lists 30%,
     #   chains 30%, against 10/45/45) teach MLP0 the increment (embedding + MLP0 ranks the
-    #   successor first for ~85% of numbers), which lifted the survivor from 0.39-0.43 to
-    #   0.51-0.59 in three runs; 55% frames put the early heads in layer 2, where induction took
-    #   them (0.19-0.32). The margin is thin and run-to-run variance large (see the README).
+    #   successor first for 91% of number pairs, against 14%), which lifted the survivor from
+    #   0.39-0.43 to 0.51-0.59 in three runs; 55% frames put the early heads in layer 2, where
+    #   induction took them (0.19-0.32). The margin is thin and run-to-run variance large (see the
+    #   README).
     corpus = CorpusConfig(seed=0, n_docs=24_000, frame_share=0.4, list_share=0.3)
     recipe = dict(warmup=100, init_std=0.05, tie_embeddings=True)
     return SuiteSpec(
