@@ -72,6 +72,22 @@ def test_changing_one_probe_config_recomputes_only_that_probe(tmp_path, pythia_c
     assert np.all(squared[:4] < plain[:4])
 
 
+def test_two_variants_of_one_probe_in_one_sweep_are_both_stored(tmp_path, pythia_cache):
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    store = tmp_path / "tiny.h5"
+    plain, squared = EmbedNormProbe(), EmbedNormProbe(power=2)
+    report = sweep(series, store, [plain, squared], steps="first:3", progress=False)
+    assert report.loads == 3 and len(report.computed) == 6
+    view = SeriesStore(store)
+    assert sorted(k for p, k in view.variants() if p == "embed_norm") == sorted(
+        [plain.key, squared.key])
+    a = view.metric("embed_norm", "embed_norm", key=plain.key)
+    b = view.metric("embed_norm", "embed_norm", key=squared.key)
+    # Each variant holds its own values: mean |w|^2 < mean |w| for these small weights.
+    assert np.isfinite(a).all() and np.all(b < a)
+    assert view.provenance["probes"]["embed_norm"] == [plain.key, squared.key]
+
+
 def test_forward_passes_are_shared_within_a_step(pythia_cache):
     from tracker.runner import run_probes
 

@@ -79,7 +79,7 @@ def _existing_shard(
 def run_probes(
     probes: Sequence[Probe], model: Any, tokenizer: Any, step: int,
     batch_size: int = 64, extras: dict[str, Any] | None = None,
-) -> tuple[dict[str, ProbeResult], ProbeContext]:
+) -> tuple[dict[tuple[str, str], ProbeResult], ProbeContext]:
     """Run probes on one loaded model through one shared context.
 
     Args:
@@ -91,7 +91,8 @@ def run_probes(
         extras: Objects placed in ``ctx.scratch`` (e.g. a text dataset for the ICL probe).
 
     Returns:
-        Results by probe name, and the context (for its forward count).
+        Results by (probe name, variant key), so two configs of one probe both come back,
+        and the context (for its forward count).
 
     Raises:
         TrackerError: Naming the step and probe, if a probe fails or returns bad metrics.
@@ -102,7 +103,7 @@ def run_probes(
     for i, probe in enumerate(probes):
         ctx.active_probe = f"{i}:{probe.name}"
         probe.declare(ctx)
-    results: dict[str, ProbeResult] = {}
+    results: dict[tuple[str, str], ProbeResult] = {}
     for i, probe in enumerate(probes):
         ctx.active_probe = f"{i}:{probe.name}"
         start = time.perf_counter()
@@ -123,7 +124,7 @@ def run_probes(
             result.metrics[name] = MetricValue(np.asarray(value, dtype=np.float32), spec.kind,
                                                spec.description, spec.higher_is_mechanism,
                                                spec.threshold)
-        results[probe.name] = result
+        results[(probe.name, probe.key)] = result
         ctx.release(ctx.active_probe)
     return results, ctx
 
@@ -193,16 +194,17 @@ def sweep(
         if shard is None:
             shard = StepShard(series.series_id, series.tokens_per_step, ckpt.step, ckpt.tokens,
                               ckpt.revision, loaded.weights_hash)
-        for probe in pending:
-            result = results[probe.name]
-            shard.results[(probe.name, result.key)] = result
+        shard.results.update(results)
         write_shard(store, shard)
         report.computed.extend((ckpt.step, p.name) for p in pending)
         previous_hash, previous_step = loaded.weights_hash, ckpt.step
         del loaded
         if on_step is not None:
             on_step(ckpt, shard)
-    provenance = series.describe() | {"probes": {p.name: p.key for p in probes}}
+    variants: dict[str, list[str]] = {}
+    for p in probes:
+        variants.setdefault(p.name, []).append(p.key)
+    provenance = series.describe() | {"probes": variants}
     if chosen:
         consolidate(store, provenance)
     report.seconds = time.perf_counter() - started
