@@ -99,3 +99,31 @@ def test_dataset_sources(
         assert out == reference, name
     with pytest.raises(UnknownNameError, match="not found"):
         resolve_text_dataset(ctx, "no-such-dataset")
+
+
+def test_a_path_dataset_is_keyed_by_its_content(
+    circuits: Planted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same path, new content -> new result key; a stale digest is an error, not reuse."""
+    from tracker.cli.sweep import build_probes
+
+    monkeypatch.setattr(text_data, "_LOADED_PATHS", {})
+    folder = tmp_path / "saved"
+    datasets.Dataset.from_dict({"text": repeated_docs(n_docs=3)}).save_to_disk(str(folder))
+    (before,) = build_probes("icl", [], str(folder))
+    assert before.config.dataset == str(folder.resolve())
+    assert before.config.dataset_digest == text_data.content_digest(folder)
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    assert text_data.content_digest(moved) == before.config.dataset_digest
+    moved.rename(folder)
+
+    ctx = ProbeContext(circuits.model, circuits.tokenizer)
+    assert before.run(ctx)["icl_n_docs"] == 3.0
+    datasets.Dataset.from_dict({"text": repeated_docs(n_docs=4)}).save_to_disk(str(folder))
+    (after,) = build_probes("icl", [], str(folder))
+    assert after.config.dataset_digest != before.config.dataset_digest
+    assert after.key != before.key
+    assert after.run(ProbeContext(circuits.model, circuits.tokenizer))["icl_n_docs"] == 4.0
+    with pytest.raises(ValueError, match=r"saved: content digest [0-9a-f]{16} differs from"):
+        before.run(ProbeContext(circuits.model, circuits.tokenizer))

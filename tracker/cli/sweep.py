@@ -64,13 +64,14 @@ def build_probes(names: str | None, overrides: list[str],
                  text_dataset: str | None = None) -> list[Any]:
     """Instantiate the named probes with config overrides, with errors naming the field.
 
-    The icl probe needs text: ``text_dataset`` (a path) becomes its ``dataset`` field, so the
-    result key changes with the data. A default sweep (no names) without text skips icl.
+    The icl probe needs text: ``text_dataset`` (a path) becomes its ``dataset`` field and the
+    path's content digest its ``dataset_digest``, so the result key changes with the data. A
+    default sweep (no names) without text skips icl.
     """
     from pathlib import Path
 
     from tracker.probes import make_probes, probe_class, probe_names
-    from tracker.probes.text_data import text_dataset_names
+    from tracker.probes.text_data import content_digest, text_dataset_names
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
     configs = parse_probe_configs(overrides)
@@ -83,7 +84,9 @@ def build_probes(names: str | None, overrides: list[str],
         path = Path(text_dataset)
         if not path.exists():
             raise TrackerError(f"--text-dataset {text_dataset}: no such file or folder")
-        configs.setdefault("icl", {}).setdefault("dataset", str(path.resolve()))
+        icl = configs.setdefault("icl", {})
+        if "dataset" not in icl:
+            icl.update(dataset=str(path.resolve()), dataset_digest=content_digest(path))
     elif chosen is None and "icl" not in configs and "default" not in text_dataset_names():
         chosen = [n for n in probe_names() if n != "icl"]
         print("note: icl skipped (no --text-dataset)")

@@ -37,6 +37,8 @@ class ICLConfig(ProbeConfig):
 
     Attributes:
         dataset: Name of the text dataset (resolved by :mod:`tracker.probes.text_data`).
+        dataset_digest: Content digest of ``dataset`` when it is a path (set by the CLI), so
+            the result key follows the data; "" for named datasets.
         text_column: Column holding the text when the rows are not pre-tokenized.
         n_docs: Number of documents.
         early_pos: Early token index for a ``reference_context``-token model.
@@ -47,6 +49,7 @@ class ICLConfig(ProbeConfig):
     """
 
     dataset: str = "default"
+    dataset_digest: str = ""
     text_column: str = "text"
     n_docs: int = 32
     early_pos: int = 50
@@ -117,7 +120,7 @@ class ICLProbe(Probe):
         def build() -> torch.Tensor | None:
             cfg = self.cfg
             _, late = scaled_positions(cfg, self._n_ctx(ctx))
-            source = resolve_text_dataset(ctx, cfg.dataset)
+            source = resolve_text_dataset(ctx, cfg.dataset, cfg.dataset_digest)
             prefix = bos_prefix(ctx, cfg.prepend_bos)
             docs: list[list[int]] = []
             for scanned, doc in enumerate(iter_token_docs(source, ctx.tokenizer, cfg.text_column)):

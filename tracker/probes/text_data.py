@@ -14,11 +14,15 @@ A *source* is a ``datasets.Dataset``, a list of strings, a list of token-id list
 zero-argument callable returning one of those. Rows with an ``input_ids`` or ``tokens``
 column are used as token ids (pre-tokenized, e.g. Pythia's own Pile tokens); otherwise the
 text column is tokenized. The name is part of the probe config, so results computed on
-different data must use different names.
+different data must use different names. A path alone does not say what it holds, so a
+config naming a path also carries the content digest of what is there
+(:func:`content_digest`): rewriting the data in place changes the result key, and a digest
+that no longer matches the path is an error rather than a silent mix of old and new results.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from tracker.probes.context import ProbeContext
 
 _FACTORIES: dict[str, Callable[[], Any]] = {}
 _LOADED: dict[str, Any] = {}
+_LOADED_PATHS: dict[str, tuple[str, Any]] = {}  # path -> (digest checked, "" if none; source)
 _TOKEN_COLUMNS = ("input_ids", "tokens")
 
 
@@ -40,6 +45,25 @@ def register_text_dataset(name: str, factory: Callable[[], Any]) -> None:
 def text_dataset_names() -> list[str]:
     """Names registered with :func:`register_text_dataset`."""
     return sorted(_FACTORIES)
+
+
+def content_digest(path: str | Path) -> str:
+    """Return a BLAKE2b digest (16 hex characters) of a file, or of every file in a folder.
+
+    A folder's files enter in sorted order with their relative names, so the digest changes
+    when any file is added, removed, renamed or rewritten, and not when the folder moves.
+    """
+    root = Path(path).expanduser()
+    files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
+    digest = hashlib.blake2b(digest_size=8)
+    for file in files:
+        digest.update(file.relative_to(root).as_posix().encode() if root.is_dir() else b"")
+        digest.update(b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _load_path(path: Path) -> Any:
@@ -60,11 +84,17 @@ def _load_path(path: Path) -> Any:
     return datasets.load_dataset(kinds[path.suffix], data_files=str(path), split="train")
 
 
-def resolve_text_dataset(ctx: ProbeContext, name: str) -> Any:
+def resolve_text_dataset(ctx: ProbeContext, name: str, digest: str = "") -> Any:
     """Return the text source named ``name`` (see the module docstring for the order).
+
+    Args:
+        ctx: The checkpoint context (its scratch may supply the source).
+        name: Dataset name or path.
+        digest: For a path, the :func:`content_digest` the data must have ("" skips the check).
 
     Raises:
         UnknownNameError: If the name is in none of the places searched.
+        ValueError: If a path's content no longer has ``digest``.
     """
     supplied = ctx.scratch.get("text_datasets") or {}
     source: Any
@@ -78,9 +108,14 @@ def resolve_text_dataset(ctx: ProbeContext, name: str) -> Any:
         source = _LOADED[name]
     elif name and Path(name).expanduser().exists():
         key = str(Path(name).expanduser().resolve())
-        if key not in _LOADED:
-            _LOADED[key] = _load_path(Path(key))
-        source = _LOADED[key]
+        known_digest, source = _LOADED_PATHS.get(key, (None, None))
+        if known_digest is None or (digest and known_digest != digest):
+            found = content_digest(key) if digest else ""
+            if found != digest:
+                raise ValueError(f"text dataset {key}: content digest {found} differs from "
+                                 f"{digest} named in the probe config (the data changed)")
+            source = _load_path(Path(key))
+            _LOADED_PATHS[key] = (found, source)
     else:
         raise UnknownNameError(
             f"text dataset {name!r} not found: supply it as ctx.scratch['text_datasets']"
