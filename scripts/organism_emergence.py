@@ -230,18 +230,6 @@ def seed_comparison(by_repo: dict[str, dict[str, Curve]]) -> tuple[bool, str]:
     return same, f"seeds give the same mechanisms: {detail}"
 
 
-def icl_share(icl: Curve, window: tuple[int, int]) -> tuple[float, float]:
-    """Net ICL change over the run and the share of it that happens inside ``window``."""
-    total, inside = _net_and_inside(icl, window)
-    return total, (inside / total if total < 0 else 0.0)
-
-
-def _net_and_inside(icl: Curve, window: tuple[int, int]) -> tuple[float, float]:
-    """ICL change over the whole run and across ``window``."""
-    a, b = window
-    return icl.values[-1] - icl.values[0], _value_at(icl, b) - _value_at(icl, a)
-
-
 @dataclass
 class PhaseChange:
     """How the ICL score moves inside the induction window and outside it.
@@ -266,7 +254,8 @@ def icl_phase_change(icl: Curve, window: tuple[int, int]) -> PhaseChange:
     heads sharpen, so a share of the whole fall alone would penalise long runs.
     """
     a, b = window
-    total, inside = _net_and_inside(icl, window)
+    total = icl.values[-1] - icl.values[0]
+    inside = _value_at(icl, b) - _value_at(icl, a)
     share = inside / total if total < 0 else 0.0
     outside_steps = (icl.steps[-1] - icl.steps[0]) - (b - a)
     inside_rate = -inside / (b - a)

@@ -29,16 +29,11 @@ def test_induction_window_brackets_the_rise(emergence) -> None:
     assert emergence.induction_window(curve) == (200, 400)
 
 
-def test_icl_share_counts_the_fall_inside_the_window(emergence) -> None:
-    icl = emergence.Curve("icl_score", STEPS, [0.0, -0.2, -0.5, -1.5, -1.8, -1.9, -2.0])
-    total, share = emergence.icl_share(icl, (200, 400))
-    assert total == pytest.approx(-2.0)
-    assert share == pytest.approx(0.65)
-
-
 def test_icl_that_rises_has_no_share(emergence) -> None:
     icl = emergence.Curve("icl_score", STEPS, [0.0, 0.5, 0.2, 0.1, 0.3, 0.4, 0.5])
-    assert emergence.icl_share(icl, (200, 400)) == (pytest.approx(0.5), 0.0)
+    change = emergence.icl_phase_change(icl, (200, 400))
+    assert change.inside == pytest.approx(0.1)
+    assert change.share == 0.0
 
 
 def test_emerges_at_is_the_first_crossing(emergence) -> None:
