@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,6 +105,38 @@ def test_resume_after_kill_matches_uninterrupted(tiny_suite: SuiteInfo, tmp_path
     assert weights_hash is not None
     # Resume state is dropped once a model is complete.
     assert not any((tmp_path / "state").glob("*/state.pt"))
+
+
+def test_sigkill_mid_training_then_resume_matches_uninterrupted(
+    tiny_suite: SuiteInfo, tmp_path: Path
+) -> None:
+    """A real kill, wherever it lands, loses at most the steps since the last checkpoint."""
+    cmd = [sys.executable, "-m", "tracker.cli.main", "organisms", "train", "--suite", "tiny",
+           "--root", str(tmp_path), "--threads", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=os.environ | {"TRACKER_ORGANISMS_ROOT": str(tmp_path)})
+    first = tiny_suite.models[0]
+    deadline = time.time() + 120
+    while (len(list_cached_refs(tmp_path / "hub", first.repo_id)) < 6
+           and time.time() < deadline and proc.poll() is None):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = list_cached_refs(tmp_path / "hub", first.repo_id)
+    assert 6 <= len(kept) < len(first.steps), "the kill should land mid-training"
+
+    resumed = train_suite("tiny", tmp_path, threads=1, progress=False)
+    assert resumed.complete
+    assert resumed.results[0].start_step > 0  # continued, not restarted
+    for index, model in enumerate(resumed.models):
+        refs = list_cached_refs(model.cache_dir, model.repo_id)
+        assert refs == list_cached_refs(tiny_suite.models[index].cache_dir, model.repo_id)
+        ours, reference = _final_weights(resumed, index), _final_weights(tiny_suite, index)
+        assert all(torch.equal(ours[k], reference[k]) for k in reference)
+        folder = repo_folder(model.cache_dir, model.repo_id)
+        leftovers = [p.name for p in folder.rglob("*") if ".staging-" in p.as_posix()
+                     or p.name.endswith(".incomplete")]
+        assert leftovers == []
 
 
 def test_second_call_returns_at_once(tiny_suite: SuiteInfo, tiny_root: Path) -> None:

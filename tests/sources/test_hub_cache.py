@@ -90,3 +90,23 @@ def test_copied_cache_still_loads(tmp_path, pythia_cache):
     shutil.copytree(pythia_cache, moved, symlinks=True)
     series = open_series(PYTHIA_REPO, cache_dir=Path(moved))
     assert series.load(series.checkpoints()[-1]).model.config.num_hidden_layers == 2
+
+
+def test_partial_writes_are_not_refs_and_are_removed(tmp_path):
+    from tracker.sources.hf_cache import remove_partial_writes
+
+    cache = build_pythia_cache(tmp_path / "cache", [0, 1])
+    repo = repo_folder(cache, PYTHIA_REPO)
+    before = list_cached_refs(cache, PYTHIA_REPO)
+    # What a kill inside write_cache_revision can leave: a staging folder, a half blob, a
+    # half-written ref.
+    (repo / ".staging-abc" / "sub").mkdir(parents=True)
+    (repo / "blobs" / "0f0f.incomplete").write_bytes(b"half")
+    (repo / "refs" / "step2.incomplete").write_text("deadbeef")
+    assert list_cached_refs(cache, PYTHIA_REPO) == before
+    assert remove_partial_writes(cache, PYTHIA_REPO) == 3
+    assert not (repo / ".staging-abc").exists()
+    assert sorted(p.name for p in (repo / "refs").iterdir()) == sorted(before)
+    assert not list((repo / "blobs").glob("*.incomplete"))
+    assert open_series(PYTHIA_REPO, cache_dir=cache).checkpoints()[-1].step == 1
+    assert remove_partial_writes(cache, "nobody/none") == 0

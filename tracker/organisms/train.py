@@ -22,7 +22,12 @@ import torch
 
 from tracker.organisms.corpus import Corpus
 from tracker.organisms.suite import ModelSpec, SuiteSpec
-from tracker.sources.hf_cache import list_cached_refs, repo_folder, write_cache_revision
+from tracker.sources.hf_cache import (
+    list_cached_refs,
+    remove_partial_writes,
+    repo_folder,
+    write_cache_revision,
+)
 
 SERIES_META = "tracker_series.json"
 
@@ -211,6 +216,8 @@ def train_model(
         # A different spec or corpus (or no state at all): start over from a clean repo.
         shutil.rmtree(repo, ignore_errors=True)
         state = None
+    else:
+        remove_partial_writes(cache_dir, repo_id)  # a kill mid-checkpoint leaves staging files
     state_path.parent.mkdir(parents=True, exist_ok=True)
     repo.mkdir(parents=True, exist_ok=True)
 

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+#: Prefix of the folder a revision is staged in; suffix of half-written blobs and refs.
+STAGING_PREFIX = ".staging-"
+PARTIAL_SUFFIX = ".incomplete"
 
 
 def repo_folder(cache_dir: str | os.PathLike[str], repo_id: str) -> Path:
@@ -39,7 +44,7 @@ def list_cached_refs(cache_dir: str | os.PathLike[str], repo_id: str) -> dict[st
         return {}
     refs = {}
     for path in refs_dir.rglob("*"):
-        if path.is_file():
+        if path.is_file() and not path.name.endswith(PARTIAL_SUFFIX):  # a ref being written
             refs[path.relative_to(refs_dir).as_posix()] = path.read_text().strip()
     return refs
 
@@ -85,7 +90,7 @@ def write_cache_revision(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one bar per shard would drown the caller's own bars
-    with tempfile.TemporaryDirectory(dir=repo) as tmp:
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=repo) as tmp:
         model.save_pretrained(tmp)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
@@ -97,7 +102,7 @@ def write_cache_revision(
             sha = hashlib.sha256(data).hexdigest()
             blob = repo / "blobs" / sha
             if not blob.exists():
-                part = blob.with_suffix(".incomplete")
+                part = blob.with_suffix(PARTIAL_SUFFIX)
                 part.write_bytes(data)
                 os.replace(part, blob)
             files[path.relative_to(tmp).as_posix()] = sha
@@ -114,7 +119,29 @@ def write_cache_revision(
         link.symlink_to(target)
     ref = repo / "refs" / revision
     ref.parent.mkdir(parents=True, exist_ok=True)
-    tmp_ref = ref.with_name(ref.name + ".tmp")
+    tmp_ref = ref.with_name(ref.name + PARTIAL_SUFFIX)
     tmp_ref.write_text(commit)
     os.replace(tmp_ref, ref)
     return commit
+
+
+def remove_partial_writes(cache_dir: str | os.PathLike[str], repo_id: str) -> int:
+    """Delete what a killed :func:`write_cache_revision` left behind in a repo folder.
+
+    That is staging folders, half-written blobs and refs; complete revisions are untouched
+    (a snapshot without a ref is harmless and is reused when the revision is written again).
+
+    Returns:
+        The number of paths removed.
+    """
+    repo = repo_folder(cache_dir, repo_id)
+    if not repo.is_dir():
+        return 0
+    partial = [*repo.glob(STAGING_PREFIX + "*"), *(repo / "blobs").glob("*" + PARTIAL_SUFFIX),
+               *(repo / "refs").rglob("*" + PARTIAL_SUFFIX)]
+    for path in partial:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return len(partial)
