@@ -75,8 +75,11 @@ def _path(args: argparse.Namespace) -> int:
 def _print_models(info: SuiteInfo) -> None:
     print(f"suite {info.name}: cache {info.cache_dir}")
     print(f"{'repo id':32} {'size':>4} {'seed':>4} {'layers':>6} {'d_model':>7} "
-          f"{'ckpts':>5} {'steps':>6} {'tok/step':>8}  state")
+          f"{'ckpts':>5} {'steps':>6} {'tok/step':>8} {'train s':>8} {'tok/s':>7}  state")
     for m in info.models:
         state = "complete" if m.complete else "not trained"
+        # Speed as measured when the model was trained (training steps only, no checkpoints).
+        speed = f"{m.tokens_per_second:>7,.0f}" if m.tokens_per_second else f"{'-':>7}"
         print(f"{m.repo_id:32} {m.size:>4} {m.seed:>4} {m.n_layers:>6} {m.d_model:>7} "
-              f"{len(m.steps):>5} {m.steps[-1]:>6} {m.tokens_per_step:>8}  {state}")
+              f"{len(m.steps):>5} {m.steps[-1]:>6} {m.tokens_per_step:>8} "
+              f"{m.train_seconds:>8.1f} {speed}  {state}")
