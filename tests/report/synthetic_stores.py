@@ -7,11 +7,8 @@ assert exact aggregates.
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
@@ -109,25 +106,12 @@ def planted_events(series: str, midpoint: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def store_events(monkeypatch, events_by_store: dict[Path, pd.DataFrame]) -> None:
-    """Put events into stores: with ``tracker.events.write_events`` where that package is
-    importable (the real path), else with a stand-in reader over an ``/events`` group.
-    """
-    try:
-        from tracker.events import Event, write_events
-    except ImportError:
-        Event = write_events = None
-    if write_events is not None:
-        for path, frame in events_by_store.items():
-            fields = Event.__dataclass_fields__
-            events = [Event(**{k: v for k, v in row.items() if k in fields})
-                      for row in frame.to_dict("records")]
-            write_events(path, events, {"detector": "planted"})
-        return
-    for path in events_by_store:
-        with h5py.File(path, "a") as f:
-            f.require_group("events")
-    frames = {Path(p).resolve(): frame for p, frame in events_by_store.items()}
-    module = types.ModuleType("tracker.events")
-    module.read_events = lambda store_path: frames[Path(store_path).resolve()].copy()
-    monkeypatch.setitem(sys.modules, "tracker.events", module)
+def store_events(events_by_store: dict[Path, pd.DataFrame]) -> None:
+    """Write hand-made events into stores through ``tracker.events.write_events``."""
+    from tracker.events import Event, write_events
+
+    fields = Event.__dataclass_fields__
+    for path, frame in events_by_store.items():
+        events = [Event(**{k: v for k, v in row.items() if k in fields})
+                  for row in frame.to_dict("records")]
+        write_events(path, events, {"detector": "planted"})

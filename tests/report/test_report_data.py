@@ -1,6 +1,4 @@
-import sys
 
-import h5py
 import numpy as np
 import pytest
 from synthetic_stores import (
@@ -15,20 +13,17 @@ from synthetic_stores import (
 )
 
 from tracker.errors import TrackerError
-from tracker.report.data import (
+from tracker.events import EVENT_COLUMNS, read_events_for, read_store_events
+from tracker.labels import default_group, format_tokens, model_size, order_series
+from tracker.store import MetricValue, ProbeResult, SeriesStore, StepShard
+from tracker.views.metrics import (
     MetricSlice,
-    default_group,
-    format_tokens,
     log_spaced_indices,
-    model_size,
-    order_series,
     resolve_metric,
     slices_from_shard,
     slices_from_store,
     step_aggregates,
 )
-from tracker.report.events import EVENT_COLUMNS, read_events_for, read_store_events
-from tracker.store import MetricValue, ProbeResult, SeriesStore, StepShard
 
 
 def test_step_aggregates_orientations_thresholds_and_missing():
@@ -122,21 +117,16 @@ def test_default_metrics_skip_constant_ones(tmp_path):
     assert select_metrics(stores, ["n_prompts", "p/score"]) == ["p/n_prompts", "p/score"]
 
 
-def test_events_absent_present_and_reader_missing(tmp_path, monkeypatch):
+def test_events_absent_and_present(tmp_path):
     bare = planted_store(tmp_path / "bare.h5", "org/a-70m")
     frame = read_store_events(bare)
     assert list(frame.columns)[:len(EVENT_COLUMNS)] == list(EVENT_COLUMNS) and frame.empty
 
     with_events = planted_store(tmp_path / "ev.h5", "org/a-160m", midpoint=1000)
-    store_events(monkeypatch, {with_events: planted_events("org/a-160m", 1000)})
+    store_events({with_events: planted_events("org/a-160m", 1000)})
     both = read_events_for([(bare, "org/a-70m"), (with_events, "org/a-160m")])
     assert len(both) == 3 and set(both["series"]) == {"org/a-160m"}
     strong = both[(both["layer"] == 1) & (both["head"] == 2)].iloc[0]
     assert strong["midpoint_tokens"] == 1000 * TOKENS_PER_STEP
     assert strong["kind"] == "emergence" and not strong["stale"]
-
-    # The events package gone (older checkout reading a newer store): plots go on without.
-    monkeypatch.setitem(sys.modules, "tracker.events", None)
-    assert read_store_events(with_events).empty
-    with h5py.File(with_events) as f:
-        assert "events" in f
+    assert not read_store_events(with_events).empty

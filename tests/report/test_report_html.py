@@ -22,11 +22,10 @@ def report(tmp_path_factory):
     small = planted_store(root / "small.h5", "EleutherAI/pythia-70m", midpoint=4000,
                           repeated=(16000,))
     big = planted_store(root / "big.h5", "EleutherAI/pythia-410m", midpoint=500)
-    with pytest.MonkeyPatch.context() as mp:
-        store_events(mp, {small: planted_events("EleutherAI/pythia-70m", 4000),
-                          big: planted_events("EleutherAI/pythia-410m", 500)})
-        code = main(["report", str(big), str(small), "-o", str(root / "out"),
-                     "--metric", "induction_score", "--metric", "icl/icl_score"])
+    store_events({small: planted_events("EleutherAI/pythia-70m", 4000),
+                  big: planted_events("EleutherAI/pythia-410m", 500)})
+    code = main(["report", str(big), str(small), "-o", str(root / "out"),
+                 "--metric", "induction_score", "--metric", "icl/icl_score"])
     assert code == 0
     return root / "out" / "index.html", (small, big)
 
@@ -94,7 +93,8 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 def test_report_and_plots_import_without_wandb(monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)
-    for name in [m for m in sys.modules if m.startswith(("tracker.report", "tracker.logging"))]:
+    for name in [m for m in sys.modules if m.startswith(
+            ("tracker.report", "tracker.wandb_logging"))]:
         monkeypatch.delitem(sys.modules, name)
     report = importlib.import_module("tracker.report")
     assert callable(report.write_report) and callable(report.write_plots)

@@ -11,17 +11,17 @@ from synthetic_stores import (
 )
 
 from tracker.cli.main import main
+from tracker.events import normalize_events
 from tracker.report import heatmaps, plots
-from tracker.report.events import normalize_events
 from tracker.store import SeriesStore
 
 
 @pytest.fixture()
-def two_sizes(tmp_path, monkeypatch):
+def two_sizes(tmp_path):
     small = planted_store(tmp_path / "small.h5", "EleutherAI/pythia-70m", midpoint=4000)
     big = planted_store(tmp_path / "big.h5", "EleutherAI/pythia-410m", midpoint=500)
-    store_events(monkeypatch, {small: planted_events("EleutherAI/pythia-70m", 4000),
-                               big: planted_events("EleutherAI/pythia-410m", 500)})
+    store_events({small: planted_events("EleutherAI/pythia-70m", 4000),
+                  big: planted_events("EleutherAI/pythia-410m", 500)})
     return small, big
 
 

@@ -77,9 +77,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_log_wandb(args: argparse.Namespace) -> int:
     """Replay each store into its own W&B run, in step order."""
-    from tracker.logging import import_wandb, log_store
-    from tracker.report.data import default_group
+    from tracker.labels import default_group
     from tracker.store import SeriesStore
+    from tracker.wandb_logging import import_wandb, log_store
 
     import_wandb()  # a missing wandb is reported before any store is read
     series = [SeriesStore(path).series_id for path in args.stores]

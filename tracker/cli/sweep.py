@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     )
     on_step = finish = None
     if args.wandb:
-        from tracker.logging import make_wandb_step_logger
+        from tracker.wandb_logging import make_wandb_step_logger
 
         on_step, finish = make_wandb_step_logger(series, args.store, project=args.wandb_project,
                                                  group=args.wandb_group, mode=args.wandb_mode,

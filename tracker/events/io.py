@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,14 @@ import h5py
 import numpy as np
 
 from tracker.errors import StoreError
-from tracker.events.model import EVENT_COLUMNS, INT_COLUMNS, STRING_COLUMNS, Event, events_frame
+from tracker.events.model import (
+    EVENT_COLUMNS,
+    INT_COLUMNS,
+    STRING_COLUMNS,
+    Event,
+    events_frame,
+    normalize_events,
+)
 from tracker.store import SeriesStore, writer_lock
 from tracker.store.layout import EVENTS, SCHEMA_VERSION
 from tracker.store.shards import check_schema
@@ -113,3 +121,40 @@ def events_stale(store: SeriesStore) -> bool:
     """Whether the store gained or lost steps since its events were computed."""
     meta = events_meta(store.path)
     return bool(meta) and meta.get("steps_digest") != steps_digest(store.steps)
+
+
+def read_store_events(
+    store_path: str | os.PathLike[str], series: str | None = None
+):  # -> pandas.DataFrame
+    """Read a store's events for plots, reports and W&B: normalised, with a ``stale`` column.
+
+    Args:
+        store_path: Path of a consolidated series store.
+        series: Series id used where an event's ``series`` is empty.
+
+    Returns:
+        A normalised frame (an empty one when the store holds no events); ``stale`` is a column
+        because DataFrame attributes do not survive concatenating several stores.
+    """
+    frame = read_events(store_path)
+    out = normalize_events(frame, series)
+    out["stale"] = bool(frame.attrs.get("stale", False))
+    return out
+
+
+def read_events_for(stores: Iterable[tuple[str | os.PathLike[str], str]]):  # -> DataFrame
+    """Read and concatenate the events of several (store path, series id) pairs."""
+    import pandas as pd
+
+    frames = [read_store_events(path, series) for path, series in stores]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty_store_events()
+    return normalize_events(pd.concat(frames, ignore_index=True))
+
+
+def _empty_store_events():  # -> DataFrame
+    """Return an events frame with every column (``stale`` included) and no rows."""
+    out = normalize_events(None)
+    out["stale"] = False
+    return out

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
-#: Kinds of stored events.
-EVENT_KINDS = ("emergence", "fade", "phase_transition", "handover")
+from tracker.labels import head_label
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Event:
     @property
     def head_label(self) -> str:
         """``L{layer}H{head}``, or '' for a model-level metric."""
-        return f"L{self.layer}H{self.head}" if self.layer >= 0 else ""
+        return head_label(self.layer, self.head)
 
 
 EVENT_COLUMNS = tuple(f.name for f in fields(Event))
@@ -73,6 +73,34 @@ def events_frame(events: list[Event]):  # -> pandas.DataFrame
     return frame
 
 
-def step_from_log(x: float) -> float:
-    """Invert the default axis: log10(step + 1) -> step."""
-    return float(10.0**x - 1.0)
+def normalize_events(frame: Any | None, series: str | None = None):  # -> pandas.DataFrame
+    """Give an events frame every column of :class:`Event`, stable dtypes and a stable order.
+
+    Args:
+        frame: Events (columns may be missing, e.g. hand-made or from an older reader), or None.
+        series: Series id to fill in where ``series`` is empty.
+
+    Returns:
+        A frame with :data:`EVENT_COLUMNS` first (extra columns kept after them), sorted by
+        series, metric and onset.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame() if frame is None else frame.copy()
+    for column in EVENT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = "" if column in STRING_COLUMNS else (
+                -1 if column in INT_COLUMNS else float("nan"))
+    if series is not None:
+        frame["series"] = frame["series"].replace("", series).fillna(series)
+    for column in EVENT_COLUMNS:
+        if column in INT_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(-1).astype(int)
+        elif column in STRING_COLUMNS:
+            frame[column] = frame[column].fillna("").astype(str)
+        else:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    extra = [c for c in frame.columns if c not in EVENT_COLUMNS]
+    frame = frame[list(EVENT_COLUMNS) + extra]
+    return frame.sort_values(["series", "metric", "onset_tokens"], kind="stable",
+                             ignore_index=True)

@@ -4,10 +4,11 @@ Importing this package needs neither matplotlib nor wandb: matplotlib is importe
 figure is drawn.
 """
 
-from tracker.report.data import MetricSlice, format_tokens, step_aggregates
-from tracker.report.events import EVENT_COLUMNS, read_events_for, read_store_events
+from tracker.events import EVENT_COLUMNS, read_events_for, read_store_events
+from tracker.labels import format_tokens
 from tracker.report.figures import make_plots, open_stores, write_plots
 from tracker.report.html import render_report, write_report
+from tracker.views.metrics import MetricSlice, step_aggregates
 
 __all__ = [
     "EVENT_COLUMNS",

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from tracker.errors import TrackerError
+from tracker.events import read_events_for
+from tracker.labels import order_series, slug
 from tracker.report import heatmaps, plots
-from tracker.report.data import default_metrics, order_series, resolve_metric, slug
-from tracker.report.events import read_events_for
 from tracker.store import MetricInfo, SeriesStore
+from tracker.views.metrics import default_metrics, resolve_metric
 
 PLOT_FORMATS = ("png", "pdf", "svg")
 

@@ -14,19 +14,13 @@ import numpy as np
 import pandas as pd
 
 from tracker import __version__
+from tracker.events import read_events_for
+from tracker.labels import format_tokens, short_series, slug
 from tracker.report import plots
-from tracker.report.data import (
-    aggregate_names,
-    format_tokens,
-    short_series,
-    slices_from_store,
-    slug,
-    step_aggregates,
-)
-from tracker.report.events import read_events_for
 from tracker.report.figures import Plot, make_plots, open_stores, select_metrics
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
 from tracker.store import SeriesStore
+from tracker.views.metrics import aggregate_names, slices_from_store, step_aggregates
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:

@@ -23,14 +23,9 @@ import numpy as np
 import pandas as pd
 
 from tracker.errors import TrackerError
-from tracker.report.data import (
-    best_over_units,
-    count_past_threshold,
-    format_tokens,
-    order_series,
-    short_series,
-)
+from tracker.labels import format_tokens, order_series, short_series
 from tracker.store import MetricInfo, SeriesStore
+from tracker.views.metrics import best_over_units, count_past_threshold
 
 #: House style: quiet axes, light grid, left-aligned titles; applied per figure.
 STYLE: dict[str, Any] = {
@@ -58,7 +53,7 @@ STYLE: dict[str, Any] = {
     "savefig.facecolor": "white",
 }
 SINGLE_COLOURS = ("#2563eb", "#dc2626", "#059669")
-HEATMAP_CMAP = "viridis"
+
 #: Event kinds drawn on the emergence timeline (fades and handovers stay in the tables).
 TIMELINE_KINDS = ("emergence", "phase_transition")
 
@@ -226,7 +221,7 @@ def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[MetricInfo],
     Args:
         stores: Series stores (one line each, coloured by model size).
         infos: The metric's info in each store (same name).
-        events: Events frame (see ``tracker.report.events``), or None.
+        events: Events frame (see ``tracker.events.read_store_events``), or None.
     """
     info0 = infos[0]
     units = info0.kind in ("head", "layer", "vector")

@@ -4,8 +4,8 @@
 ``read_offline_run`` reads back what an offline run recorded.
 """
 
-from tracker.logging.offline import OfflineRun, read_offline_run
-from tracker.logging.wandb_logger import (
+from tracker.wandb_logging.offline import OfflineRun, read_offline_run
+from tracker.wandb_logging.wandb_logger import (
     WandbStepLogger,
     import_wandb,
     log_store,

@@ -25,14 +25,14 @@ import numpy as np
 
 from tracker import __version__
 from tracker.errors import TrackerError
-from tracker.report.data import (
+from tracker.events import read_store_events
+from tracker.views.metrics import (
     MetricSlice,
     aggregate_names,
     slices_from_shard,
     slices_from_store,
     step_aggregates,
 )
-from tracker.report.events import read_store_events
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ class WandbStepLogger:
                 self._defined.add(name)
 
     def _heatmaps(self, step: int, tokens: int, slices: Sequence[MetricSlice]) -> dict[str, Any]:
-        from tracker.report.data import format_tokens
-        from tracker.report.heatmaps import heatmap_array
+        from tracker.labels import format_tokens
+        from tracker.views.heatmap import heatmap_array
 
         images = {}
         for s in slices:
@@ -280,7 +280,7 @@ def make_wandb_step_logger(
         heatmaps: Log layer x head heatmap images per step.
         artifact: Attach the store as an artifact on finish.
     """
-    from tracker.report.data import default_group
+    from tracker.labels import default_group
 
     logger = WandbStepLogger(
         series.series_id, store_path, project=project,
@@ -306,9 +306,9 @@ def log_store(store_path: str | os.PathLike[str], project: str = "tracker",
     Raises:
         TrackerError: If wandb is missing or the store is unreadable.
     """
-    from tracker.report.data import default_group
-    from tracker.report.heatmaps import heatmap_range
+    from tracker.labels import default_group
     from tracker.store import SeriesStore
+    from tracker.views.heatmap import heatmap_range
 
     import_wandb()  # fail on a missing wandb before reading anything
     store = SeriesStore(store_path)

@@ -54,7 +54,7 @@ def iter_records(path: str | os.PathLike[str]) -> Iterator[Any]:
     Raises:
         TrackerError: If wandb is missing or the file is not a W&B transaction log.
     """
-    from tracker.logging.wandb_logger import import_wandb
+    from tracker.wandb_logging.wandb_logger import import_wandb
 
     import_wandb()
     from wandb.proto import wandb_internal_pb2

@@ -25,16 +25,16 @@ from synthetic_stores import (  # noqa: E402
 
 from tracker.cli.main import main
 from tracker.errors import TrackerError
-from tracker.logging import (
+from tracker.probes import make_probes
+from tracker.runner import sweep
+from tracker.sources import open_series
+from tracker.views.metrics import MetricSlice
+from tracker.wandb_logging import (
     WandbStepLogger,
     log_store,
     make_wandb_step_logger,
     read_offline_run,
 )
-from tracker.probes import make_probes
-from tracker.report.data import MetricSlice
-from tracker.runner import sweep
-from tracker.sources import open_series
 
 SERIES = "EleutherAI/pythia-160m"
 
@@ -67,7 +67,7 @@ def _aggregates(row):
 
 def test_log_wandb_replays_a_store_offline(tmp_path, monkeypatch, capsys):
     store = planted_store(tmp_path / "s.h5", SERIES, midpoint=1000)
-    store_events(monkeypatch, {store: planted_events(SERIES, 1000)})
+    store_events({store: planted_events(SERIES, 1000)})
     code = main(["log-wandb", str(store), "--mode", "offline", "--dir", str(tmp_path / "wb"),
                  "--project", "proj"])
     out = capsys.readouterr().out
@@ -184,10 +184,11 @@ def test_missing_wandb_is_a_clear_error(tmp_path, monkeypatch, capsys):
     with pytest.raises(TrackerError, match="needs the wandb package"):
         make_wandb_step_logger(_FakeSeries(), store)
     # Everything else still imports and works.
-    for name in [m for m in sys.modules if m.startswith(("tracker.report", "tracker.logging"))]:
+    for name in [m for m in sys.modules if m.startswith(
+            ("tracker.report", "tracker.wandb_logging"))]:
         monkeypatch.delitem(sys.modules, name)
     assert callable(importlib.import_module("tracker.report").write_report)
-    assert callable(importlib.import_module("tracker.logging").log_store)
+    assert callable(importlib.import_module("tracker.wandb_logging").log_store)
     assert main(["show", str(store)]) == 0
 
 

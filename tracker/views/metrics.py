@@ -1,4 +1,4 @@
-"""Store-side helpers shared by plots, the HTML report and W&B logging.
+"""The read model shared by plots, the HTML report and W&B logging.
 
 Per-step aggregates are computed here once, from either a consolidated store row or a
 freshly written step shard, so the numbers a live sweep sends to W&B are the numbers a later
@@ -7,8 +7,6 @@ replay of the store sends, and the numbers the report plots.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -173,57 +171,3 @@ def log_spaced_indices(tokens: Sequence[int], n: int = 8) -> list[int]:
         for target in np.linspace(logs[0], logs[-1], want):
             picks.append(int(positive[np.argmin(np.abs(logs - target))]))
     return sorted(set(picks))
-
-
-def format_tokens(n: float) -> str:
-    """Short human form of a token count: 0, 512, 2.1M, 300B, 1.2T."""
-    if not math.isfinite(n):
-        return "–"
-    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= size:
-            value = n / size
-            text = f"{value:.1f}" if value < 10 else f"{value:.0f}"
-            return text.removesuffix(".0") + suffix
-    return f"{n:.0f}"
-
-
-def short_series(series_id: str) -> str:
-    """Series id without the organisation (``EleutherAI/pythia-70m`` -> ``pythia-70m``)."""
-    return series_id.rsplit("/", 1)[-1]
-
-
-def slug(text: str) -> str:
-    """File-name-safe form of a series id or metric name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "series"
-
-
-_SIZE = re.compile(r"(?<![A-Za-z0-9])(\d+(?:\.\d+)?)([kKmMbBtT])(?![A-Za-z])")
-
-
-def model_size(series_id: str) -> float | None:
-    """Parameter count read from a series name (``pythia-1.4b`` -> 1.4e9), or None."""
-    match = _SIZE.search(short_series(series_id))
-    if not match:
-        return None
-    scale = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2).lower()]
-    return float(match.group(1)) * scale
-
-
-def order_series(series_ids: Iterable[str]) -> list[str]:
-    """Sort series by model size read from their names (unknown sizes last, by name)."""
-    def key(sid: str) -> tuple[int, float, str]:
-        size = model_size(sid)
-        return (size is None, size or 0.0, sid)
-
-    return sorted(set(series_ids), key=key)
-
-
-def default_group(series_ids: Iterable[str]) -> str:
-    """Name a W&B group for a sweep over sizes: the family name with sizes removed."""
-    families = []
-    for sid in order_series(series_ids):
-        family = _SIZE.sub("", short_series(sid))
-        family = re.sub(r"-{2,}", "-", family).strip("-_.") or short_series(sid)
-        if family not in families:
-            families.append(family)
-    return "+".join(families) or "tracker"
