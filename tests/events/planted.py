@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from tracker.sources import pythia_steps
-from tracker.store import MetricValue, ProbeResult, StepShard, consolidate, write_shard
+from tracker.store import Metric, ProbeResult, StepShard, consolidate, write_shard
 
 STEPS = [s for s in pythia_steps() if s <= 40000]  # 51 checkpoints: log part, then linear
 PER_STEP = 1000
@@ -38,11 +38,14 @@ def planted_store(path: Path, series: str, rise_step: float, seed: int = 0,
     for i, step in enumerate(STEPS):
         shard = StepShard(series, PER_STEP, step, step * PER_STEP, f"step{step}", f"h{step}")
         ind = ProbeResult("induction", 1, '{"threshold":0.4}', "0" * 16)
-        ind.metrics["induction_score"] = MetricValue(scores[i].astype(np.float32), "head",
-                                                     "induction", True, 0.4)
+        ind.add(Metric(name="induction_score", kind="head", description="induction",
+                       higher_is_mechanism=True, threshold=0.4),
+                scores[i].astype(np.float32))
         shard.results[("induction", ind.key)] = ind
         icl = ProbeResult("icl", 1, "{}", "1" * 16)
-        icl.metrics["mean_loss"] = MetricValue(np.float32(loss[i]), "scalar", "loss", False)
+        icl.add(Metric(name="mean_loss", kind="scalar", description="loss",
+                       higher_is_mechanism=False),
+                np.float32(loss[i]))
         shard.results[("icl", icl.key)] = icl
         write_shard(path, shard)
     consolidate(path, {"kind": "planted"})

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tracker.probes import ProbeContext, config_hash, make_probes, probe_class, probe_names
+from tracker.probes import ProbeContext, make_probes, probe_class, probe_names
 from tracker.probes.inputs import repeated_tokens
 
 from .planted import Planted
@@ -32,7 +32,7 @@ def test_registry_lists_every_probe() -> None:
             config.seed = 1  # type: ignore[misc]
         hash(config)
         json.loads(config.to_json())
-        assert config_hash(config) == config_hash(cls.Config())
+        assert config.config_hash() == cls.Config().config_hash()
 
 
 def _check_shapes(ctx: ProbeContext, probe, values) -> None:  # type: ignore[no-untyped-def]
@@ -40,15 +40,7 @@ def _check_shapes(ctx: ProbeContext, probe, values) -> None:  # type: ignore[no-
     specs = {m.name: m for m in probe.metrics(ctx)}
     assert set(specs) == set(values), probe.name
     for name, value in values.items():
-        kind = specs[name].kind
-        if kind == "head":
-            assert np.shape(value) == (adapter.n_layers, adapter.n_heads), name
-        elif kind == "layer":
-            assert np.shape(value) == (adapter.n_layers,), name
-        elif kind == "scalar":
-            assert isinstance(value, float), name
-        else:
-            assert np.ndim(value) == 1, name
+        assert np.shape(value) == specs[name].value_shape(adapter.n_layers, adapter.n_heads), name
 
 
 def test_all_probes_share_forward_passes(circuits: Planted) -> None:
@@ -67,7 +59,7 @@ def test_all_probes_share_forward_passes(circuits: Planted) -> None:
     for probe in probes:
         _check_shapes(ctx, probe, results[probe.name])
     # The shared pass saw the union of what the three probes declared.
-    rep = repeated_tokens(ctx, probes[PROBES.index("induction")].cfg)
+    rep = repeated_tokens(ctx, probes[PROBES.index("induction")].config)
     before = ctx.forward_count
     out = ctx.forward(rep.tokens, {"patterns", "resid"})
     assert out.patterns is not None and out.resid is not None

@@ -83,7 +83,7 @@ def test_layout_and_version(circuits: Planted) -> None:
     ctx = ProbeContext(circuits.model, circuits.tokenizer)
     probe = probe_class("induction")()
     assert probe.version == 2 and probe.description
-    rep = repeated_tokens(ctx, probe.cfg)
+    rep = repeated_tokens(ctx, probe.config)
     x = rep.tokens[:, 1 : 1 + rep.seq_len]
     assert rep.tokens.shape == (16, 1 + 4 * rep.seq_len)
     assert all(len(set(row.tolist())) == rep.seq_len for row in x)  # distinct tokens
@@ -129,7 +129,7 @@ def test_matches_transformer_lens_detect_head(tiny) -> None:  # type: ignore[no-
     ctx = ProbeContext(model, tok)
     (probe,) = make_probes(["induction"], induction={"seq_len": 20, "n_seqs": 4})
     ours = probe.run(ctx)
-    rep = repeated_tokens(ctx, probe.cfg)
+    rep = repeated_tokens(ctx, probe.config)
     bridge = _bridge(model, tok)
     full = [tok.decode(row) for row in rep.tokens]
     two = [tok.decode(row[: 1 + 2 * rep.seq_len]) for row in rep.tokens]
@@ -151,7 +151,7 @@ def test_matches_transformer_lens_scoring_on_planted(circuits: Planted) -> None:
     ctx = ProbeContext(circuits.model, circuits.tokenizer)
     (probe,) = make_probes(["induction"], induction={"seq_len": 30, "n_seqs": 6})
     ours = probe.run(ctx)
-    rep = repeated_tokens(ctx, probe.cfg)
+    rep = repeated_tokens(ctx, probe.config)
     bridge = _bridge(circuits.model, circuits.tokenizer)
     _, cache = bridge.run_with_cache(rep.tokens)
     n_layers, n_heads = ours["prev_token_score"].shape

@@ -43,7 +43,7 @@ def test_changes_between(store):
 def test_bad_queries_name_the_problem(store):
     with pytest.raises(TrackerError, match="step 777 is not stored"):
         heads_at_step(SeriesStore(store), "induction", 777)
-    with pytest.raises(TrackerError, match="no metric for kind 'successor'.*induction_score"):
+    with pytest.raises(TrackerError, match="no metric 'successor'.*induction_score"):
         heads_at_step(SeriesStore(store), "successor", 0)
     with pytest.raises(TrackerError, match="expected the form"):
         parse_head("1.3")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tracker.store import MetricValue, ProbeResult, StepShard, consolidate, write_shard
+from tracker.store import Metric, ProbeResult, StepShard, consolidate, write_shard
 
 TOKENS_PER_STEP = 2_097_152
 STEPS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 33000, 66000,
@@ -56,26 +56,30 @@ def planted_store(path: Path, series: str = "EleutherAI/pythia-160m", midpoint: 
         repeated: Steps given the previous step's weights hash (flagged as repeated).
         icl: Also store a scalar ``icl/icl_score`` probe (version 2).
     """
-    previous = ""
+    previous, prev_step = "", -1
     for step in steps:
         weights = previous if step in repeated else f"{step:016x}"
         shard = StepShard(series, TOKENS_PER_STEP, step, step * TOKENS_PER_STEP, f"step{step}",
-                          weights)
-        previous = weights
+                          weights, repeats_step=prev_step if weights == previous else -1)
+        previous, prev_step = weights, step
         ind = ProbeResult("induction", 1, '{"n_seqs":16,"seed":0,"seq_len":50,"threshold":0.4}',
                           INDUCTION_HASH)
-        ind.metrics["induction_score"] = MetricValue(
-            induction_scores(step, midpoint), "head",
-            "attention to the token after the earlier occurrence", True, THRESHOLD)
-        ind.metrics["prev_token_score"] = MetricValue(
-            np.full((LAYERS, HEADS), 0.1, np.float32) + 0.5 * rise(step, 50) * np.eye(
-                LAYERS, HEADS, dtype=np.float32), "head", "attention to the previous position",
-            True, THRESHOLD)
+        ind.add(Metric(name="induction_score", kind="head",
+                       description="attention to the token after the earlier occurrence",
+                       higher_is_mechanism=True, threshold=THRESHOLD),
+                induction_scores(step, midpoint))
+        ind.add(Metric(name="prev_token_score", kind="head",
+                       description="attention to the previous position", higher_is_mechanism=True,
+                       threshold=THRESHOLD),
+                np.full((LAYERS, HEADS), 0.1, np.float32)
+                + 0.5 * rise(step, 50) * np.eye(LAYERS, HEADS, dtype=np.float32))
         shard.results[("induction", ind.key)] = ind
         if icl:
             res = ProbeResult("icl", 2, '{"n_texts":64}', ICL_HASH)
-            res.metrics["icl_score"] = MetricValue(np.float32(icl_score(step, midpoint)), "scalar",
-                                                   "loss(late tokens) - loss(early tokens)", True)
+            res.add(Metric(name="icl_score", kind="scalar",
+                           description="loss(late tokens) - loss(early tokens)",
+                           higher_is_mechanism=True),
+                    np.float32(icl_score(step, midpoint)))
             shard.results[("icl", res.key)] = res
         write_shard(path, shard)
     consolidate(path, {"kind": "hub", "series_id": series, "cache_dir": "/data/hf-cache"})

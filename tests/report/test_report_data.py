@@ -15,28 +15,31 @@ from synthetic_stores import (
 from tracker.errors import TrackerError
 from tracker.events import EVENT_COLUMNS, read_events_for, read_store_events
 from tracker.labels import default_group, format_tokens, model_size, order_series
-from tracker.store import MetricValue, ProbeResult, SeriesStore, StepShard
+from tracker.store import Metric, ProbeResult, SeriesStore, StepShard
 from tracker.views.metrics import (
-    MetricSlice,
     log_spaced_indices,
-    resolve_metric,
-    slices_from_shard,
-    slices_from_store,
+    readings_from_shard,
+    readings_from_store,
     step_aggregates,
 )
 
 
 def test_step_aggregates_orientations_thresholds_and_missing():
     heads = np.array([[0.1, 0.5], [0.45, np.nan]], dtype=np.float32)
-    slices = [
-        MetricSlice("induction", "induction_score", "head", heads, True, 0.4),
-        MetricSlice("sinks", "entropy", "head", np.array([[0.2, 0.9]]), False, 0.3),
-        MetricSlice("icl", "icl_score", "scalar", np.float32(0.25), True, None),
-        MetricSlice("x", "norms", "layer", np.array([1.0, 3.0]), None, None),
-        MetricSlice("x", "gone", "head", np.full((2, 2), np.nan), True, 0.4),
-        MetricSlice("x", "spectrum", "vector", np.array([1.0, 2.0, 6.0]), None, None),
+    readings = [
+        (Metric(probe="induction", name="induction_score", kind="head", threshold=0.4), heads),
+        (Metric(probe="sinks", name="entropy", kind="head", higher_is_mechanism=False,
+                threshold=0.3), np.array([[0.2, 0.9]])),
+        (Metric(probe="icl", name="icl_score", kind="scalar", higher_is_mechanism=True),
+         np.float32(0.25)),
+        (Metric(probe="x", name="norms", kind="layer", higher_is_mechanism=None),
+         np.array([1.0, 3.0])),
+        (Metric(probe="x", name="gone", kind="head", higher_is_mechanism=True, threshold=0.4),
+         np.full((2, 2), np.nan)),
+        (Metric(probe="x", name="spectrum", kind="vector", higher_is_mechanism=None),
+         np.array([1.0, 2.0, 6.0])),
     ]
-    assert step_aggregates(slices) == {
+    assert step_aggregates(readings) == {
         "induction/induction_score/max": pytest.approx(0.5),
         "induction/induction_score/n_over_threshold": 2.0,
         "sinks/entropy/min": pytest.approx(0.2),
@@ -48,21 +51,22 @@ def test_step_aggregates_orientations_thresholds_and_missing():
     }
 
 
-def test_store_and_shard_slices_aggregate_identically(tmp_path):
+def test_store_and_shard_readings_aggregate_identically(tmp_path):
     store = SeriesStore(planted_store(tmp_path / "s.h5"))
     index = STEPS.index(16000)
-    from_store = step_aggregates(slices_from_store(store, index))
+    from_store = step_aggregates(readings_from_store(store, index))
     shard = StepShard("s", 1, 16000, 16000, "step16000", "h")
     for probe, key in store.variants():
         attrs = store.variant_attrs(probe, key)
         result = ProbeResult(probe, attrs["probe_version"], attrs["config_json"],
                              attrs["config_hash"])
         for info in store.metric_infos(probe):
-            result.metrics[info.name] = MetricValue(store.metric(probe, info.name)[index],
-                                                    info.kind, "", info.higher_is_mechanism,
-                                                    info.threshold)
+            result.add(Metric(name=info.name, kind=info.kind, description="",
+                              higher_is_mechanism=info.higher_is_mechanism,
+                              threshold=info.threshold),
+                       store.metric(probe, info.name)[index])
         shard.results[(probe, key)] = result
-    assert step_aggregates(slices_from_shard(shard)) == from_store
+    assert step_aggregates(readings_from_shard(shard)) == from_store
     planted = induction_scores(16000, 1000)
     assert from_store["induction/induction_score/max"] == pytest.approx(float(planted.max()))
     assert from_store["induction/induction_score/n_over_threshold"] == (planted >= 0.4).sum() == 2
@@ -91,12 +95,12 @@ def test_names_sizes_and_tokens():
         == "pythia-deduped"
 
 
-def test_resolve_metric_by_name_or_probe_name(tmp_path):
+def test_find_metric_by_name_or_probe_name(tmp_path):
     store = SeriesStore(planted_store(tmp_path / "s.h5"))
-    assert resolve_metric(store, "induction_score").probe == "induction"
-    assert resolve_metric(store, "icl/icl_score").kind == "scalar"
+    assert store.find_metric("induction_score").probe == "induction"
+    assert store.find_metric("icl/icl_score").kind == "scalar"
     with pytest.raises(TrackerError, match=r"s.h5: no metric 'icl/induction_score'.*known:"):
-        resolve_metric(store, "icl/induction_score")
+        store.find_metric("icl/induction_score")
 
 
 def test_default_metrics_skip_constant_ones(tmp_path):
@@ -106,9 +110,12 @@ def test_default_metrics_skip_constant_ones(tmp_path):
     for step in (0, 1, 2):
         shard = StepShard("org/m", 1, step, step, f"step{step}", f"h{step}")
         result = ProbeResult("p", 1, "{}", "0123456789abcdef")
-        result.metrics["n_prompts"] = MetricValue(np.float32(50), "scalar", "kept", None)
-        result.metrics["score"] = MetricValue(np.full((1, 2), step, np.float32), "head", "", True,
-                                              0.5)
+        result.add(Metric(name="n_prompts", kind="scalar", description="kept",
+                          higher_is_mechanism=None),
+                   np.float32(50))
+        result.add(Metric(name="score", kind="head", description="", higher_is_mechanism=True,
+                          threshold=0.5), np.full((1, 2),
+                   step, np.float32))
         shard.results[("p", result.key)] = result
         write_shard(tmp_path / "s.h5", shard)
     consolidate(tmp_path / "s.h5")

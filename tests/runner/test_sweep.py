@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from builders import PYTHIA_REPO, SPINE_STEPS
 
-from tracker.probes import MetricSpec, Probe, ProbeConfig, make_probes
+from tracker.probes import Metric, Probe, ProbeConfig, make_probes
 from tracker.runner import sweep
 from tracker.sources import open_series
 from tracker.store import SeriesStore
@@ -25,7 +25,8 @@ class EmbedNormProbe(Probe):
     Config = NormConfig
 
     def metrics(self, ctx):
-        return [MetricSpec("embed_norm", "scalar", "mean |W_E|^p", None)]
+        return [Metric(name="embed_norm", kind="scalar", description="mean |W_E|^p",
+                       higher_is_mechanism=None)]
 
     def run(self, ctx):
         w = ctx.adapter.embed_matrix().detach().abs() ** self.config.power

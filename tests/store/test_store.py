@@ -4,13 +4,14 @@ import pytest
 
 from tracker.errors import StoreError
 from tracker.store import (
-    MetricValue,
+    Metric,
     ProbeResult,
     SeriesStore,
     StepShard,
     consolidate,
     list_shards,
     read_shard,
+    shard_path,
     write_shard,
 )
 from tracker.store.layout import SCHEMA_VERSION
@@ -24,9 +25,12 @@ def _shard(step, probes=(("induction", HASH_A),), weights="w"):
     shard = StepShard("org/model", 1000, step, step * 1000, f"step{step}", f"{weights}{step}")
     for probe, h in probes:
         result = ProbeResult(probe, 1, '{"seed":0}', h)
-        result.metrics["score"] = MetricValue(np.full((2, 3), step, dtype=np.float32), "head",
-                                              "a score", True, 0.4)
-        result.metrics["loss"] = MetricValue(np.float32(step / 10), "scalar", "a loss", False)
+        result.add(Metric(name="score", kind="head", description="a score",
+                          higher_is_mechanism=True, threshold=0.4), np.full((2, 3),
+                   step, dtype=np.float32))
+        result.add(Metric(name="loss", kind="scalar", description="a loss",
+                          higher_is_mechanism=False),
+                   np.float32(step / 10))
         shard.results[(probe, result.key)] = result
     return shard
 
@@ -37,7 +41,7 @@ def test_shard_roundtrip(tmp_path):
     back = read_shard(list_shards(store)[0])
     assert back.step == 4 and back.tokens == 4000 and back.checkpoint_hash == "w4"
     result = back.results[("induction", f"v1-{HASH_A}")]
-    assert result.metrics["score"].value.shape == (2, 3)
+    assert result.values["score"].shape == (2, 3) and result.metrics["score"].kind == "head"
     assert result.metrics["score"].threshold == pytest.approx(0.4)
     assert result.metrics["loss"].higher_is_mechanism is False
     assert not any(p.name.endswith(".tmp") for p in (tmp_path / "s.h5.shards").iterdir())
@@ -81,12 +85,14 @@ def test_consolidation_keeps_events_and_provenance(tmp_path):
     assert view.provenance["repo"] == "x"
 
 
-def test_repeated_weights_are_flagged(tmp_path):
+def test_repeated_weights_are_what_the_sweep_recorded(tmp_path):
     store = tmp_path / "s.h5"
     for step in (0, 1, 2):
         shard = _shard(step)
         shard.checkpoint_hash = "same" if step else "first"
+        shard.repeats_step = 1 if step == 2 else -1  # the sweep found step 2 repeats step 1
         write_shard(store, shard)
+    assert read_shard(shard_path(store, 2)).repeats_step == 1
     consolidate(store)
     assert SeriesStore(store).repeated_weights.tolist() == [False, False, True]
 

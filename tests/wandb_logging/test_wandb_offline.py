@@ -25,10 +25,10 @@ from synthetic_stores import (  # noqa: E402
 
 from tracker.cli.main import main
 from tracker.errors import TrackerError
+from tracker.metric import Metric
 from tracker.probes import make_probes
 from tracker.runner import sweep
 from tracker.sources import open_series
-from tracker.views.metrics import MetricSlice
 from tracker.wandb_logging import (
     WandbStepLogger,
     log_store,
@@ -147,8 +147,8 @@ def test_sweep_logger_keeps_order_across_a_resume_and_matches_replay(tmp_path, p
 def test_step_logger_never_logs_backwards(tmp_path):
     logger = WandbStepLogger("org/m", None, project="p", mode="offline", dir=tmp_path,
                              heatmaps=False, artifact=False)
-    logged = [logger.log_step(step, step * 10, [MetricSlice("x", "s", "scalar", np.float32(step),
-                                                            None, None)])
+    logged = [logger.log_step(step, step * 10, [(Metric(probe="x", name="s", kind="scalar"),
+                                                 np.float32(step))])
               for step in (0, 5, 3, 5, 7)]
     logger.finish()
     logger.finish()  # idempotent

@@ -187,7 +187,7 @@ class SegmentationConfig(DetectorConfig):
     penalty: float | None = None
 
 
-class SegmentationDetector(Detector):
+class SegmentationDetector(Detector[SegmentationConfig]):
     """Penalised least-squares segmentation through a ruptures search algorithm."""
 
     Config: ClassVar[type[DetectorConfig]] = SegmentationConfig
@@ -197,7 +197,7 @@ class SegmentationDetector(Detector):
         """Run the search; return ruptures breakpoints (segment ends, the last one ``n``)."""
 
     def _detect(self, y: np.ndarray, x: np.ndarray) -> list[ChangePoint]:
-        cfg: SegmentationConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n = len(y)
         if n < 2 * cfg.min_size:
             return []

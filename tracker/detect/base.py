@@ -15,36 +15,23 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Literal, TypeVar
 
 import numpy as np
+
+from tracker.identity import Versioned, VersionedConfig
 
 XAxis = Literal["log_step", "tokens", "index"]
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
+class DetectorConfig(VersionedConfig):
     """Base class of detector configs; subclasses are frozen dataclasses of JSON-able fields."""
 
-    def to_json(self) -> str:
-        """Return the canonical JSON (sorted keys, no spaces) of the config."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
 
-    def config_hash(self) -> str:
-        """Return a short stable hash (16 hex chars) of the canonical JSON."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
-
-    def replace(self, **changes: Any) -> DetectorConfig:
-        """Return a copy with some fields changed.
-
-        Raises:
-            TypeError: If a field name is not part of the config.
-        """
-        return dataclasses.replace(self, **changes)
+ConfigT = TypeVar("ConfigT", bound=DetectorConfig)
 
 
 @dataclass(frozen=True)
@@ -98,32 +85,16 @@ class ChangePoint:
     onset: Onset | None = None
 
 
-class Detector(abc.ABC):
+class Detector(Versioned[ConfigT], abc.ABC):
     """A change-point detector over one series.
 
     Subclasses set ``name``, ``version``, ``description`` and ``Config`` and implement
     :meth:`_detect` on a clean (finite, x-sorted) series; :meth:`detect` does the cleaning and
-    maps indices back to the caller's series.
+    maps indices back to the caller's series. ``self.config`` is typed by the subclass's
+    parameter (``class PeltDetector(Detector[PeltConfig])``).
     """
 
-    name: ClassVar[str]
-    version: ClassVar[int]
-    description: ClassVar[str] = ""
-    Config: ClassVar[type[DetectorConfig]] = DetectorConfig
-
-    def __init__(self, config: DetectorConfig | None = None, **overrides: Any) -> None:
-        base = config if config is not None else self.Config()
-        self.config = base.replace(**overrides) if overrides else base
-
-    @property
-    def config_hash(self) -> str:
-        """Hash of this detector's config."""
-        return self.config.config_hash()
-
-    @property
-    def key(self) -> str:
-        """Variant key for stored results: ``v{version}-{config hash}``."""
-        return f"v{self.version}-{self.config_hash}"
+    Config = DetectorConfig
 
     def detect(self, y: np.ndarray, x: np.ndarray | None = None) -> list[ChangePoint]:
         """Find change points in ``y``.

@@ -156,7 +156,7 @@ def start_posteriors(z: np.ndarray, u: np.ndarray, cfg: BocpdConfig) -> Iterator
 
 
 @register_detector
-class Bocpd(Detector):
+class Bocpd(Detector[BocpdConfig]):
     """Bayesian online change-point detection with a lagged run-length rule."""
 
     name = "bocpd"
@@ -165,7 +165,7 @@ class Bocpd(Detector):
     Config = BocpdConfig
 
     def _detect(self, y: np.ndarray, x: np.ndarray) -> list[ChangePoint]:
-        cfg: BocpdConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n = len(y)
         sigma = robust_noise(y, cfg.noise_lag_frac)
         z = (y - np.median(y)) / sigma

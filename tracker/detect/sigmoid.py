@@ -130,7 +130,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, cfg: SigmoidConfig) -> np.ndarray
 
 
 @register_detector
-class Sigmoid(Detector):
+class Sigmoid(Detector[SigmoidConfig]):
     """Logistic fit on the x axis; reports the onset (10% point) with bootstrap intervals."""
 
     name = "sigmoid"
@@ -140,7 +140,7 @@ class Sigmoid(Detector):
 
     def _accept(self, x: np.ndarray, p: np.ndarray, noise: float) -> bool:
         """Whether a fit is an event: a big enough rise, with both plateaus observed."""
-        cfg: SigmoidConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         lo, hi, mid, s = p
         if abs(hi - lo) < cfg.min_rise_ratio * noise or not x[0] < mid < x[-1]:
             return False
@@ -152,7 +152,7 @@ class Sigmoid(Detector):
         return min(before, after) >= cfg.min_side_points
 
     def _detect(self, y: np.ndarray, x: np.ndarray) -> list[ChangePoint]:
-        cfg: SigmoidConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         p = fit_logistic(x, y, cfg)
         if p is None:
             return []
@@ -199,7 +199,7 @@ class Sigmoid(Detector):
         self, x: np.ndarray, fitted: np.ndarray, resid: np.ndarray, p: np.ndarray
     ) -> np.ndarray:
         """Residual bootstrap; rows of (onset, midpoint, width, magnitude, accepted)."""
-        cfg: SigmoidConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         span = float(x[-1] - x[0])
         bounds = (

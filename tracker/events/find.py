@@ -14,7 +14,7 @@ import numpy as np
 from tracker.detect import DEFAULT_DETECTOR, ChangePoint, Detector, get_detector, make_x_axis
 from tracker.detect.registry import detector_names
 from tracker.events.model import Event
-from tracker.store import MetricInfo, SeriesStore
+from tracker.store import Metric, SeriesStore
 
 #: Detector that locates emergence (it fits onset, midpoint and end) when available.
 EMERGENCE_DETECTOR = "sigmoid"
@@ -154,7 +154,7 @@ class EventFinder:
         events.extend(self._handovers(events))
         return sorted(events, key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
 
-    def _head_events(self, store: SeriesStore, info: MetricInfo, values: np.ndarray,
+    def _head_events(self, store: SeriesStore, info: Metric, values: np.ndarray,
                      x: np.ndarray, span: float) -> list[Event]:
         out: list[Event] = []
         for layer in range(values.shape[1]):
@@ -202,7 +202,7 @@ class EventFinder:
             refined.append(best)
         return refined
 
-    def _series_events(self, store: SeriesStore, info: MetricInfo, y: np.ndarray,
+    def _series_events(self, store: SeriesStore, info: Metric, y: np.ndarray,
                        x: np.ndarray, layer: int, head: int, span: float) -> list[Event]:
         if info.higher_is_mechanism is None or np.isfinite(y).sum() < 4:
             return []

@@ -7,91 +7,58 @@ probe's config or bumping its version makes the runner recompute exactly that pr
 from __future__ import annotations
 
 import abc
-import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TypeVar
 
 import numpy as np
 
+from tracker.identity import Versioned, VersionedConfig
+from tracker.metric import Metric
 from tracker.probes.context import ProbeContext
 
 
 @dataclass(frozen=True)
-class ProbeConfig:
+class ProbeConfig(VersionedConfig):
     """Base class of probe configs; subclasses are frozen dataclasses of JSON-able fields."""
 
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys) of the config."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
 
-    def replace(self, **changes: Any) -> ProbeConfig:
-        """Return a copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+ConfigT = TypeVar("ConfigT", bound=ProbeConfig)
+
+#: What :meth:`Probe.run` returns: metric name -> value (numpy array or float).
+ProbeValues = Mapping[str, "np.ndarray | float"]
 
 
-def config_hash(config: ProbeConfig) -> str:
-    """Return a short stable hash of a config's canonical JSON (16 hex chars)."""
-    return hashlib.sha256(config.to_json().encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Declares one metric a probe writes.
-
-    Attributes:
-        name: Metric name (a dataset name in the store).
-        kind: ``head`` for (layers, heads) arrays, ``layer`` for (layers,), ``scalar`` for (),
-            ``vector`` for a fixed-length 1-d array.
-        description: One line saying what the value means.
-        higher_is_mechanism: Whether high values mean the mechanism is present (detectors use
-            it to orient emergence), or None when the metric has no orientation.
-        threshold: Value above which a head counts as having the mechanism (queries use it).
-    """
-
-    name: str
-    kind: str
-    description: str = ""
-    higher_is_mechanism: bool | None = True
-    threshold: float | None = None
-
-
-class Probe(abc.ABC):
+class Probe(Versioned[ConfigT], abc.ABC):
     """A measurement taken at every checkpoint.
 
     Subclasses set ``name``, ``version``, ``description``, ``Config`` and implement
     :meth:`metrics` and :meth:`run`; :meth:`declare` may announce forward passes in advance so
-    probes sharing inputs share one pass.
+    probes sharing inputs share one pass. ``self.config`` is typed by the subclass's parameter
+    (``class InductionProbe(Probe[InductionConfig])``).
     """
 
-    name: ClassVar[str]
-    version: ClassVar[int]
-    description: ClassVar[str]
-    Config: ClassVar[type[ProbeConfig]] = ProbeConfig
-
-    def __init__(self, config: ProbeConfig | None = None, **overrides: Any) -> None:
-        base = config if config is not None else self.Config()
-        self.config = base.replace(**overrides) if overrides else base
-
-    @property
-    def config_hash(self) -> str:
-        """Hash of this probe's config."""
-        return config_hash(self.config)
-
-    @property
-    def key(self) -> str:
-        """Variant key used in the store: ``v{version}-{config hash}``."""
-        return f"v{self.version}-{self.config_hash}"
+    Config = ProbeConfig
 
     @abc.abstractmethod
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Declare the metrics :meth:`run` returns (may depend on the model's shape)."""
 
     def declare(self, ctx: ProbeContext) -> None:  # noqa: B027 - optional hook
         """Announce forward passes (``ctx.declare``) so they can be shared; optional."""
 
     @abc.abstractmethod
-    def run(self, ctx: ProbeContext) -> Mapping[str, np.ndarray | float]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure the checkpoint; return metric name -> value (numpy array or float)."""
+
+    def missing(self, ctx: ProbeContext, **known: np.ndarray | float) -> dict[str, np.ndarray]:
+        """Return the result of a checkpoint with nothing to measure: every metric NaN.
+
+        Args:
+            ctx: The checkpoint's context (for the model's shape).
+            **known: Metrics that do have a value (such as a count of kept prompts, 0).
+        """
+        shape = ctx.adapter.n_layers, ctx.adapter.n_heads
+        out = {m.name: np.full(m.value_shape(*shape), np.nan) for m in self.metrics(ctx)}
+        out.update({name: np.asarray(value, dtype=np.float64) for name, value in known.items()})
+        return out

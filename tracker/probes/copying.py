@@ -21,16 +21,17 @@ The norm's positive per-vector scale does not change either score. Computed in f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from tracker.probes.base import MetricSpec, Probe
+from tracker.metric import Metric
+from tracker.probes.base import Probe, ProbeValues
 from tracker.probes.circuits import attn_norm, final_normed, head_ov, unembed_rows
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokens, RepeatedTokensConfig, repeated_tokens
+from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
 
 
@@ -58,15 +59,14 @@ def copying_scores(
     seq_len = rep.seq_len
     sources = slice(1, 1 + seq_len)
     unembed = unembed_rows(ctx, rep.tokens[:, sources])  # (B, L, D)
-    eye = torch.eye(seq_len, dtype=torch.bool, device=unembed.device)
     top1, zscore = [], []
     for layer in range(ctx.adapter.n_layers):
         normed = attn_norm(ctx, layer, resid[layer][:, sources])
         out = final_normed(ctx, head_ov(ctx, layer, normed))  # (H, B, L, D)
         delta = torch.einsum("hbsd,bcd->hbsc", out, unembed.to(out.device))
         diag = delta.diagonal(dim1=-2, dim2=-1)
-        others = delta.masked_fill(eye.to(delta.device), float("-inf")).amax(dim=-1)
-        top1.append((diag > others).double().mean(dim=(1, 2)))
+        source = torch.arange(seq_len, device=delta.device)  # the attended token is x[s]
+        top1.append(strictly_first(delta, source).double().mean(dim=(1, 2)))
         std = delta.std(dim=-1, unbiased=False)
         spread = std > 1e-5 * delta.abs().amax(dim=-1)
         z = torch.where(spread, (diag - delta.mean(dim=-1)) / std.clamp_min(1e-30), 0.0)
@@ -75,7 +75,7 @@ def copying_scores(
 
 
 @register_probe
-class CopyingProbe(Probe):
+class CopyingProbe(Probe[CopyingConfig]):
     """Per-head copying score of the OV circuit on the attended tokens (module docstring)."""
 
     name = "copying"
@@ -86,30 +86,28 @@ class CopyingProbe(Probe):
     )
     Config = CopyingConfig
 
-    @property
-    def cfg(self) -> CopyingConfig:
-        """The typed config."""
-        assert isinstance(self.config, CopyingConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Two (layers, heads) metrics."""
         return [
-            MetricSpec("copying_score", "head", "fraction of attended tokens whose logit the "
-                       "head's OV output raises most among the context's tokens", True,
-                       self.cfg.threshold),
-            MetricSpec("copying_zscore", "head", "attended token's OV logit effect in standard "
-                       "deviations above the context's tokens", True, None),
+            Metric(name="copying_score", kind="head",
+                   description="fraction of attended tokens whose logit the "
+                               "head's OV output raises most among the context's tokens",
+                   higher_is_mechanism=True,
+                   threshold=self.config.threshold),
+            Metric(name="copying_zscore", kind="head",
+                   description="attended token's OV logit effect in standard "
+                               "deviations above the context's tokens",
+                   higher_is_mechanism=True),
         ]
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the repeated-token pass (residual streams)."""
-        ctx.declare(repeated_tokens(ctx, self.cfg).tokens, {"resid"})
+        ctx.declare(repeated_tokens(ctx, self.config).tokens, {"resid"})
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, np.ndarray]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Score every head."""
-        rep = repeated_tokens(ctx, self.cfg)
+        rep = repeated_tokens(ctx, self.config)
         resid = ctx.forward(rep.tokens, {"resid"}).resid
         assert resid is not None
         score, zscore = copying_scores(ctx, resid, rep)

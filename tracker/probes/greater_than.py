@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from tracker.probes.base import MetricSpec, ProbeConfig
+from tracker.metric import Metric
+from tracker.probes.base import ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompting import PromptProbe
 from tracker.probes.registry import register_probe
@@ -100,7 +101,7 @@ def greater_than_prompts(
 
 
 @register_probe
-class GreaterThanProbe(PromptProbe):
+class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
     """Greater-than probability difference on year prompts (see the module docstring)."""
 
     name = "greater_than"
@@ -111,36 +112,36 @@ class GreaterThanProbe(PromptProbe):
     )
     Config = GreaterThanConfig
 
-    @property
-    def cfg(self) -> GreaterThanConfig:
-        """The typed config."""
-        assert isinstance(self.config, GreaterThanConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level scalars."""
         return [
-            MetricSpec("gt_prob_diff", "scalar", "p(year > YY) - p(year <= YY)", True),
-            MetricSpec("gt_corrupted_prob_diff", "scalar", "the same with the corrupted start "
-                       "year", None),
-            MetricSpec("gt_year_mass", "scalar", "probability on two-digit tokens", None),
-            MetricSpec("gt_n_prompts", "scalar", "prompts kept", None),
+            Metric(name="gt_prob_diff", kind="scalar",
+                   description="p(year > YY) - p(year <= YY)",
+                   higher_is_mechanism=True),
+            Metric(name="gt_corrupted_prob_diff", kind="scalar",
+                   description="the same with the corrupted start "
+                               "year",
+                   higher_is_mechanism=None),
+            Metric(name="gt_year_mass", kind="scalar",
+                   description="probability on two-digit tokens",
+                   higher_is_mechanism=None),
+            Metric(name="gt_n_prompts", kind="scalar",
+                   description="prompts kept",
+                   higher_is_mechanism=None),
         ]
 
     def build_prompts(self, ctx: ProbeContext) -> GreaterThanPrompts:
         """Year prompts and their corrupted twins for this tokenizer."""
-        cfg = self.cfg
+        cfg = self.config
         return greater_than_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file),
                                     cfg.n_prompts, cfg.seed, bos_prefix(ctx, cfg.prepend_bos))
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, float]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure the probability differences."""
         prompts, tokens, last = self.prompt_batch(ctx)
         if tokens is None or last is None:
-            nan = float("nan")
-            return {"gt_prob_diff": nan, "gt_corrupted_prob_diff": nan, "gt_year_mass": nan,
-                    "gt_n_prompts": 0.0}
+            return self.missing(ctx, gt_n_prompts=0.0)
         probs = torch.softmax(last_logits(ctx, tokens, last), dim=-1).double()
         years = probs[:, torch.tensor(prompts.year_ids, device=probs.device)]  # (2N, Y)
         n = len(prompts.clean)

@@ -19,12 +19,12 @@ and 2, early < late <= n_ctx - 1); longer contexts keep them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
-from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.metric import Metric
+from tracker.probes.base import Probe, ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.registry import register_probe
 from tracker.probes.tasks import bos_prefix, memo
@@ -83,7 +83,7 @@ def token_losses(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
 
 
 @register_probe
-class ICLProbe(Probe):
+class ICLProbe(Probe[ICLConfig]):
     """Loss at a late context position minus loss at an early one, and the mean loss."""
 
     name = "icl"
@@ -94,22 +94,26 @@ class ICLProbe(Probe):
     )
     Config = ICLConfig
 
-    @property
-    def cfg(self) -> ICLConfig:
-        """The typed config."""
-        assert isinstance(self.config, ICLConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level scalars."""
-        early, late = scaled_positions(self.cfg, self._n_ctx(ctx))
+        early, late = scaled_positions(self.config, self._n_ctx(ctx))
         return [
-            MetricSpec("icl_score", "scalar", f"loss at token {late} minus loss at token "
-                       f"{early}", False, None),
-            MetricSpec("early_loss", "scalar", f"mean loss at token {early}", None, None),
-            MetricSpec("late_loss", "scalar", f"mean loss at token {late}", None, None),
-            MetricSpec("mean_loss", "scalar", f"mean loss over tokens 1..{late}", None, None),
-            MetricSpec("icl_n_docs", "scalar", "documents used", None, None),
+            Metric(name="icl_score", kind="scalar",
+                   description=f"loss at token {late} minus loss at token "
+                               f"{early}",
+                   higher_is_mechanism=False),
+            Metric(name="early_loss", kind="scalar",
+                   description=f"mean loss at token {early}",
+                   higher_is_mechanism=None),
+            Metric(name="late_loss", kind="scalar",
+                   description=f"mean loss at token {late}",
+                   higher_is_mechanism=None),
+            Metric(name="mean_loss", kind="scalar",
+                   description=f"mean loss over tokens 1..{late}",
+                   higher_is_mechanism=None),
+            Metric(name="icl_n_docs", kind="scalar",
+                   description="documents used",
+                   higher_is_mechanism=None),
         ]
 
     @staticmethod
@@ -118,7 +122,7 @@ class ICLProbe(Probe):
 
     def _tokens(self, ctx: ProbeContext) -> torch.Tensor | None:
         def build() -> torch.Tensor | None:
-            cfg = self.cfg
+            cfg = self.config
             _, late = scaled_positions(cfg, self._n_ctx(ctx))
             source = resolve_text_dataset(ctx, cfg.dataset, cfg.dataset_digest)
             prefix = bos_prefix(ctx, cfg.prepend_bos)
@@ -140,14 +144,12 @@ class ICLProbe(Probe):
             ctx.declare(tokens, frozenset())
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, float]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure the losses."""
         tokens = self._tokens(ctx)
         if tokens is None:
-            nan = float("nan")
-            return {"icl_score": nan, "early_loss": nan, "late_loss": nan, "mean_loss": nan,
-                    "icl_n_docs": 0.0}
-        early, late = scaled_positions(self.cfg, self._n_ctx(ctx))
+            return self.missing(ctx, icl_n_docs=0.0)
+        early, late = scaled_positions(self.config, self._n_ctx(ctx))
         losses = token_losses(ctx.forward(tokens, frozenset()).logits, tokens).double()
         early_loss = float(losses[:, early - 1].mean())
         late_loss = float(losses[:, late - 1].mean())

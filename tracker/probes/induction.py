@@ -29,13 +29,13 @@ entries above, hence per sequence ``TL_prev = (T-1)/T * prev_token_score``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from tracker.probes.base import MetricSpec, Probe
+from tracker.metric import Metric
+from tracker.probes.base import Probe, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_tokens
 from tracker.probes.registry import register_probe
@@ -103,7 +103,7 @@ def earlier_copy_scores(
 
 
 @register_probe
-class InductionProbe(Probe):
+class InductionProbe(Probe[InductionConfig]):
     """Per-head induction stripe, prefix-matching, duplicate-token and previous-token scores.
 
     See the module docstring for exactly which attention entries each score averages.
@@ -117,34 +117,39 @@ class InductionProbe(Probe):
     )
     Config = InductionConfig
 
-    @property
-    def cfg(self) -> InductionConfig:
-        """The typed config."""
-        assert isinstance(self.config, InductionConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Four (layers, heads) metrics."""
-        threshold = self.cfg.threshold
+        threshold = self.config.threshold
         return [
-            MetricSpec("induction_score", "head", "attention from the second copy to the "
-                       "token after the current token's first occurrence", True, threshold),
-            MetricSpec("prefix_matching_score", "head", "attention to the tokens after all "
-                       "earlier occurrences of the current token, summed", True, threshold),
-            MetricSpec("duplicate_score", "head", "attention to all earlier occurrences of "
-                       "the current token, summed", True, threshold),
-            MetricSpec("prev_token_score", "head", "attention to the previous position", True,
-                       threshold),
+            Metric(name="induction_score", kind="head",
+                   description="attention from the second copy to the "
+                               "token after the current token's first occurrence",
+                   higher_is_mechanism=True,
+                   threshold=threshold),
+            Metric(name="prefix_matching_score", kind="head",
+                   description="attention to the tokens after all "
+                               "earlier occurrences of the current token, summed",
+                   higher_is_mechanism=True,
+                   threshold=threshold),
+            Metric(name="duplicate_score", kind="head",
+                   description="attention to all earlier occurrences of "
+                               "the current token, summed",
+                   higher_is_mechanism=True,
+                   threshold=threshold),
+            Metric(name="prev_token_score", kind="head",
+                   description="attention to the previous position",
+                   higher_is_mechanism=True,
+                   threshold=threshold),
         ]
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the one forward pass over the repeated tokens."""
-        ctx.declare(repeated_tokens(ctx, self.cfg).tokens, {"patterns"})
+        ctx.declare(repeated_tokens(ctx, self.config).tokens, {"patterns"})
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, np.ndarray]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Score every head."""
-        rep = repeated_tokens(ctx, self.cfg)
+        rep = repeated_tokens(ctx, self.config)
         if rep.n_repeats < 2:
             raise ValueError("induction probe needs n_repeats >= 2")
         patterns = ctx.forward(rep.tokens, {"patterns"}).patterns

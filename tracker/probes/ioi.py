@@ -25,7 +25,8 @@ from typing import Any
 
 import torch
 
-from tracker.probes.base import MetricSpec, ProbeConfig
+from tracker.metric import Metric
+from tracker.probes.base import ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompting import PromptProbe
 from tracker.probes.registry import register_probe
@@ -94,7 +95,7 @@ def ioi_prompts(
 
 
 @register_probe
-class IOIProbe(PromptProbe):
+class IOIProbe(PromptProbe[IOIConfig]):
     """IOI logit difference and accuracy on template prompts (see the module docstring)."""
 
     name = "ioi"
@@ -102,37 +103,37 @@ class IOIProbe(PromptProbe):
     description = "indirect-object identification: logit(IO) - logit(S) and accuracy"
     Config = IOIConfig
 
-    @property
-    def cfg(self) -> IOIConfig:
-        """The typed config."""
-        assert isinstance(self.config, IOIConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level scalars."""
         return [
-            MetricSpec("ioi_logit_diff", "scalar", "mean logit(IO) - logit(S) at the end", True),
-            MetricSpec("ioi_accuracy", "scalar", "fraction of prompts with logit(IO) > "
-                       "logit(S)", True),
-            MetricSpec("ioi_corrupted_logit_diff", "scalar", "logit(IO) - logit(S) on ABC "
-                       "corrupted prompts", None),
-            MetricSpec("ioi_n_prompts", "scalar", "prompts kept", None),
+            Metric(name="ioi_logit_diff", kind="scalar",
+                   description="mean logit(IO) - logit(S) at the end",
+                   higher_is_mechanism=True),
+            Metric(name="ioi_accuracy", kind="scalar",
+                   description="fraction of prompts with logit(IO) > "
+                               "logit(S)",
+                   higher_is_mechanism=True),
+            Metric(name="ioi_corrupted_logit_diff", kind="scalar",
+                   description="logit(IO) - logit(S) on ABC "
+                               "corrupted prompts",
+                   higher_is_mechanism=None),
+            Metric(name="ioi_n_prompts", kind="scalar",
+                   description="prompts kept",
+                   higher_is_mechanism=None),
         ]
 
     def build_prompts(self, ctx: ProbeContext) -> IOIPrompts:
         """IOI prompts and their ABC twins for this tokenizer."""
-        cfg = self.cfg
+        cfg = self.config
         return ioi_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.n_prompts,
                            cfg.seed, bos_prefix(ctx, cfg.prepend_bos))
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, float]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure the logit differences."""
         prompts, tokens, last = self.prompt_batch(ctx)
         if tokens is None or last is None:
-            nan = float("nan")
-            return {"ioi_logit_diff": nan, "ioi_accuracy": nan, "ioi_corrupted_logit_diff": nan,
-                    "ioi_n_prompts": 0.0}
+            return self.missing(ctx, ioi_n_prompts=0.0)
         logits = last_logits(ctx, tokens, last).double()
         n = len(prompts.clean)
         io = torch.tensor(prompts.io * 2, device=logits.device)

@@ -6,12 +6,12 @@ from typing import Any
 
 import torch
 
-from tracker.probes.base import Probe
+from tracker.probes.base import ConfigT, Probe
 from tracker.probes.context import ProbeContext
 from tracker.probes.tasks import memo, pad_id, pad_right
 
 
-class PromptProbe(Probe):
+class PromptProbe(Probe[ConfigT]):
     """A probe read at the last token of clean prompts and their corrupted twins.
 
     Subclasses build their prompts (an object with ``clean`` and ``corrupted`` lists of token

@@ -18,13 +18,13 @@ so the pass is shared with the induction-family probes; position 0 holds BOS.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from tracker.probes.base import MetricSpec, Probe
+from tracker.metric import Metric
+from tracker.probes.base import Probe, ProbeValues
 from tracker.probes.circuits import attn_norm, head_values
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_tokens
@@ -69,7 +69,7 @@ def resid_norm_peaks(resid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register_probe
-class AttentionSinkProbe(Probe):
+class AttentionSinkProbe(Probe[SinkConfig]):
     """Sink heads, their value norms and residual-norm peaks (see the module docstring)."""
 
     name = "attention_sinks"
@@ -80,43 +80,47 @@ class AttentionSinkProbe(Probe):
     )
     Config = SinkConfig
 
-    @property
-    def cfg(self) -> SinkConfig:
-        """The typed config."""
-        assert isinstance(self.config, SinkConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Head, scalar and layer metrics."""
-        threshold = self.cfg.threshold
+        threshold = self.config.threshold
         return [
-            MetricSpec("sink_score", "head", "mean attention of queries q >= 1 to position 0",
-                       True, threshold),
-            MetricSpec("sink_fraction", "scalar", f"fraction of heads with sink_score > "
-                       f"{threshold}", True, None),
-            MetricSpec("sink_value_norm_ratio", "head", "value norm at position 0 over the mean "
-                       "value norm elsewhere", False, None),
-            MetricSpec("resid_norm_peak", "layer", "max over positions of the residual norm "
-                       "after the block, divided by the median", True, None),
-            MetricSpec("resid_peak_at_bos", "layer", "fraction of sequences whose residual-norm "
-                       "peak is at position 0", True, None),
+            Metric(name="sink_score", kind="head",
+                   description="mean attention of queries q >= 1 to position 0",
+                   higher_is_mechanism=True,
+                   threshold=threshold),
+            Metric(name="sink_fraction", kind="scalar",
+                   description=f"fraction of heads with sink_score > "
+                               f"{threshold}",
+                   higher_is_mechanism=True),
+            Metric(name="sink_value_norm_ratio", kind="head",
+                   description="value norm at position 0 over the mean "
+                               "value norm elsewhere",
+                   higher_is_mechanism=False),
+            Metric(name="resid_norm_peak", kind="layer",
+                   description="max over positions of the residual norm "
+                               "after the block, divided by the median",
+                   higher_is_mechanism=True),
+            Metric(name="resid_peak_at_bos", kind="layer",
+                   description="fraction of sequences whose residual-norm "
+                               "peak is at position 0",
+                   higher_is_mechanism=True),
         ]
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the repeated-token pass (patterns and residual streams)."""
-        ctx.declare(repeated_tokens(ctx, self.cfg).tokens, {"patterns", "resid"})
+        ctx.declare(repeated_tokens(ctx, self.config).tokens, {"patterns", "resid"})
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, np.ndarray | float]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure sinks."""
-        rep = repeated_tokens(ctx, self.cfg)
+        rep = repeated_tokens(ctx, self.config)
         out = ctx.forward(rep.tokens, {"patterns", "resid"})
         assert out.patterns is not None and out.resid is not None
         scores = sink_scores(out.patterns)
         peak, at_bos = resid_norm_peaks(out.resid)
         return {
             "sink_score": scores,
-            "sink_fraction": float((scores > self.cfg.threshold).mean()),
+            "sink_fraction": float((scores > self.config.threshold).mean()),
             "sink_value_norm_ratio": value_norm_ratios(ctx, out.resid),
             "resid_norm_peak": peak,
             "resid_peak_at_bos": at_bos,

@@ -37,9 +37,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from tracker.probes.base import MetricSpec, Probe, ProbeConfig
+from tracker.metric import Metric
+from tracker.probes.base import Probe, ProbeConfig, ProbeValues
 from tracker.probes.circuits import attn_norm, direct_logits, head_ov
 from tracker.probes.context import ProbeContext
+from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
 from tracker.probes.tasks import as_tuple, load_task_file, memo, word_token
 
@@ -155,17 +157,13 @@ def succession_successes(
             rows = torch.tensor([i for i, _ in task.pairs], device=logits.device)
             targets = torch.tensor([j for _, j in task.pairs], device=logits.device)
             picked = sub[:, rows]  # (H, P, n)
-            index = torch.arange(len(rows), device=logits.device)
-            target = picked[:, index, targets]
-            others = picked.clone()
-            others[:, index, targets] = float("-inf")
-            wins = (target > others.amax(dim=-1)).sum(dim=-1)
+            wins = strictly_first(picked, targets).sum(dim=-1)
             result[layer, :, k] = wins.cpu().numpy()
     return result
 
 
 @register_probe
-class SuccessorHeadsProbe(Probe):
+class SuccessorHeadsProbe(Probe[SuccessorHeadsConfig]):
     """Per-head succession score from the effective OV circuit (see the module docstring)."""
 
     name = "successor_heads"
@@ -176,36 +174,35 @@ class SuccessorHeadsProbe(Probe):
     )
     Config = SuccessorHeadsConfig
 
-    @property
-    def cfg(self) -> SuccessorHeadsConfig:
-        """The typed config."""
-        assert isinstance(self.config, SuccessorHeadsConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Head score plus per-task vectors (in ``config.tasks`` order)."""
-        order = ", ".join(self.cfg.tasks)
+        order = ", ".join(self.config.tasks)
         return [
-            MetricSpec("succession_score", "head", "fraction of kept successor pairs the head's "
-                       "effective OV circuit gets right, pooled over tasks", True,
-                       self.cfg.threshold),
-            MetricSpec("succession_pairs", "vector", f"successor pairs kept per task ({order})",
-                       None, None),
-            MetricSpec("succession_task_best", "vector", f"best head's success rate per task "
-                       f"({order}); NaN for tasks with no pairs", True, None),
+            Metric(name="succession_score", kind="head",
+                   description="fraction of kept successor pairs the head's "
+                               "effective OV circuit gets right, pooled over tasks",
+                   higher_is_mechanism=True,
+                   threshold=self.config.threshold),
+            Metric(name="succession_pairs", kind="vector",
+                   description=f"successor pairs kept per task ({order})",
+                   higher_is_mechanism=None, shape=(len(self.config.tasks),)),
+            Metric(name="succession_task_best", kind="vector",
+                   description=f"best head's success rate per task "
+                               f"({order}); NaN for tasks with no pairs",
+                   higher_is_mechanism=True, shape=(len(self.config.tasks),)),
         ]
 
     def _tasks(self, ctx: ProbeContext) -> list[SuccessionTask]:
-        cfg = self.cfg
+        cfg = self.config
         return memo(ctx, f"{self.name}:{self.key}", lambda: succession_tasks(
             ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.tasks))
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, np.ndarray]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Score every head (weights only; no forward pass)."""
         tasks = self._tasks(ctx)
         pairs = np.array([len(t.pairs) for t in tasks], dtype=np.float64)
-        wins = succession_successes(ctx, tasks, self.cfg.effective_embedding)
+        wins = succession_successes(ctx, tasks, self.config.effective_embedding)
         total = pairs.sum()
         with np.errstate(invalid="ignore", divide="ignore"):
             score = wins.sum(axis=-1) / total if total else np.full(wins.shape[:2], np.nan)

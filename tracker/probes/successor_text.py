@@ -29,9 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from tracker.probes.base import MetricSpec, ProbeConfig
+from tracker.metric import Metric
+from tracker.probes.base import ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompting import PromptProbe
+from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
 from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
 from tracker.probes.tasks import (
@@ -120,18 +122,9 @@ def successor_text_prompts(
     return out
 
 
-def _beats(logits: torch.Tensor, answer: torch.Tensor, candidates: torch.Tensor | None) -> bool:
-    """Whether ``logits[answer]`` is strictly above every other (candidate) logit."""
-    mask = torch.ones_like(logits, dtype=torch.bool)
-    if candidates is not None:
-        mask = torch.zeros_like(mask)
-        mask[candidates] = True
-    mask[answer] = False
-    return bool(logits[answer] > logits[mask].max()) if mask.any() else True
-
 
 @register_probe
-class SuccessorTextProbe(PromptProbe):
+class SuccessorTextProbe(PromptProbe[SuccessorTextConfig]):
     """Accuracy on "Monday Tuesday Wednesday -> Thursday" prompts (see the module docstring)."""
 
     name = "successor_text"
@@ -139,56 +132,55 @@ class SuccessorTextProbe(PromptProbe):
     description = "successor task accuracy in running text (days, months, numbers, letters, ...)"
     Config = SuccessorTextConfig
 
-    @property
-    def cfg(self) -> SuccessorTextConfig:
-        """The typed config."""
-        assert isinstance(self.config, SuccessorTextConfig)
-        return self.config
-
-    def metrics(self, ctx: ProbeContext) -> list[MetricSpec]:
+    def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Scalars plus per-task vectors (in ``config.tasks`` order)."""
-        order = ", ".join(self.cfg.tasks)
+        order = ", ".join(self.config.tasks)
         return [
-            MetricSpec("successor_text_accuracy", "scalar", "fraction of prompts whose next "
-                       "item beats the task's other tokens", True),
-            MetricSpec("successor_text_top1", "scalar", "fraction whose next item is the top "
-                       "token of the vocabulary", True),
-            MetricSpec("successor_text_corrupted_accuracy", "scalar", "accuracy with all context "
-                       "items but the last replaced at random", None),
-            MetricSpec("successor_text_task_accuracy", "vector", f"accuracy per task ({order})",
-                       True),
-            MetricSpec("successor_text_n_prompts", "vector", f"prompts kept per task ({order})",
-                       None),
+            Metric(name="successor_text_accuracy", kind="scalar",
+                   description="fraction of prompts whose next "
+                               "item beats the task's other tokens",
+                   higher_is_mechanism=True),
+            Metric(name="successor_text_top1", kind="scalar",
+                   description="fraction whose next item is the top "
+                               "token of the vocabulary",
+                   higher_is_mechanism=True),
+            Metric(name="successor_text_corrupted_accuracy", kind="scalar",
+                   description="accuracy with all context "
+                               "items but the last replaced at random",
+                   higher_is_mechanism=None),
+            Metric(name="successor_text_task_accuracy", kind="vector",
+                   description=f"accuracy per task ({order})",
+                   higher_is_mechanism=True, shape=(len(self.config.tasks),)),
+            Metric(name="successor_text_n_prompts", kind="vector",
+                   description=f"prompts kept per task ({order})",
+                   higher_is_mechanism=None, shape=(len(self.config.tasks),)),
         ]
 
     def build_prompts(self, ctx: ProbeContext) -> SuccessorTextPrompts:
         """Running-text succession prompts and their corrupted twins for this tokenizer."""
-        cfg = self.cfg
+        cfg = self.config
         return successor_text_prompts(ctx.tokenizer, load_task_file(cfg.tasks_file), cfg,
                                       bos_prefix(ctx, cfg.prepend_bos))
 
     @torch.no_grad()
-    def run(self, ctx: ProbeContext) -> Mapping[str, float | np.ndarray]:
+    def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure the accuracies."""
         prompts, tokens, last = self.prompt_batch(ctx)
-        n_tasks = len(self.cfg.tasks)
+        n_tasks = len(self.config.tasks)
         counts = np.bincount(np.array(prompts.task, dtype=np.int64), minlength=n_tasks)
         if tokens is None or last is None:
-            nan = float("nan")
-            return {"successor_text_accuracy": nan, "successor_text_top1": nan,
-                    "successor_text_corrupted_accuracy": nan,
-                    "successor_text_task_accuracy": np.full(n_tasks, np.nan),
-                    "successor_text_n_prompts": counts.astype(np.float64)}
+            return self.missing(ctx, successor_text_n_prompts=counts.astype(np.float64))
         logits = last_logits(ctx, tokens, last)
         n = len(prompts.clean)
-        cands = [torch.tensor(c, dtype=torch.long, device=logits.device)
-                 for c in prompts.candidates]
-        clean, top1, noisy = np.zeros(n), np.zeros(n), np.zeros(n)
-        for i, (answer, task) in enumerate(zip(prompts.answer, prompts.task, strict=True)):
-            target = torch.tensor(answer, device=logits.device)
-            clean[i] = _beats(logits[i], target, cands[task])
-            top1[i] = _beats(logits[i], target, None)
-            noisy[i] = _beats(logits[n + i], target, cands[task])
+        # Each prompt's competitors: its task's tokens (the whole vocabulary for top1).
+        among = torch.zeros(n_tasks, logits.shape[-1], dtype=torch.bool, device=logits.device)
+        for t, candidates in enumerate(prompts.candidates):
+            among[t, candidates] = True
+        rivals = among[torch.tensor(prompts.task, device=logits.device)]
+        answer = torch.tensor(prompts.answer, device=logits.device)
+        clean = strictly_first(logits[:n], answer, rivals).double().cpu().numpy()
+        top1 = strictly_first(logits[:n], answer).double().cpu().numpy()
+        noisy = strictly_first(logits[n:], answer, rivals).double().cpu().numpy()
         per_task = np.full(n_tasks, np.nan)
         task_of = np.array(prompts.task)
         for t in range(n_tasks):

@@ -3,7 +3,9 @@
 - :func:`heads_at_step`: which heads are <kind> at step S?
 - :func:`when_became`: when did head LxHy become <kind>?
 - :func:`changes_between`: what changed between steps A and B?
-- :func:`resolve_metric`: map a kind (``induction``) to a stored metric.
+
+A kind is any name :meth:`SeriesStore.find_metric` accepts (``induction`` finds
+``induction_score``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import numpy as np
 
 from tracker.errors import TrackerError
-from tracker.store import MetricInfo, SeriesStore
+from tracker.store import Metric, SeriesStore
 
 _HEAD = re.compile(r"^L(\d+)H(\d+)$", re.IGNORECASE)
 
@@ -30,28 +32,6 @@ def parse_head(label: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def resolve_metric(store: SeriesStore, kind: str) -> MetricInfo:
-    """Find the stored metric a kind names.
-
-    Tried in order: the metric itself, ``{kind}_score``, and ``{kind}`` as a probe with a
-    single head metric.
-
-    Raises:
-        TrackerError: Listing the head metrics available, when nothing matches.
-    """
-    infos = store.metric_infos()
-    for candidate in (kind, f"{kind}_score"):
-        matches = [i for i in infos if i.name == candidate]
-        if len(matches) == 1:
-            return matches[0]
-    by_probe = [i for i in infos if i.probe == kind and i.kind == "head"]
-    if len(by_probe) == 1:
-        return by_probe[0]
-    heads = sorted(i.name for i in infos if i.kind == "head")
-    raise TrackerError(f"{store.path}: no metric for kind {kind!r} (head metrics: "
-                       f"{', '.join(heads) or 'none'})")
-
-
 def _step_index(store: SeriesStore, step: int) -> int:
     hits = np.flatnonzero(store.steps == step)
     if not len(hits):
@@ -60,7 +40,7 @@ def _step_index(store: SeriesStore, step: int) -> int:
     return int(hits[0])
 
 
-def _threshold(info: MetricInfo, threshold: float | None) -> float:
+def _threshold(info: Metric, threshold: float | None) -> float:
     value = threshold if threshold is not None else info.threshold
     if value is None:
         raise TrackerError(f"metric {info.name!r} has no threshold in its probe config; "
@@ -83,7 +63,7 @@ def heads_at_step(store: SeriesStore, kind: str, step: int,
     """
     import pandas as pd
 
-    info = resolve_metric(store, kind)
+    info = store.find_metric(kind)
     i = _step_index(store, step)
     thr = _threshold(info, threshold)
     scores = store.metric(info.probe, info.name)[i]
@@ -113,7 +93,7 @@ def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int],
     from tracker.events import read_events
 
     layer, idx = parse_head(head) if isinstance(head, str) else head
-    info = resolve_metric(store, kind)
+    info = store.find_metric(kind)
     values = store.metric(info.probe, info.name)
     if not (0 <= layer < values.shape[1] and 0 <= idx < values.shape[2]):
         raise TrackerError(f"head L{layer}H{idx} is outside the model "

@@ -15,8 +15,8 @@ from tracker.errors import TrackerError
 from tracker.events import read_events_for
 from tracker.labels import order_series, slug
 from tracker.report import heatmaps, plots
-from tracker.store import MetricInfo, SeriesStore
-from tracker.views.metrics import default_metrics, resolve_metric
+from tracker.store import Metric, SeriesStore
+from tracker.views.metrics import default_metrics
 
 PLOT_FORMATS = ("png", "pdf", "svg")
 
@@ -74,7 +74,7 @@ def select_metrics(stores: Sequence[SeriesStore], specs: Sequence[str] | None) -
             found, errors = [], []
             for store in stores:
                 try:
-                    found.append(resolve_metric(store, spec))
+                    found.append(store.find_metric(spec))
                 except TrackerError as exc:
                     errors.append(exc)
             if not found:
@@ -88,7 +88,7 @@ def select_metrics(stores: Sequence[SeriesStore], specs: Sequence[str] | None) -
     return list(chosen)
 
 
-def _varies(store: SeriesStore, info: MetricInfo) -> bool:
+def _varies(store: SeriesStore, info: Metric) -> bool:
     """Whether a metric changes over training (constant ones, e.g. prompt counts, are noise)."""
     values = store.metric(info.probe, info.name).astype(float)
     values = values.reshape(len(values), -1)
@@ -98,7 +98,7 @@ def _varies(store: SeriesStore, info: MetricInfo) -> bool:
     return bool(spread) and max(spread) > 0
 
 
-def _infos(stores: Sequence[SeriesStore], spec: str) -> list[tuple[SeriesStore, MetricInfo]]:
+def _infos(stores: Sequence[SeriesStore], spec: str) -> list[tuple[SeriesStore, Metric]]:
     probe, _, name = spec.partition("/")
     pairs = []
     for store in stores:

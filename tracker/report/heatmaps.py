@@ -9,12 +9,12 @@ import numpy as np
 from tracker.errors import TrackerError
 from tracker.labels import format_tokens, short_series
 from tracker.report.plots import new_figure, style
-from tracker.store import MetricInfo, SeriesStore
+from tracker.store import Metric, SeriesStore
 from tracker.views.heatmap import HEATMAP_CMAP, heatmap_range
 from tracker.views.metrics import log_spaced_indices
 
 
-def grid_figure(store: SeriesStore, info: MetricInfo, n_panels: int = 8) -> Any:
+def grid_figure(store: SeriesStore, info: Metric, n_panels: int = 8) -> Any:
     """Small multiples: one layer x head heatmap per log-spaced checkpoint, one colour scale.
 
     Heads past the metric's threshold get a white dot, so emergence reads across panels.

@@ -20,7 +20,7 @@ from tracker.report import plots
 from tracker.report.figures import Plot, make_plots, open_stores, select_metrics
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
 from tracker.store import SeriesStore
-from tracker.views.metrics import aggregate_names, slices_from_store, step_aggregates
+from tracker.views.metrics import aggregate_names, readings_from_store, step_aggregates
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
@@ -107,13 +107,12 @@ def _final_numbers(store: SeriesStore) -> list[str]:
     """Head counts past threshold at the last checkpoint, per thresholded head metric."""
     if not len(store.steps):
         return []
-    values = step_aggregates(slices_from_store(store, len(store.steps) - 1))
+    values = step_aggregates(readings_from_store(store, len(store.steps) - 1))
     out = []
     for info in store.metric_infos():
         if info.kind != "head" or info.threshold is None:
             continue
-        names = aggregate_names(info.probe, info.name, info.kind, info.higher_is_mechanism,
-                                info.threshold)
+        names = aggregate_names(info)
         best, count = values.get(names["best"], np.nan), values.get(names["count"], np.nan)
         if not np.isfinite(best):
             continue  # not measured at the last checkpoint

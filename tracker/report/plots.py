@@ -24,7 +24,7 @@ import pandas as pd
 
 from tracker.errors import TrackerError
 from tracker.labels import format_tokens, order_series, short_series
-from tracker.store import MetricInfo, SeriesStore
+from tracker.store import Metric, SeriesStore
 from tracker.views.metrics import best_over_units, count_past_threshold
 
 #: House style: quiet axes, light grid, left-aligned titles; applied per figure.
@@ -161,7 +161,7 @@ class LogTokenAxis:
                     ha="center", va="top", fontsize=7.5, color="#6b7280")
 
 
-def _matching_events(events: pd.DataFrame | None, series: str, info: MetricInfo) -> pd.DataFrame:
+def _matching_events(events: pd.DataFrame | None, series: str, info: Metric) -> pd.DataFrame:
     if events is None or not len(events):
         return pd.DataFrame(columns=["midpoint_tokens"])
     mask = (events["series"] == series) & (events["metric"] == info.name)
@@ -207,11 +207,11 @@ def _legend(ax: Any, **kwargs: Any) -> Any:
     return legend
 
 
-def _metric_label(info: MetricInfo) -> str:
+def _metric_label(info: Metric) -> str:
     return f"{info.probe}/{info.name}"
 
 
-def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[MetricInfo],
+def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[Metric],
                   events: pd.DataFrame | None = None) -> Any:
     """One metric over tokens for several series, with detected events marked.
 
@@ -279,7 +279,7 @@ def unit_label(kind: str, unit: int, shape: tuple[int, ...]) -> str:
     return f"L{unit}" if kind == "layer" else f"#{unit}"
 
 
-def units_figure(store: SeriesStore, info: MetricInfo, events: pd.DataFrame | None = None,
+def units_figure(store: SeriesStore, info: Metric, events: pd.DataFrame | None = None,
                  top: int = 5) -> Any:
     """Every head's (or layer's) trajectory, the ``top`` strongest highlighted and labelled."""
     values = store.metric(info.probe, info.name).astype(float)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from tracker.errors import StoreError, TrackerError
@@ -23,7 +22,6 @@ from tracker.models import get_adapter
 from tracker.probes import Probe, ProbeContext
 from tracker.sources import Checkpoint, CheckpointSeries, select_steps
 from tracker.store import (
-    MetricValue,
     ProbeResult,
     StepShard,
     consolidate,
@@ -107,7 +105,7 @@ def run_probes(
     for i, probe in enumerate(probes):
         ctx.active_probe = f"{i}:{probe.name}"
         start = time.perf_counter()
-        specs = {spec.name: spec for spec in probe.metrics(ctx)}
+        declared = {metric.name: metric for metric in probe.metrics(ctx)}
         try:
             values = probe.run(ctx)
         except TrackerError:
@@ -117,13 +115,10 @@ def run_probes(
         result = ProbeResult(probe.name, probe.version, probe.config.to_json(), probe.config_hash,
                              seconds=time.perf_counter() - start)
         for name, value in values.items():
-            if name not in specs:
+            if name not in declared:
                 raise TrackerError(f"step {step}: probe {probe.name!r} returned undeclared "
                                    f"metric {name!r}")
-            spec = specs[name]
-            result.metrics[name] = MetricValue(np.asarray(value, dtype=np.float32), spec.kind,
-                                               spec.description, spec.higher_is_mechanism,
-                                               spec.threshold)
+            result.add(declared[name], value)
         results[(probe.name, probe.key)] = result
         ctx.release(ctx.active_probe)
     return results, ctx
@@ -185,7 +180,8 @@ def sweep(
         if shard is not None and shard.checkpoint_hash != loaded.weights_hash:
             raise StoreError(f"{shard_path(store, ckpt.step)}: stored results are for other "
                              f"weights than {series.series_id}@{ckpt.revision} now holds")
-        if previous_hash and loaded.weights_hash == previous_hash:
+        repeats = previous_hash != "" and loaded.weights_hash == previous_hash
+        if repeats:
             log.warning("%s: step %d has the same weights as the previous checkpoint",
                         series.series_id, ckpt.step)
             report.repeated_weights.append((previous_step, ckpt.step))
@@ -194,6 +190,8 @@ def sweep(
         if shard is None:
             shard = StepShard(series.series_id, series.tokens_per_step, ckpt.step, ckpt.tokens,
                               ckpt.revision, loaded.weights_hash)
+        # The store records what this sweep found; consolidation does not recompute it.
+        shard.repeats_step = previous_step if repeats else -1
         shard.results.update(results)
         write_shard(store, shard)
         report.computed.extend((ckpt.step, p.name) for p in pending)

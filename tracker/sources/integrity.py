@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 
 import torch
 
@@ -35,19 +34,3 @@ def weights_hash(model: torch.nn.Module) -> str:
         digest.update(cpu.numpy().tobytes())
     return digest.hexdigest()
 
-
-def repeated_weight_steps(steps: Sequence[int], hashes: Sequence[str]) -> list[tuple[int, int]]:
-    """Return (earlier_step, step) pairs of consecutive checkpoints holding identical weights.
-
-    Args:
-        steps: Steps in ascending order.
-        hashes: Weight hashes aligned with ``steps`` (empty strings are ignored).
-
-    Returns:
-        Pairs where ``hashes[i] == hashes[i - 1]``.
-    """
-    pairs = []
-    for i in range(1, len(steps)):
-        if hashes[i] and hashes[i] == hashes[i - 1]:
-            pairs.append((int(steps[i - 1]), int(steps[i])))
-    return pairs

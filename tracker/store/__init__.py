@@ -1,10 +1,10 @@
 """HDF5 stores: per-step shards, a consolidated per-series file, schema validation."""
 
+from tracker.metric import Metric
 from tracker.store.consolidate import consolidate, writer_lock
 from tracker.store.layout import SCHEMA_VERSION
-from tracker.store.reader import MetricInfo, SeriesStore
+from tracker.store.reader import SeriesStore, default_variant
 from tracker.store.shards import (
-    MetricValue,
     ProbeResult,
     StepShard,
     list_shards,
@@ -15,12 +15,12 @@ from tracker.store.shards import (
 
 __all__ = [
     "SCHEMA_VERSION",
-    "MetricInfo",
-    "MetricValue",
+    "Metric",
     "ProbeResult",
     "SeriesStore",
     "StepShard",
     "consolidate",
+    "default_variant",
     "list_shards",
     "read_shard",
     "shard_path",

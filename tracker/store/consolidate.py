@@ -16,7 +16,6 @@ import numpy as np
 
 from tracker import __version__
 from tracker.errors import StoreError
-from tracker.sources.integrity import repeated_weight_steps
 from tracker.store.layout import (
     CHECKPOINTS,
     KIND_SERIES,
@@ -24,14 +23,7 @@ from tracker.store.layout import (
     RESULTS,
     SCHEMA_VERSION,
 )
-from tracker.store.shards import (
-    MetricValue,
-    StepShard,
-    check_schema,
-    list_shards,
-    read_shard,
-    write_metric_attrs,
-)
+from tracker.store.shards import StepShard, check_schema, list_shards, read_shard
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
@@ -106,10 +98,8 @@ def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str)
 
     steps = np.array([s.step for s in shards], dtype=np.int64)
     hashes = [s.checkpoint_hash for s in shards]
-    repeated = np.zeros(len(shards), dtype=bool)
-    index = {int(s): i for i, s in enumerate(steps)}
-    for _, later in repeated_weight_steps(steps.tolist(), hashes):
-        repeated[index[later]] = True
+    # What the sweep found when it loaded each checkpoint (it compared consecutive weights).
+    repeated = np.array([s.repeats_step >= 0 for s in shards], dtype=bool)
     ckpt = out.create_group(CHECKPOINTS)
     ckpt.create_dataset("step", data=steps)
     ckpt.create_dataset("tokens", data=np.array([s.tokens for s in shards], dtype=np.int64))
@@ -137,12 +127,12 @@ def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str)
         group.create_dataset("present", data=present)
         names = sorted({m for _, r in entries for m in r.metrics})
         for name in names:
-            specimen: MetricValue = next(r.metrics[name] for _, r in entries if name in r.metrics)
-            shape = np.asarray(specimen.value).shape
+            first = next(r for _, r in entries if name in r.metrics)
+            shape = first.values[name].shape
             data = np.full((len(shards), *shape), np.nan, dtype=np.float32)
             for i, result in entries:
-                if name in result.metrics and np.shape(result.metrics[name].value) == shape:
-                    data[i] = result.metrics[name].value
+                if name in result.values and result.values[name].shape == shape:
+                    data[i] = result.values[name]
             opts = _COMPRESSION if data.ndim > 1 else {}
             dset = group.create_dataset(name, data=data, **opts)
-            write_metric_attrs(dset, specimen)
+            dset.attrs.update(first.metrics[name].attrs())

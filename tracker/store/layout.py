@@ -18,8 +18,6 @@ EVENTS = "events"
 #: Groups of a consolidated file that shards do not produce; consolidation keeps them.
 PRESERVED_GROUPS = (EVENTS,)
 
-METRIC_KINDS = ("head", "layer", "scalar", "vector")
-
 
 def shard_dir(store_path: str) -> str:
     """Folder holding a store's per-step shards."""
@@ -30,7 +28,3 @@ def shard_name(step: int) -> str:
     """File name of the shard of one step (zero-padded so names sort by step)."""
     return f"step{step:09d}.h5"
 
-
-def result_key(version: int, config_hash: str) -> str:
-    """Group name of one probe variant: ``v{version}-{config hash}``."""
-    return f"v{version}-{config_hash}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,33 +12,27 @@ import h5py
 import numpy as np
 
 from tracker.errors import StoreError
+from tracker.metric import Metric
 from tracker.store.layout import CHECKPOINTS, KIND_SERIES, RESULTS
 from tracker.store.shards import check_schema
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    """What a stored metric is.
+def default_variant(candidates: Mapping[str, tuple[int, int]]) -> str:
+    """Choose a probe's default variant: the one rule wherever several are stored.
 
-    Attributes:
-        probe: Probe name.
-        key: Variant key (``v{version}-{hash}``).
-        name: Metric name.
-        kind: ``head``, ``layer``, ``scalar`` or ``vector``.
-        shape: Shape per step.
-        description: One line of meaning.
-        higher_is_mechanism: Orientation for emergence, or None.
-        threshold: Mechanism threshold, or None.
+    The variant covering the most steps wins; ties go to the newest probe version, then to the
+    last key. The reader, the report and W&B (live or replayed) all use it, so they show the
+    same rows.
+
+    Args:
+        candidates: Variant key -> (steps it covers, probe version).
+
+    Raises:
+        ValueError: If there are no candidates.
     """
-
-    probe: str
-    key: str
-    name: str
-    kind: str
-    shape: tuple[int, ...]
-    description: str
-    higher_is_mechanism: bool | None
-    threshold: float | None
+    if not candidates:
+        raise ValueError("no variants to choose from")
+    return max(candidates, key=lambda k: (candidates[k][0], candidates[k][1], k))
 
 
 class SeriesStore:
@@ -72,7 +66,7 @@ class SeriesStore:
             self.repeated_weights = np.asarray(ckpt["repeated_weights"][()], dtype=bool)
             self._variants: dict[tuple[str, str], dict[str, Any]] = {}
             self._metrics: dict[tuple[str, str, str], np.ndarray] = {}
-            self._infos: list[MetricInfo] = []
+            self._infos: list[Metric] = []
             for probe, group in f.get(RESULTS, {}).items():
                 for key, variant in group.items():
                     self._variants[(probe, key)] = {
@@ -82,14 +76,8 @@ class SeriesStore:
                         if name == "present":
                             continue
                         self._metrics[(probe, key, name)] = np.asarray(dset[()])
-                        orient = str(dset.attrs.get("higher_is_mechanism", ""))
-                        threshold = float(dset.attrs.get("threshold", np.nan))
-                        self._infos.append(MetricInfo(
-                            probe, key, name, str(dset.attrs["kind"]), tuple(dset.shape[1:]),
-                            str(dset.attrs.get("description", "")),
-                            None if orient == "" else orient == "true",
-                            None if np.isnan(threshold) else threshold,
-                        ))
+                        self._infos.append(Metric.from_attrs(
+                            name, dset.attrs, probe=probe, key=key, shape=tuple(dset.shape[1:])))
 
     @property
     def series_id(self) -> str:
@@ -115,7 +103,7 @@ class SeriesStore:
         return self._variants[(probe, self.resolve_key(probe, key))]
 
     def resolve_key(self, probe: str, key: str | None = None) -> str:
-        """Pick a probe's variant: the given key, else the one covering the most steps.
+        """Pick a probe's variant: the given key, else :func:`default_variant`.
 
         Raises:
             StoreError: If the probe (or key) is not in the store.
@@ -127,11 +115,11 @@ class SeriesStore:
             if key not in keys:
                 raise StoreError(f"{self.path}: probe {probe!r} has no variant {key!r}")
             return key
-        # Most steps first; ties broken by the newest probe version, then key order.
-        return max(keys, key=lambda k: (int(self._variants[(probe, k)]["present"].sum()),
-                                        int(self._variants[(probe, k)]["probe_version"]), k))
+        return default_variant({k: (int(self._variants[(probe, k)]["present"].sum()),
+                                    int(self._variants[(probe, k)]["probe_version"]))
+                                for k in keys})
 
-    def metric_infos(self, probe: str | None = None) -> list[MetricInfo]:
+    def metric_infos(self, probe: str | None = None) -> list[Metric]:
         """Describe stored metrics (of one probe, or all), for the default variant of each."""
         chosen = {p: self.resolve_key(p) for p, _ in self._variants}
         return [i for i in self._infos if chosen[i.probe] == i.key
@@ -149,18 +137,30 @@ class SeriesStore:
         except KeyError:
             raise StoreError(f"{self.path}: probe {probe!r} has no metric {name!r}") from None
 
-    def find_metric(self, name: str) -> tuple[str, str]:
-        """Find which probe holds a metric name; returns (probe, key).
+    def find_metric(self, spec: str) -> Metric:
+        """Find a stored metric (default variant) the way people name one.
+
+        Tried in order: ``name`` or ``probe/name``; ``{name}_score`` (so a kind such as
+        ``induction`` finds ``induction_score``); a probe name with a single head metric.
 
         Raises:
-            StoreError: If no probe or several probes hold it.
+            StoreError: Listing the known metrics when nothing matches, or asking for
+                ``probe/name`` when a bare name is in several probes.
         """
-        owners = sorted({i.probe for i in self.metric_infos() if i.name == name})
-        if not owners:
-            raise StoreError(f"{self.path}: no metric {name!r}")
-        if len(owners) > 1:
-            raise StoreError(f"{self.path}: metric {name!r} is in several probes {owners}")
-        return owners[0], self.resolve_key(owners[0])
+        probe, _, name = spec.rpartition("/")
+        infos = self.metric_infos()
+        for candidate in (name, f"{name}_score"):
+            matches = [i for i in infos if i.name == candidate and probe in ("", i.probe)]
+            if len(matches) > 1:
+                raise StoreError(f"{self.path}: metric {spec!r} is in several probes "
+                                 f"{sorted(i.probe for i in matches)}; write PROBE/NAME")
+            if matches:
+                return matches[0]
+        heads = [i for i in infos if not probe and i.probe == name and i.kind == "head"]
+        if len(heads) == 1:
+            return heads[0]
+        known = ", ".join(sorted(f"{i.probe}/{i.name}" for i in infos)) or "none"
+        raise StoreError(f"{self.path}: no metric {spec!r} (known: {known})")
 
 
 def _text(value: Any) -> str:

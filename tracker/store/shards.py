@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -15,43 +14,49 @@ import numpy as np
 
 from tracker import __version__
 from tracker.errors import StoreError
+from tracker.identity import variant_key
+from tracker.metric import Metric
 from tracker.store.layout import (
     KIND_SHARD,
     MIN_READABLE_SCHEMA,
     RESULTS,
     SCHEMA_VERSION,
-    result_key,
     shard_dir,
     shard_name,
 )
 
 
 @dataclass
-class MetricValue:
-    """One metric's value at one step, with its declared meaning."""
-
-    value: np.ndarray
-    kind: str
-    description: str = ""
-    higher_is_mechanism: bool | None = True
-    threshold: float | None = None
-
-
-@dataclass
 class ProbeResult:
-    """All metrics one probe variant produced at one step."""
+    """All metrics one probe variant produced at one step.
+
+    Attributes:
+        probe: Probe name.
+        version: Probe version.
+        config_json: Canonical JSON of the probe's config.
+        config_hash: Hash of that JSON.
+        metrics: What each metric is, by name (as the probe declared it).
+        values: Each metric's value at this step, by name (float32).
+        seconds: Time the probe took.
+    """
 
     probe: str
     version: int
     config_json: str
     config_hash: str
-    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
     def key(self) -> str:
         """Variant key ``v{version}-{config hash}``."""
-        return result_key(self.version, self.config_hash)
+        return variant_key(self.version, self.config_hash)
+
+    def add(self, metric: Metric, value: np.ndarray | float) -> None:
+        """Record one metric's value (stored as float32)."""
+        self.metrics[metric.name] = metric
+        self.values[metric.name] = np.asarray(value, dtype=np.float32)
 
 
 @dataclass
@@ -65,6 +70,8 @@ class StepShard:
     revision: str
     checkpoint_hash: str
     results: dict[tuple[str, str], ProbeResult] = field(default_factory=dict)
+    #: Step of the previous checkpoint the sweep found holding identical weights, else -1.
+    repeats_step: int = -1
 
     def has(self, probe: str, key: str) -> bool:
         """Whether this step holds a result for (probe, variant key)."""
@@ -109,6 +116,7 @@ def read_shard(path: str | os.PathLike[str]) -> StepShard:
             tokens=int(f.attrs["tokens"]),
             revision=str(f.attrs["revision"]),
             checkpoint_hash=str(f.attrs["checkpoint_hash"]),
+            repeats_step=int(f.attrs.get("repeats_step", -1)),
         )
         for probe, group in f.get(RESULTS, {}).items():
             for key, variant in group.items():
@@ -120,13 +128,7 @@ def read_shard(path: str | os.PathLike[str]) -> StepShard:
                     seconds=float(variant.attrs.get("seconds", 0.0)),
                 )
                 for name, dset in variant.items():
-                    result.metrics[name] = MetricValue(
-                        value=np.asarray(dset[()]),
-                        kind=str(dset.attrs["kind"]),
-                        description=str(dset.attrs.get("description", "")),
-                        higher_is_mechanism=_tristate(dset.attrs.get("higher_is_mechanism", "")),
-                        threshold=_optional_float(dset.attrs.get("threshold", np.nan)),
-                    )
+                    result.add(Metric.from_attrs(name, dset.attrs), dset[()])
                 shard.results[(probe, key)] = result
     return shard
 
@@ -149,6 +151,7 @@ def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
         f.attrs["tokens"] = shard.tokens
         f.attrs["revision"] = shard.revision
         f.attrs["checkpoint_hash"] = shard.checkpoint_hash
+        f.attrs["repeats_step"] = shard.repeats_step
         f.attrs["written_at"] = time.time()
         results = f.create_group(RESULTS)
         for (probe, key), result in sorted(shard.results.items()):
@@ -159,22 +162,13 @@ def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
             variant.attrs["config_hash"] = result.config_hash
             variant.attrs["seconds"] = result.seconds
             for name, metric in result.metrics.items():
-                dset = variant.create_dataset(name, data=np.asarray(metric.value, dtype=np.float32))
-                write_metric_attrs(dset, metric)
+                dset = variant.create_dataset(name, data=result.values[name])
+                dset.attrs.update(metric.attrs())
         f.flush()
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, final)
     return final
-
-
-def write_metric_attrs(dset: h5py.Dataset, metric: MetricValue) -> None:
-    """Attach a metric's kind, description, orientation and threshold to its dataset."""
-    dset.attrs["kind"] = metric.kind
-    dset.attrs["description"] = metric.description
-    orient = metric.higher_is_mechanism
-    dset.attrs["higher_is_mechanism"] = "" if orient is None else ("true" if orient else "false")
-    dset.attrs["threshold"] = np.nan if metric.threshold is None else float(metric.threshold)
 
 
 def list_shards(store_path: str | os.PathLike[str]) -> list[Path]:
@@ -195,17 +189,3 @@ def remove_stale_temporaries(store_path: str | os.PathLike[str]) -> int:
             count += 1
     return count
 
-
-def config_dict(result: ProbeResult) -> dict[str, Any]:
-    """Decode a result's config JSON."""
-    return json.loads(result.config_json)
-
-
-def _tristate(value: Any) -> bool | None:
-    text = str(value)
-    return None if text == "" else text == "true"
-
-
-def _optional_float(value: Any) -> float | None:
-    number = float(value)
-    return None if np.isnan(number) else number

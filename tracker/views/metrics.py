@@ -7,51 +7,30 @@ replay of the store sends, and the numbers the report plots.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from tracker.errors import TrackerError
-from tracker.store import MetricInfo, SeriesStore, StepShard
+from tracker.store import Metric, SeriesStore, StepShard, default_variant
+
+#: One metric (its stored record: probe, name, kind, orientation...) and its value at one step.
+Reading = tuple[Metric, np.ndarray]
 
 
-@dataclass(frozen=True)
-class MetricSlice:
-    """One metric's value at one step, with what is needed to aggregate it.
-
-    Attributes:
-        probe: Probe name.
-        name: Metric name.
-        kind: ``head``, ``layer``, ``scalar`` or ``vector``.
-        value: The value (shape per kind); NaN where missing.
-        higher_is_mechanism: Orientation, or None when the metric has none.
-        threshold: Mechanism threshold, or None.
-    """
-
-    probe: str
-    name: str
-    kind: str
-    value: np.ndarray
-    higher_is_mechanism: bool | None
-    threshold: float | None
-
-
-def aggregate_names(probe: str, name: str, kind: str, higher: bool | None,
-                    threshold: float | None) -> dict[str, str]:
+def aggregate_names(metric: Metric) -> dict[str, str]:
     """Name the aggregates of one metric: role (``best``, ``count``, ``value``...) -> key.
 
     Keys look like ``induction/induction_score/max`` and
     ``induction/induction_score/n_over_threshold``; a scalar keeps ``probe/name``.
     """
-    base = f"{probe}/{name}"
-    if kind == "scalar":
+    base = f"{metric.probe}/{metric.name}"
+    if metric.kind == "scalar":
         return {"value": base}
-    if kind == "vector":
+    if metric.kind == "vector":
         return {"mean": f"{base}/mean", "best": f"{base}/max"}
-    lower = higher is False
+    lower = metric.lower_is_mechanism
     names = {"best": f"{base}/{'min' if lower else 'max'}"}
-    if threshold is not None:
+    if metric.threshold is not None:
         names["count"] = f"{base}/n_{'under' if lower else 'over'}_threshold"
     return names
 
@@ -62,7 +41,7 @@ def count_past_threshold(value: np.ndarray, threshold: float, higher: bool | Non
     return int(np.sum(finite <= threshold if higher is False else finite >= threshold))
 
 
-def step_aggregates(slices: Iterable[MetricSlice]) -> dict[str, float]:
+def step_aggregates(readings: Iterable[Reading]) -> dict[str, float]:
     """Aggregate one step's metrics into flat scalars (all-NaN metrics are left out).
 
     Head and layer metrics give their best value (max, or min when lower is the mechanism)
@@ -70,49 +49,49 @@ def step_aggregates(slices: Iterable[MetricSlice]) -> dict[str, float]:
     as they are; vectors give their mean and max.
     """
     out: dict[str, float] = {}
-    for s in slices:
-        value = np.asarray(s.value, dtype=np.float64)
+    for metric, raw in readings:
+        value = np.asarray(raw, dtype=np.float64)
         if not np.isfinite(value).any():
             continue
-        names = aggregate_names(s.probe, s.name, s.kind, s.higher_is_mechanism, s.threshold)
-        if s.kind == "scalar":
+        names = aggregate_names(metric)
+        if metric.kind == "scalar":
             out[names["value"]] = float(value)
-        elif s.kind == "vector":
+        elif metric.kind == "vector":
             out[names["mean"]] = float(np.nanmean(value))
             out[names["best"]] = float(np.nanmax(value))
         else:
-            lower = s.higher_is_mechanism is False
+            lower = metric.lower_is_mechanism
             out[names["best"]] = float(np.nanmin(value) if lower else np.nanmax(value))
-            if s.threshold is not None:
+            if metric.threshold is not None:
                 out[names["count"]] = float(
-                    count_past_threshold(value, s.threshold, s.higher_is_mechanism))
+                    count_past_threshold(value, metric.threshold, metric.higher_is_mechanism))
     return out
 
 
-def slices_from_store(store: SeriesStore, index: int) -> list[MetricSlice]:
-    """Metric slices of one checkpoint (by index) of a store, default variant per probe."""
-    return [MetricSlice(i.probe, i.name, i.kind, store.metric(i.probe, i.name)[index],
-                        i.higher_is_mechanism, i.threshold)
-            for i in store.metric_infos()]
+def readings_from_store(store: SeriesStore, index: int) -> list[Reading]:
+    """Every metric of one checkpoint (by index) of a store, default variant per probe."""
+    return [(m, store.metric(m.probe, m.name)[index]) for m in store.metric_infos()]
 
 
-def slices_from_shard(shard: StepShard, keys: dict[str, str] | None = None) -> list[MetricSlice]:
-    """Metric slices of a step shard.
+def readings_from_shard(shard: StepShard, keys: Mapping[str, str] | None = None) -> list[Reading]:
+    """Every metric of a step shard, one variant per probe.
 
     Args:
         shard: The step's shard.
-        keys: Variant key to use per probe; a probe without one uses its newest variant
-            (highest version, then key) when the shard holds several.
+        keys: Variant key to use per probe (a live sweep passes its probes' keys); a probe
+            without one uses :func:`tracker.store.default_variant` over the shard's variants.
     """
-    chosen: dict[str, str] = {}
-    for probe, key in sorted(shard.results, key=lambda pk: (shard.results[pk].version, pk[1])):
-        chosen[probe] = key
+    candidates: dict[str, dict[str, tuple[int, int]]] = {}
+    for (probe, key), result in shard.results.items():
+        candidates.setdefault(probe, {})[key] = (1, result.version)
+    chosen = {probe: default_variant(c) for probe, c in candidates.items()}
     chosen.update({p: k for p, k in (keys or {}).items() if (p, k) in shard.results})
     out = []
     for probe, key in sorted(chosen.items()):
-        for name, metric in sorted(shard.results[(probe, key)].metrics.items()):
-            out.append(MetricSlice(probe, name, metric.kind, np.asarray(metric.value),
-                                   metric.higher_is_mechanism, metric.threshold))
+        result = shard.results[(probe, key)]
+        for name, metric in sorted(result.metrics.items()):
+            value = result.values[name]
+            out.append((metric.stored(probe, key, value.shape), value))
     return out
 
 
@@ -127,25 +106,7 @@ def best_over_units(values: np.ndarray, higher: bool | None) -> np.ndarray:
     return out
 
 
-def resolve_metric(store: SeriesStore, spec: str) -> MetricInfo:
-    """Find a metric by ``name`` or ``probe/name``.
-
-    Raises:
-        TrackerError: If the store holds no such metric (or the bare name is ambiguous).
-    """
-    probe, _, name = spec.rpartition("/")
-    infos = store.metric_infos()
-    matches = [i for i in infos if i.name == name and (not probe or i.probe == probe)]
-    if not matches:
-        known = ", ".join(sorted(f"{i.probe}/{i.name}" for i in infos)) or "none"
-        raise TrackerError(f"{store.path}: no metric {spec!r} (known: {known})")
-    if len(matches) > 1:
-        raise TrackerError(f"{store.path}: metric {spec!r} is in several probes "
-                           f"{sorted(i.probe for i in matches)}; write PROBE/NAME")
-    return matches[0]
-
-
-def default_metrics(store: SeriesStore) -> list[MetricInfo]:
+def default_metrics(store: SeriesStore) -> list[Metric]:
     """Metrics worth plotting by default: head, layer and scalar metrics, heads first."""
     order = {"head": 0, "layer": 1, "scalar": 2}
     infos = [i for i in store.metric_infos() if i.kind in order]

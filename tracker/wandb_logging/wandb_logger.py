@@ -27,10 +27,10 @@ from tracker import __version__
 from tracker.errors import TrackerError
 from tracker.events import read_store_events
 from tracker.views.metrics import (
-    MetricSlice,
+    Reading,
     aggregate_names,
-    slices_from_shard,
-    slices_from_store,
+    readings_from_shard,
+    readings_from_store,
     step_aggregates,
 )
 
@@ -155,9 +155,9 @@ class WandbStepLogger:
         for (probe, key), result in sorted(shard.results.items()):
             if self.keys.get(probe, key) == key:
                 self.note_probe(probe, result.version, key, result.config_json)
-        self.log_step(int(shard.step), int(shard.tokens), slices_from_shard(shard, self.keys))
+        self.log_step(int(shard.step), int(shard.tokens), readings_from_shard(shard, self.keys))
 
-    def log_step(self, step: int, tokens: int, slices: Sequence[MetricSlice]) -> bool:
+    def log_step(self, step: int, tokens: int, readings: Sequence[Reading]) -> bool:
         """Log one checkpoint's aggregates (and heatmaps) at W&B step ``step``.
 
         Returns:
@@ -169,41 +169,40 @@ class WandbStepLogger:
             self.skipped_steps.append(step)
             return False
         row: dict[str, Any] = {"tokens": tokens, "train_step": step}
-        row.update(step_aggregates(slices))
-        self._define(slices)
+        row.update(step_aggregates(readings))
+        self._define(readings)
         if self.heatmaps:
-            row.update(self._heatmaps(step, tokens, slices))
+            row.update(self._heatmaps(step, tokens, readings))
         self.run.log(row, step=step)
         self.last_step = step
         self.logged_steps.append(step)
         return True
 
-    def _define(self, slices: Sequence[MetricSlice]) -> None:
+    def _define(self, readings: Sequence[Reading]) -> None:
         """Summaries that mean something: best value ever, final counts."""
-        for s in slices:
-            names = aggregate_names(s.probe, s.name, s.kind, s.higher_is_mechanism, s.threshold)
-            for role, name in names.items():
+        for metric, _ in readings:
+            for role, name in aggregate_names(metric).items():
                 if name in self._defined:
                     continue
-                summary = {"best": "min" if s.higher_is_mechanism is False else "max",
+                summary = {"best": "min" if metric.lower_is_mechanism else "max",
                            "count": "last", "value": "last", "mean": "last"}[role]
                 self.run.define_metric(name, step_metric="tokens", summary=summary)
                 self._defined.add(name)
 
-    def _heatmaps(self, step: int, tokens: int, slices: Sequence[MetricSlice]) -> dict[str, Any]:
+    def _heatmaps(self, step: int, tokens: int, readings: Sequence[Reading]) -> dict[str, Any]:
         from tracker.labels import format_tokens
         from tracker.views.heatmap import heatmap_array
 
         images = {}
-        for s in slices:
-            value = np.asarray(s.value, dtype=float)
-            if s.kind != "head" or value.ndim != 2 or not np.isfinite(value).any():
+        for metric, raw in readings:
+            value = np.asarray(raw, dtype=float)
+            if metric.kind != "head" or value.ndim != 2 or not np.isfinite(value).any():
                 continue
-            key = f"{s.probe}/{s.name}"
+            key = f"{metric.probe}/{metric.name}"
             lo, hi = self.ranges.get(key, (0.0, 1.0))
             lo, hi = min(lo, float(np.nanmin(value))), max(hi, float(np.nanmax(value)))
             self.ranges[key] = (lo, hi)
-            caption = (f"{s.name} @ step {step:,} ({format_tokens(tokens)} tokens); rows: "
+            caption = (f"{metric.name} @ step {step:,} ({format_tokens(tokens)} tokens); rows: "
                        f"layers 0-{value.shape[0] - 1}, columns: heads 0-{value.shape[1] - 1}; "
                        f"colour scale {lo:.2g}-{hi:.2g} (viridis)")
             images[f"heatmaps/{key}"] = self.wandb.Image(heatmap_array(value, lo, hi),
@@ -331,7 +330,7 @@ def log_store(store_path: str | os.PathLike[str], project: str = "tracker",
         order = np.argsort(store.steps, kind="stable")  # stores are sorted; never trust it
         for index in order:
             logger.log_step(int(store.steps[index]), int(store.tokens[index]),
-                            slices_from_store(store, int(index)))
+                            readings_from_store(store, int(index)))
     except BaseException:
         logger.finish(exit_code=1)
         raise
