@@ -1,46 +1,53 @@
-"""A name -> class registry whose entries register themselves from their own modules."""
+"""A name -> class registry whose entries register themselves from their own modules.
+
+One discovery rule for probes, detectors and architectures: on the first lookup every module
+of the registry's package is imported, and a module holds entries exactly when it applies the
+registry's decorator. There is no list of modules to keep in step with the files.
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from tracker.errors import UnknownNameError
 
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):
-    """Classes registered by their ``name`` attribute, loaded lazily from a package.
+def _own_name(cls: Any) -> Iterable[str]:
+    return (cls.name,)
 
-    Every module of ``package`` except those in ``skip`` (and those starting with ``_``) is
-    imported on first lookup, so adding a probe or detector is adding one file.
+
+class Registry(Generic[T]):
+    """Classes registered under their names, loaded lazily from a package.
 
     Args:
-        kind: What is registered, for messages (``probe``, ``detector``).
+        kind: What is registered, for messages (``probe``, ``detector``, ``architecture``).
         package: Dotted package whose modules register entries.
-        skip: Module names of the package that hold no entries.
+        names_of: The names a class registers under (default: its ``name`` attribute).
     """
 
-    def __init__(self, kind: str, package: str, skip: Iterable[str] = ()) -> None:
+    def __init__(self, kind: str, package: str,
+                 names_of: Callable[[type[T]], Iterable[str]] = _own_name) -> None:
         self.kind = kind
         self.package = package
-        self.skip = frozenset(skip)
+        self.names_of = names_of
         self._entries: dict[str, type[T]] = {}
         self._loaded = False
 
     def register(self, cls: type[T]) -> type[T]:
-        """Class decorator: register ``cls`` under ``cls.name``.
+        """Class decorator: register ``cls`` under each of its names.
 
         Raises:
-            ValueError: If another class already holds the name.
+            ValueError: If another class already holds a name.
         """
-        name = cls.name  # type: ignore[attr-defined]
-        if name in self._entries and self._entries[name] is not cls:
-            raise ValueError(f"{self.kind} name {name!r} registered twice")
-        self._entries[name] = cls
+        for name in self.names_of(cls):
+            if name in self._entries and self._entries[name] is not cls:
+                raise ValueError(f"{self.kind} name {name!r} registered twice")
+            self._entries[name] = cls
         return cls
 
     def _load(self) -> None:
@@ -48,14 +55,17 @@ class Registry(Generic[T]):
             return
         pkg = importlib.import_module(self.package)
         for info in pkgutil.iter_modules(pkg.__path__):
-            if info.name not in self.skip and not info.name.startswith("_"):
-                importlib.import_module(f"{self.package}.{info.name}")
+            importlib.import_module(f"{self.package}.{info.name}")
         self._loaded = True
 
     def names(self) -> list[str]:
         """All registered names, sorted."""
         self._load()
         return sorted(self._entries)
+
+    def __contains__(self, name: str) -> bool:
+        self._load()
+        return name in self._entries
 
     def get(self, name: str) -> type[T]:
         """Return the class registered under ``name``.

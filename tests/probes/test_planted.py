@@ -37,7 +37,7 @@ def test_weights_land_where_the_adapter_reads_them() -> None:
 
 def test_planted_attention(circuits: Planted) -> None:
     """Previous-token head on q - 1, sink head on 0, at every query of the repeated input."""
-    tokens, seq_len = repeated_random_tokens(circuits.model, circuits.tokenizer, 30, 4, 4, 0,
+    tokens, seq_len = repeated_random_tokens(get_adapter(circuits.model), circuits.tokenizer, 30, 4, 4, 0,
                                              distinct=True)
     patterns = get_adapter(circuits.model).forward(tokens, {"patterns"}).patterns
     assert patterns is not None

@@ -64,14 +64,13 @@ def build_probes(names: str | None, overrides: list[str],
                  text_dataset: str | None = None) -> list[Any]:
     """Instantiate the named probes with config overrides, with errors naming the field.
 
-    The icl probe needs text: ``text_dataset`` (a path) becomes its ``dataset`` field and the
-    path's content digest its ``dataset_digest``, so the result key changes with the data. A
-    default sweep (no names) without text skips icl.
+    ``text_dataset`` (a path) goes to every probe that reads running text (each probe knows how,
+    see ``Probe.with_text``). A default sweep (no names) leaves out probes whose data cannot be
+    found, with a note.
     """
     from pathlib import Path
 
-    from tracker.probes import make_probes, probe_class, probe_names
-    from tracker.probes.text_data import content_digest, text_dataset_names
+    from tracker.probes import make_probes, probe_class
 
     chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
     configs = parse_probe_configs(overrides)
@@ -80,17 +79,17 @@ def build_probes(names: str | None, overrides: list[str],
         for field in fields:
             if field not in known:
                 raise TrackerError(f"--probe-config: probe {probe!r} has no field {field!r}")
+    probes = make_probes(chosen, **configs)
     if text_dataset is not None:
         path = Path(text_dataset)
         if not path.exists():
             raise TrackerError(f"--text-dataset {text_dataset}: no such file or folder")
-        icl = configs.setdefault("icl", {})
-        if "dataset" not in icl:
-            icl.update(dataset=str(path.resolve()), dataset_digest=content_digest(path))
-    elif chosen is None and "icl" not in configs and "default" not in text_dataset_names():
-        chosen = [n for n in probe_names() if n != "icl"]
-        print("note: icl skipped (no --text-dataset)")
-    return make_probes(chosen, **configs)
+        probes = [p.with_text(path) for p in probes]
+    if chosen is None:
+        for probe in [p for p in probes if not p.has_data()]:
+            print(f"note: {probe.name} skipped (no --text-dataset)")
+            probes.remove(probe)
+    return probes
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,15 +7,12 @@ from typing import Any, TypeVar
 from tracker.detect.base import Detector
 from tracker.registry import Registry
 
-D = TypeVar("D", bound=type[Detector])
+D = TypeVar("D", bound=type[Detector[Any]])
 
 #: Detector that ``tracker detect`` runs when none is named.
 DEFAULT_DETECTOR = "pelt"
 
-# Modules of tracker.detect that hold no detector (underscore modules are skipped too).
-_DETECTORS: Registry[Detector] = Registry(
-    "detector", "tracker.detect", skip=("base", "registry", "scoring")
-)
+_DETECTORS: Registry[Detector[Any]] = Registry("detector", "tracker.detect")
 
 
 def register_detector(cls: D) -> D:
@@ -33,7 +30,7 @@ def detector_names() -> list[str]:
     return _DETECTORS.names()
 
 
-def detector_class(name: str) -> type[Detector]:
+def detector_class(name: str) -> type[Detector[Any]]:
     """Return the detector class registered under ``name``.
 
     Raises:
@@ -42,7 +39,7 @@ def detector_class(name: str) -> type[Detector]:
     return _DETECTORS.get(name)
 
 
-def get_detector(name: str | None = None, **overrides: Any) -> Detector:
+def get_detector(name: str | None = None, **overrides: Any) -> Detector[Any]:
     """Instantiate a detector by name with its default config, some fields overridden.
 
     Args:

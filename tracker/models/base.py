@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 
-#: Names of activations a hooked forward can return.
-CAPTURE_FIELDS = ("resid", "patterns", "head_out", "mlp_out", "attn_out")
+#: Activations a hooked forward can return (fields of :class:`HookedOutput`).
+Capture = Literal["resid", "patterns", "head_out", "mlp_out", "attn_out"]
+CAPTURE_FIELDS: tuple[Capture, ...] = get_args(Capture)
+
+
+def check_capture(capture: Iterable[str]) -> frozenset[Capture]:
+    """Return ``capture`` as a set of known activation names.
+
+    Raises:
+        ValueError: Naming any unknown activation (a typo would otherwise be captured as None).
+    """
+    names = frozenset(capture)
+    unknown = sorted(names - frozenset(CAPTURE_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown activation(s) {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(CAPTURE_FIELDS)})")
+    return names  # type: ignore[return-value]  # every name was just checked
 
 
 @dataclass
@@ -36,6 +52,18 @@ class HookedOutput:
     mlp_out: torch.Tensor | None = None
     attn_out: torch.Tensor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def require(self, name: Capture) -> torch.Tensor:
+        """Return a captured activation.
+
+        Raises:
+            ValueError: If ``name`` was not captured in this pass.
+        """
+        check_capture([name])
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f"activation {name!r} was not captured in this forward pass")
+        return value
 
 
 class ArchitectureAdapter(abc.ABC):
@@ -71,6 +99,22 @@ class ArchitectureAdapter(abc.ABC):
         return self.d_model // self.n_heads
 
     @property
+    def n_ctx(self) -> int:
+        """Longest input the model takes (its position limit)."""
+        return int(self.model.config.max_position_embeddings)
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the embedding (may exceed the tokenizer's vocabulary, as in Pythia)."""
+        return int(self.model.config.vocab_size)
+
+    @property
+    def bos_token_id(self) -> int | None:
+        """The model's beginning-of-sequence token, or None."""
+        bos = getattr(self.model.config, "bos_token_id", None)
+        return None if bos is None else int(bos)
+
+    @property
     def device(self) -> torch.device:
         """Device of the model's parameters."""
         return next(self.model.parameters()).device
@@ -84,10 +128,13 @@ class ArchitectureAdapter(abc.ABC):
     def forward(
         self,
         input_ids: torch.Tensor,
-        capture: frozenset[str] | set[str] | tuple[str, ...] = (),
+        capture: Iterable[Capture] = (),
         attention_mask: torch.Tensor | None = None,
     ) -> HookedOutput:
-        """Run the model, returning logits and the requested activations (``CAPTURE_FIELDS``)."""
+        """Run the model, returning logits and the requested activations.
+
+        Implementations pass ``capture`` through :func:`check_capture` first.
+        """
 
     # Weights for circuit analysis: (H, D, d_head) maps read from the residual stream,
     # (H, d_head, D) maps write to it, following TransformerLens conventions.

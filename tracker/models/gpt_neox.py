@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from tracker.models.base import ArchitectureAdapter, HookedOutput
+from tracker.models.base import ArchitectureAdapter, Capture, HookedOutput, check_capture
 from tracker.models.registry import register_architecture
 
 
@@ -91,11 +92,11 @@ class GPTNeoXAdapter(ArchitectureAdapter):
     def forward(
         self,
         input_ids: torch.Tensor,
-        capture: frozenset[str] | set[str] | tuple[str, ...] = (),
+        capture: Iterable[Capture] = (),
         attention_mask: torch.Tensor | None = None,
     ) -> HookedOutput:
         """Run the model, returning logits and the requested activations."""
-        capture = frozenset(capture)
+        capture = check_capture(capture)
         input_ids = input_ids.to(self.device)
         batch, seq = input_ids.shape
         x = self.core.embed_in(input_ids)

@@ -6,21 +6,23 @@ from typing import Any, TypeVar
 
 from tracker.errors import UnsupportedArchitectureError
 from tracker.models.base import ArchitectureAdapter
+from tracker.registry import Registry
 
-_ADAPTERS: dict[str, type[ArchitectureAdapter]] = {}
 A = TypeVar("A", bound=type[ArchitectureAdapter])
+_ADAPTERS: Registry[ArchitectureAdapter] = Registry(
+    "architecture", "tracker.models", names_of=lambda cls: cls.model_types
+)
 
 
 def register_architecture(cls: A) -> A:
     """Class decorator: register an adapter for each of its ``model_types``."""
-    for model_type in cls.model_types:
-        _ADAPTERS[model_type] = cls
+    _ADAPTERS.register(cls)
     return cls
 
 
 def supported_model_types() -> list[str]:
     """Return the model types with an adapter."""
-    return sorted(_ADAPTERS)
+    return _ADAPTERS.names()
 
 
 def get_adapter(model: Any, what: str = "model") -> ArchitectureAdapter:
@@ -34,9 +36,9 @@ def get_adapter(model: Any, what: str = "model") -> ArchitectureAdapter:
         UnsupportedArchitectureError: If no adapter handles ``model.config.model_type``.
     """
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type not in _ADAPTERS:
+    if not isinstance(model_type, str) or model_type not in _ADAPTERS:
         raise UnsupportedArchitectureError(
             f"{what}: unsupported architecture {model_type!r} "
             f"(supported: {', '.join(supported_model_types())})"
         )
-    return _ADAPTERS[model_type](model)
+    return _ADAPTERS.get(model_type)(model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -50,6 +51,18 @@ class Probe(Versioned[ConfigT], abc.ABC):
     @abc.abstractmethod
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure the checkpoint; return metric name -> value (numpy array or float)."""
+
+    def with_text(self, path: Path) -> Probe[ConfigT]:
+        """Return this probe reading the text dataset at ``path``; probes without text ignore it.
+
+        A probe that reads running text overrides this (and :meth:`has_data`), so callers such
+        as the CLI hand over a dataset without knowing which probe uses it or how.
+        """
+        return self
+
+    def has_data(self) -> bool:
+        """Whether the data this probe reads can be found (always, for most probes)."""
+        return True
 
     def missing(self, ctx: ProbeContext, **known: np.ndarray | float) -> dict[str, np.ndarray]:
         """Return the result of a checkpoint with nothing to measure: every metric NaN.

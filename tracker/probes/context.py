@@ -7,17 +7,26 @@ inputs share one pass.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from tracker.models import ArchitectureAdapter, HookedOutput, get_adapter
+from tracker.models import ArchitectureAdapter, Capture, HookedOutput, check_capture, get_adapter
+
+T = TypeVar("T")
 
 
 def _tokens_key(tokens: torch.Tensor) -> str:
     data = tokens.detach().to("cpu", torch.int64).contiguous().numpy()
     return hashlib.sha1(data.tobytes() + str(data.shape).encode()).hexdigest()
+
+
+def bos_id(adapter: ArchitectureAdapter, tokenizer: Any) -> int | None:
+    """Return the BOS token: the tokenizer's, else the model's, else None."""
+    bos = getattr(tokenizer, "bos_token_id", None) if tokenizer is not None else None
+    return adapter.bos_token_id if bos is None else int(bos)
 
 
 @dataclass
@@ -39,12 +48,12 @@ class ProbeContext:
     adapter: ArchitectureAdapter = field(init=False)
     batch_size: int = 64
     forward_count: int = 0
-    _declared: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    _declared: dict[str, set[Capture]] = field(default_factory=dict, init=False, repr=False)
     # Which probes declared each input, so a cached pass is dropped once they have all run.
     _owners: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
     #: Name of the probe currently declaring or running (set by the runner).
     active_probe: str = ""
-    _cache: dict[str, tuple[frozenset[str], HookedOutput]] = field(
+    _cache: dict[str, tuple[frozenset[Capture], HookedOutput]] = field(
         default_factory=dict, init=False, repr=False
     )
     scratch: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
@@ -57,15 +66,19 @@ class ProbeContext:
         """Device of the model."""
         return self.adapter.device
 
-    def declare(self, tokens: torch.Tensor, capture: set[str] | frozenset[str]) -> None:
-        """Announce that a probe will ask for ``capture`` on ``tokens``."""
+    def declare(self, tokens: torch.Tensor, capture: Iterable[Capture]) -> None:
+        """Announce that a probe will ask for ``capture`` on ``tokens``.
+
+        Raises:
+            ValueError: Naming an unknown activation.
+        """
         key = _tokens_key(tokens)
-        self._declared.setdefault(key, set()).update(capture)
+        self._declared.setdefault(key, set()).update(check_capture(capture))
         self._owners.setdefault(key, set()).add(self.active_probe)
 
     @torch.no_grad()
     def forward(
-        self, tokens: torch.Tensor, capture: set[str] | frozenset[str] = frozenset()
+        self, tokens: torch.Tensor, capture: Iterable[Capture] = frozenset()
     ) -> HookedOutput:
         """Hooked forward over ``tokens`` (B, T), memoised by token content.
 
@@ -74,7 +87,7 @@ class ProbeContext:
         chunks and are concatenated along the batch axis.
         """
         key = _tokens_key(tokens)
-        wanted = frozenset(capture) | frozenset(self._declared.get(key, ()))
+        wanted = check_capture(capture) | frozenset(self._declared.get(key, ()))
         cached = self._cache.get(key)
         if cached is not None and wanted <= cached[0]:
             return cached[1]
@@ -84,22 +97,25 @@ class ProbeContext:
         self._cache[key] = (wanted, out)
         return out
 
-    def _run_chunked(self, tokens: torch.Tensor, wanted: frozenset[str]) -> HookedOutput:
+    def _run_chunked(self, tokens: torch.Tensor, wanted: frozenset[Capture]) -> HookedOutput:
         parts = []
         for start in range(0, tokens.shape[0], self.batch_size):
             parts.append(self.adapter.forward(tokens[start : start + self.batch_size], wanted))
             self.forward_count += 1
         if len(parts) == 1:
             return parts[0]
-        merged: dict[str, torch.Tensor | None] = {}
-        for name in ("logits", "resid", "patterns", "head_out", "mlp_out", "attn_out"):
-            values = [getattr(p, name) for p in parts]
-            if values[0] is None:
-                merged[name] = None
-            else:
-                # Logits are batch-first; every activation is layer-first then batch.
-                merged[name] = torch.cat(values, dim=0 if name == "logits" else 1)
-        return HookedOutput(**merged)  # type: ignore[arg-type]
+        # Logits are batch-first; every activation is layer-first then batch.
+        merged = HookedOutput(logits=torch.cat([p.logits for p in parts], dim=0))
+        for name in wanted:
+            setattr(merged, name, torch.cat([p.require(name) for p in parts], dim=1))
+        return merged
+
+    def memo(self, key: str, build: Callable[[], T]) -> T:
+        """Build a value once per checkpoint (inputs or prompts shared by declare and run)."""
+        if key not in self.scratch:
+            self.scratch[key] = build()
+        value: T = self.scratch[key]
+        return value
 
     def release(self, probe: str) -> None:
         """Mark ``probe`` done; drop cached passes no probe still waiting has declared.

@@ -108,7 +108,6 @@ class CopyingProbe(Probe[CopyingConfig]):
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Score every head."""
         rep = repeated_tokens(ctx, self.config)
-        resid = ctx.forward(rep.tokens, {"resid"}).resid
-        assert resid is not None
+        resid = ctx.forward(rep.tokens, {"resid"}).require("resid")
         score, zscore = copying_scores(ctx, resid, rep)
         return {"copying_score": score, "copying_zscore": zscore}

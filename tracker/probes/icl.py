@@ -20,6 +20,7 @@ and 2, early < late <= n_ctx - 1); longer contexts keep them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -27,8 +28,13 @@ from tracker.metric import Metric
 from tracker.probes.base import Probe, ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.registry import register_probe
-from tracker.probes.tasks import bos_prefix, memo
-from tracker.probes.text_data import iter_token_docs, resolve_text_dataset
+from tracker.probes.tasks import bos_prefix
+from tracker.probes.text_data import (
+    content_digest,
+    iter_token_docs,
+    resolve_text_dataset,
+    text_dataset_names,
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,8 @@ class ICLConfig(ProbeConfig):
 
     Attributes:
         dataset: Name of the text dataset (resolved by :mod:`tracker.probes.text_data`).
-        dataset_digest: Content digest of ``dataset`` when it is a path (set by the CLI), so
-            the result key follows the data; "" for named datasets.
+        dataset_digest: Content digest of ``dataset`` when it is a path (set by
+            :meth:`ICLProbe.with_text`), so the result key follows the data; "" for names.
         text_column: Column holding the text when the rows are not pre-tokenized.
         n_docs: Number of documents.
         early_pos: Early token index for a ``reference_context``-token model.
@@ -94,9 +100,24 @@ class ICLProbe(Probe[ICLConfig]):
     )
     Config = ICLConfig
 
+    def with_text(self, path: Path) -> ICLProbe:
+        """Read the documents at ``path``, keyed by their content digest.
+
+        A dataset already named in the config wins over ``path``.
+        """
+        if self.config.dataset != ICLConfig().dataset:
+            return self
+        return ICLProbe(self.config, dataset=str(Path(path).resolve()),
+                        dataset_digest=content_digest(path))
+
+    def has_data(self) -> bool:
+        """Whether the configured dataset is registered or is a path that exists."""
+        name = self.config.dataset
+        return name in text_dataset_names() or Path(name).expanduser().exists()
+
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level scalars."""
-        early, late = scaled_positions(self.config, self._n_ctx(ctx))
+        early, late = scaled_positions(self.config, ctx.adapter.n_ctx)
         return [
             Metric(name="icl_score", kind="scalar",
                    description=f"loss at token {late} minus loss at token "
@@ -116,14 +137,10 @@ class ICLProbe(Probe[ICLConfig]):
                    higher_is_mechanism=None),
         ]
 
-    @staticmethod
-    def _n_ctx(ctx: ProbeContext) -> int:
-        return int(getattr(ctx.model.config, "max_position_embeddings", 2048))
-
     def _tokens(self, ctx: ProbeContext) -> torch.Tensor | None:
         def build() -> torch.Tensor | None:
             cfg = self.config
-            _, late = scaled_positions(cfg, self._n_ctx(ctx))
+            _, late = scaled_positions(cfg, ctx.adapter.n_ctx)
             source = resolve_text_dataset(ctx, cfg.dataset, cfg.dataset_digest)
             prefix = bos_prefix(ctx, cfg.prepend_bos)
             docs: list[list[int]] = []
@@ -135,7 +152,7 @@ class ICLProbe(Probe[ICLConfig]):
                     docs.append(doc[: late + 1])
             return torch.tensor(docs, dtype=torch.long) if docs else None
 
-        return memo(ctx, f"{self.name}:{self.key}", build)
+        return ctx.memo(f"{self.name}:{self.key}", build)
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the forward pass over the documents (logits only)."""
@@ -149,7 +166,7 @@ class ICLProbe(Probe[ICLConfig]):
         tokens = self._tokens(ctx)
         if tokens is None:
             return self.missing(ctx, icl_n_docs=0.0)
-        early, late = scaled_positions(self.config, self._n_ctx(ctx))
+        early, late = scaled_positions(self.config, ctx.adapter.n_ctx)
         losses = token_losses(ctx.forward(tokens, frozenset()).logits, tokens).double()
         early_loss = float(losses[:, early - 1].mean())
         late_loss = float(losses[:, late - 1].mean())

@@ -152,8 +152,7 @@ class InductionProbe(Probe[InductionConfig]):
         rep = repeated_tokens(ctx, self.config)
         if rep.n_repeats < 2:
             raise ValueError("induction probe needs n_repeats >= 2")
-        patterns = ctx.forward(rep.tokens, {"patterns"}).patterns
-        assert patterns is not None
+        patterns = ctx.forward(rep.tokens, {"patterns"}).require("patterns")
         return {
             "induction_score": induction_stripe_scores(patterns, rep.seq_len),
             "prefix_matching_score": earlier_copy_scores(patterns, rep.seq_len, rep.n_repeats, 1),

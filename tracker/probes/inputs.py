@@ -7,30 +7,28 @@ from typing import Any
 
 import torch
 
+from tracker.models import ArchitectureAdapter
 from tracker.probes.base import ProbeConfig
-from tracker.probes.context import ProbeContext
+from tracker.probes.context import ProbeContext, bos_id
 
 
-def vocab_bounds(model: Any, tokenizer: Any) -> tuple[int, int | None, set[int]]:
-    """Return (usable vocab size, BOS id, special ids) for sampling random tokens.
+def vocab_bounds(adapter: ArchitectureAdapter, tokenizer: Any) -> tuple[int, set[int]]:
+    """Return (usable vocab size, special ids) for sampling random tokens.
 
     The usable vocab is the tokenizer's length when known (Pythia pads its embedding beyond the
-    tokenizer), else the model's ``vocab_size``.
+    tokenizer), else the model's vocabulary.
     """
-    vocab = int(model.config.vocab_size)
-    bos = None
+    vocab = adapter.vocab_size
     special: set[int] = set()
     if tokenizer is not None:
         vocab = min(vocab, len(tokenizer))
-        bos = tokenizer.bos_token_id
         special = set(getattr(tokenizer, "all_special_ids", []) or [])
-    if bos is None:
-        bos = getattr(model.config, "bos_token_id", None)
-    return vocab, bos, special
+    return vocab, special
+
 
 
 def repeated_random_tokens(
-    model: Any,
+    adapter: ArchitectureAdapter,
     tokenizer: Any,
     seq_len: int,
     n_repeats: int,
@@ -44,7 +42,7 @@ def repeated_random_tokens(
     ``distinct``, to the number of usable tokens).
 
     Args:
-        model: HF model (for vocab size and context length).
+        adapter: The model's adapter (for vocabulary and context length).
         tokenizer: Its tokenizer, or None.
         seq_len: Length of x.
         n_repeats: Number of copies of x.
@@ -57,9 +55,9 @@ def repeated_random_tokens(
         ``(tokens, seq_len)``: (n_seqs, 1 + n_repeats * seq_len) LongTensor and the length of x
         actually used. Position 0 holds BOS (token 0 when the model has none).
     """
-    vocab, bos, special = vocab_bounds(model, tokenizer)
-    context = int(getattr(model.config, "max_position_embeddings", 1 + n_repeats * seq_len))
-    seq_len = max(2, min(seq_len, (context - 1) // n_repeats))
+    vocab, special = vocab_bounds(adapter, tokenizer)
+    bos = bos_id(adapter, tokenizer)
+    seq_len = max(2, min(seq_len, (adapter.n_ctx - 1) // n_repeats))
     allowed = torch.tensor([t for t in range(vocab) if t not in special], dtype=torch.long)
     gen = torch.Generator().manual_seed(seed)
     if distinct:
@@ -113,13 +111,13 @@ class RepeatedTokens:
 
 def repeated_tokens(ctx: ProbeContext, cfg: RepeatedTokensConfig) -> RepeatedTokens:
     """Return the [BOS] + x * n_repeats tokens of ``cfg`` (memoised in ``ctx.scratch``)."""
-    key = (f"repeated_tokens:{cfg.seq_len}:{cfg.n_repeats}:{cfg.n_seqs}:{cfg.seed}:"
-           f"{cfg.distinct}")
-    cached = ctx.scratch.get(key)
-    if cached is None:
+    def build() -> RepeatedTokens:
         tokens, seq_len = repeated_random_tokens(
-            ctx.model, ctx.tokenizer, cfg.seq_len, cfg.n_repeats, cfg.n_seqs, cfg.seed,
+            ctx.adapter, ctx.tokenizer, cfg.seq_len, cfg.n_repeats, cfg.n_seqs, cfg.seed,
             distinct=cfg.distinct,
         )
-        cached = ctx.scratch[key] = RepeatedTokens(tokens, seq_len, cfg.n_repeats)
-    return cached
+        return RepeatedTokens(tokens, seq_len, cfg.n_repeats)
+
+    key = (f"repeated_tokens:{cfg.seq_len}:{cfg.n_repeats}:{cfg.n_seqs}:{cfg.seed}:"
+           f"{cfg.distinct}")
+    return ctx.memo(key, build)

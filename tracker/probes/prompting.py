@@ -8,7 +8,7 @@ import torch
 
 from tracker.probes.base import ConfigT, Probe
 from tracker.probes.context import ProbeContext
-from tracker.probes.tasks import memo, pad_id, pad_right
+from tracker.probes.tasks import pad_id, pad_right
 
 
 class PromptProbe(Probe[ConfigT]):
@@ -36,7 +36,7 @@ class PromptProbe(Probe[ConfigT]):
             tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
             return prompts, tokens, last
 
-        return memo(ctx, f"{self.name}:{self.key}", build)
+        return ctx.memo(f"{self.name}:{self.key}", build)
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the one forward pass over clean and corrupted prompts."""

@@ -7,11 +7,8 @@ from typing import Any, TypeVar
 from tracker.probes.base import Probe
 from tracker.registry import Registry
 
-P = TypeVar("P", bound=type[Probe])
-_PROBES: Registry[Probe] = Registry(
-    "probe", "tracker.probes",
-    skip=("base", "context", "registry", "inputs", "circuits", "tasks", "text_data"),
-)
+P = TypeVar("P", bound=type[Probe[Any]])
+_PROBES: Registry[Probe[Any]] = Registry("probe", "tracker.probes")
 
 
 def register_probe(cls: P) -> P:
@@ -25,7 +22,7 @@ def probe_names() -> list[str]:
     return _PROBES.names()
 
 
-def probe_class(name: str) -> type[Probe]:
+def probe_class(name: str) -> type[Probe[Any]]:
     """Return the probe class registered under ``name``.
 
     Raises:
@@ -34,7 +31,7 @@ def probe_class(name: str) -> type[Probe]:
     return _PROBES.get(name)
 
 
-def make_probes(names: list[str] | None = None, **configs: dict[str, Any]) -> list[Probe]:
+def make_probes(names: list[str] | None = None, **configs: dict[str, Any]) -> list[Probe[Any]]:
     """Instantiate probes by name (all registered probes when ``names`` is None).
 
     Args:

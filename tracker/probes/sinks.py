@@ -115,13 +115,13 @@ class AttentionSinkProbe(Probe[SinkConfig]):
         """Measure sinks."""
         rep = repeated_tokens(ctx, self.config)
         out = ctx.forward(rep.tokens, {"patterns", "resid"})
-        assert out.patterns is not None and out.resid is not None
-        scores = sink_scores(out.patterns)
-        peak, at_bos = resid_norm_peaks(out.resid)
+        resid = out.require("resid")
+        scores = sink_scores(out.require("patterns"))
+        peak, at_bos = resid_norm_peaks(resid)
         return {
             "sink_score": scores,
             "sink_fraction": float((scores > self.config.threshold).mean()),
-            "sink_value_norm_ratio": value_norm_ratios(ctx, out.resid),
+            "sink_value_norm_ratio": value_norm_ratios(ctx, resid),
             "resid_norm_peak": peak,
             "resid_peak_at_bos": at_bos,
         }

@@ -43,7 +43,7 @@ from tracker.probes.circuits import attn_norm, direct_logits, head_ov
 from tracker.probes.context import ProbeContext
 from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
-from tracker.probes.tasks import as_tuple, load_task_file, memo, word_token
+from tracker.probes.tasks import as_tuple, load_task_file, word_token
 
 SUCCESSION_TASKS = (
     "numbers", "number_words", "ordinal_words", "days", "day_prefixes", "months",
@@ -194,7 +194,7 @@ class SuccessorHeadsProbe(Probe[SuccessorHeadsConfig]):
 
     def _tasks(self, ctx: ProbeContext) -> list[SuccessionTask]:
         cfg = self.config
-        return memo(ctx, f"{self.name}:{self.key}", lambda: succession_tasks(
+        return ctx.memo(f"{self.name}:{self.key}", lambda: succession_tasks(
             ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.tasks))
 
     @torch.no_grad()

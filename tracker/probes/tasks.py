@@ -22,13 +22,13 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
-from tracker.probes.context import ProbeContext
+from tracker.probes.context import ProbeContext, bos_id
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_]*)\}")
 T = TypeVar("T")
@@ -123,10 +123,8 @@ def bos_prefix(ctx: ProbeContext, prepend_bos: bool) -> list[int]:
     """``[BOS]`` when asked for and known (tokenizer's, else the model config's), else []."""
     if not prepend_bos:
         return []
-    bos = getattr(ctx.tokenizer, "bos_token_id", None) if ctx.tokenizer is not None else None
-    if bos is None:
-        bos = getattr(ctx.model.config, "bos_token_id", None)
-    return [] if bos is None else [int(bos)]
+    bos = bos_id(ctx.adapter, ctx.tokenizer)
+    return [] if bos is None else [bos]
 
 
 def pad_right(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,14 +152,6 @@ def last_logits(ctx: ProbeContext, tokens: torch.Tensor, last: torch.Tensor) -> 
     logits = ctx.forward(tokens, frozenset()).logits
     rows = torch.arange(tokens.shape[0], device=logits.device)
     return logits[rows, last.to(logits.device)].float()
-
-
-def memo(ctx: ProbeContext, key: str, build: Callable[[], T]) -> T:
-    """Build a value once per checkpoint context (e.g. prompts shared by declare and run)."""
-    if key not in ctx.scratch:
-        ctx.scratch[key] = build()
-    value: T = ctx.scratch[key]
-    return value
 
 
 def as_tuple(value: Any) -> tuple[Any, ...]:
