@@ -8,11 +8,9 @@ import json
 import numpy as np
 import pytest
 
+from tests.support.planted_models import Planted, repeated_docs
 from tracker.probes import ProbeContext, config_hash, make_probes, probe_class, probe_names
 from tracker.probes.inputs import repeated_tokens
-
-from .planted import Planted
-from .test_icl import repeated_docs
 
 PROBES = [
     "attention_sinks", "copying", "greater_than", "icl", "induction", "ioi", "successor_heads",

@@ -6,10 +6,9 @@ import math
 
 import torch
 
+from tests.support.planted_models import ROTARY, ROTARY_BASE, Planted, circuits_builder
 from tracker.models import get_adapter
 from tracker.probes.inputs import repeated_random_tokens
-
-from .planted import ROTARY, ROTARY_BASE, Planted, circuits_builder
 
 
 def test_rotary_gap_claim() -> None:
