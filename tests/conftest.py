@@ -1,5 +1,4 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from builders import SPINE_STEPS, build_pythia_cache  # noqa: E402
+from tests.support.builders import SPINE_STEPS, build_pythia_cache  # noqa: E402
 
 
 @pytest.fixture(scope="session")

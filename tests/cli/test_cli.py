@@ -3,9 +3,9 @@ import sys
 
 import h5py
 import pytest
-from builders import PYTHIA_REPO, build_pythia_cache, tiny_tokenizer
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from tests.support.builders import PYTHIA_REPO, build_pythia_cache, tiny_tokenizer
 from tracker.cli.main import main
 from tracker.sources import list_cached_refs
 from tracker.sources.hf_cache import repo_folder

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .synthetic import PYTHIA_STEPS, PYTHIA_X
+from tests.support.curves import PYTHIA_STEPS, PYTHIA_X
 
 
 @pytest.fixture(scope="session")

@@ -21,9 +21,13 @@ from tracker.detect.pelt import Pelt
 from tracker.detect.registry import detector_class
 from tracker.errors import TrackerError, UnknownNameError
 
+#: Detectors that place a change at the first point of the new segment. ``sigmoid`` reports
+#: the fitted 10% onset instead (continuous x, index of the checkpoint before it).
+SEGMENTERS = [name for name in detector_names() if name != "sigmoid"]
 
-def test_registry_lists_every_detector_and_the_default():
-    assert detector_names() == ["binseg", "bocpd", "pelt", "sigmoid"]
+
+def test_registry_lists_the_default():
+    # Every detector class of the package is registered: test_detector_contract.py.
     assert DEFAULT_DETECTOR in detector_names()
     assert detector_class("pelt") is Pelt
 
@@ -93,7 +97,7 @@ def test_robust_noise_never_zero():
     assert robust_noise(np.r_[np.zeros(10), np.ones(10)]) > 0
 
 
-@pytest.mark.parametrize("name", ["pelt", "binseg", "bocpd"])
+@pytest.mark.parametrize("name", SEGMENTERS)
 def test_nans_are_dropped_and_indices_map_back(name):
     rng = np.random.default_rng(5)
     y = np.r_[np.zeros(60), np.ones(60)] + rng.normal(0, 0.05, 120)
@@ -107,7 +111,7 @@ def test_nans_are_dropped_and_indices_map_back(name):
     assert 0.99 <= cp.confidence <= 1.0
 
 
-@pytest.mark.parametrize("name", ["pelt", "binseg", "bocpd", "sigmoid"])
+@pytest.mark.parametrize("name", detector_names())
 def test_sign_of_size_follows_the_change(name):
     x = np.linspace(0, 5, 150)
     rng = np.random.default_rng(6)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.support.curves import emergence_curve, nearest_index
 from tracker.detect import DEFAULT_DETECTOR, detector_names, get_detector
-
-from .synthetic import emergence_curve, nearest_index
 
 N_CURVES = 60
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from events.planted import planted_store
 
+from tests.support.detection_stores import planted_store
 from tracker.events import find_events, read_events, scale_table, timeline, write_events
 from tracker.store import SeriesStore
 from tracker.store.validate import validate_file

@@ -1,8 +1,8 @@
 import pytest
 import torch
-from builders import tiny_model
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from tests.support.builders import tiny_model
 from tracker.errors import UnsupportedArchitectureError
 from tracker.models import get_adapter
 

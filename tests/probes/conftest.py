@@ -1,6 +1,7 @@
 import pytest
 
-from .planted import Planted, circuits_model
+from tests.support.builders import tiny_model, tiny_tokenizer
+from tests.support.planted_models import Planted, circuits_model
 
 
 @pytest.fixture(scope="session")
@@ -11,7 +12,5 @@ def circuits() -> Planted:
 
 @pytest.fixture(scope="session")
 def tiny():  # type: ignore[no-untyped-def]
-    """A random tiny GPT-NeoX and its word-level tokenizer (from tests/builders.py)."""
-    from builders import tiny_model, tiny_tokenizer
-
+    """A random tiny GPT-NeoX and its word-level tokenizer (from tests/support/builders.py)."""
     return tiny_model(), tiny_tokenizer()

@@ -1,38 +1,15 @@
-"""All probes through one ProbeContext: shared forward passes, declared metrics, registry."""
+"""All registered probes through one ProbeContext: shared forward passes, declared metrics."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import numpy as np
-import pytest
 
-from tracker.probes import ProbeContext, make_probes, probe_class, probe_names
+from tests.support.planted_models import Planted, repeated_docs
+from tracker.probes import ProbeContext, make_probes, probe_names
 from tracker.probes.inputs import repeated_tokens
 
-from .planted import Planted
-from .test_icl import repeated_docs
-
-PROBES = [
-    "attention_sinks", "copying", "greater_than", "icl", "induction", "ioi", "successor_heads",
-    "successor_text",
-]
-
-
-def test_registry_lists_every_probe() -> None:
-    assert set(PROBES) <= set(probe_names())
-    for name in PROBES:
-        cls = probe_class(name)
-        assert cls.name == name and isinstance(cls.version, int) and cls.version >= 1
-        assert cls.description and "\n" not in cls.description
-        config = cls.Config()
-        assert dataclasses.is_dataclass(config)
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            config.seed = 1  # type: ignore[misc]
-        hash(config)
-        json.loads(config.to_json())
-        assert config.config_hash() == cls.Config().config_hash()
+#: Every registered probe (per-probe contracts: test_probe_contract.py).
+PROBES = probe_names()
 
 
 def _check_shapes(ctx: ProbeContext, probe, values) -> None:  # type: ignore[no-untyped-def]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.support.planted_models import Planted, circuits_model
 from tracker.probes import ProbeContext, make_probes
-
-from .planted import Planted, circuits_model
 
 
 def _others(values: np.ndarray, head: tuple[int, int]) -> np.ndarray:

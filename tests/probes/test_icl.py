@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pytest
 
+from tests.support.planted_models import Planted, circuits_builder, repeated_docs
 from tracker.errors import UnknownNameError
 from tracker.probes import ProbeContext, make_probes, text_data
 from tracker.probes.icl import ICLConfig, scaled_positions
 from tracker.probes.text_data import register_text_dataset, resolve_text_dataset
-
-from .planted import FILLERS, Planted, circuits_builder
-
-
-def repeated_docs(n_docs: int = 8, period: int = 10, copies: int = 8) -> list[str]:
-    """Documents made of a random block of filler words repeated ``copies`` times."""
-    rng = random.Random(0)
-    return [" ".join(rng.sample(FILLERS, period) * copies) for _ in range(n_docs)]
 
 
 def _run(planted: Planted, **config: object) -> tuple[dict[str, float], ProbeContext]:

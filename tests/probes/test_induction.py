@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.support.planted_models import Planted
 from tracker.probes import ProbeContext, make_probes, probe_class
 from tracker.probes.induction import (
     earlier_copy_scores,
@@ -15,8 +16,6 @@ from tracker.probes.induction import (
     previous_token_scores,
 )
 from tracker.probes.inputs import repeated_tokens
-
-from .planted import Planted
 
 L, R = 5, 4
 T = 1 + R * L

@@ -6,10 +6,9 @@ import math
 
 import torch
 
+from tests.support.planted_models import ROTARY, ROTARY_BASE, Planted, circuits_builder
 from tracker.models import get_adapter
 from tracker.probes.inputs import repeated_random_tokens
-
-from .planted import ROTARY, ROTARY_BASE, Planted, circuits_builder
 
 
 def test_rotary_gap_claim() -> None:
@@ -37,10 +36,10 @@ def test_weights_land_where_the_adapter_reads_them() -> None:
 
 def test_planted_attention(circuits: Planted) -> None:
     """Previous-token head on q - 1, sink head on 0, at every query of the repeated input."""
-    tokens, seq_len = repeated_random_tokens(get_adapter(circuits.model), circuits.tokenizer, 30, 4, 4, 0,
+    adapter = get_adapter(circuits.model)
+    tokens, seq_len = repeated_random_tokens(adapter, circuits.tokenizer, 30, 4, 4, 0,
                                              distinct=True)
-    patterns = get_adapter(circuits.model).forward(tokens, {"patterns"}).patterns
-    assert patterns is not None
+    patterns = adapter.forward(tokens, {"patterns"}).require("patterns")
     q = torch.arange(1, tokens.shape[1])
     layer, head = circuits.heads["prev"]
     assert patterns[layer, :, head, q, q - 1].min() > 1 - 1e-6

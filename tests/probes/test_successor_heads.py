@@ -6,11 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.probes import ProbeContext, make_probes, probe_class
-from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
-from tracker.probes.tasks import load_task_file
-
-from .planted import (
+from tests.support.planted_models import (
     DAYS,
     KEPT_PAIRS,
     MONTHS,
@@ -19,6 +15,9 @@ from .planted import (
     successor_map,
     word_tokenizer,
 )
+from tracker.probes import ProbeContext, make_probes, probe_class
+from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
+from tracker.probes.tasks import load_task_file
 
 
 def _run(planted: Planted, **config: object) -> dict[str, np.ndarray]:

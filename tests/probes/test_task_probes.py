@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from tests.support.planted_models import Planted, PlantedBuilder, circuits_builder, successor_map
 from tracker.probes import ProbeContext, make_probes
 from tracker.probes.greater_than import greater_than_prompts
 from tracker.probes.ioi import ioi_prompts
 from tracker.probes.successor_heads import SUCCESSION_TASKS
 from tracker.probes.tasks import load_task_file
-
-from .planted import Planted, PlantedBuilder, circuits_builder, successor_map
 
 
 def _template_words(*templates: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from tests.support.planted_models import word_tokenizer
 from tracker.probes import ProbeContext
 from tracker.probes.tasks import (
     data_dir,
@@ -13,8 +14,6 @@ from tracker.probes.tasks import (
     render,
     word_token,
 )
-
-from .planted import word_tokenizer
 
 
 def test_data_dir_holds_task_files() -> None:

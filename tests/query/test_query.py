@@ -1,6 +1,6 @@
 import pytest
-from events.planted import planted_store
 
+from tests.support.detection_stores import planted_store
 from tracker.cli.main import main
 from tracker.errors import TrackerError
 from tracker.query import changes_between, heads_at_step, parse_head, when_became

@@ -1,7 +1,8 @@
 
 import numpy as np
 import pytest
-from synthetic_stores import (
+
+from tests.support.report_stores import (
     SECOND_HEAD,
     STEPS,
     STRONG_HEAD,
@@ -11,7 +12,6 @@ from synthetic_stores import (
     planted_store,
     store_events,
 )
-
 from tracker.errors import TrackerError
 from tracker.events import EVENT_COLUMNS, read_events_for, read_store_events
 from tracker.labels import default_group, format_tokens, model_size, order_series

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from synthetic_stores import planted_events, planted_store, store_events
 
+from tests.support.report_stores import planted_events, planted_store, store_events
 from tracker.cli.main import main
 from tracker.store import SeriesStore
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic_stores import (
+
+from tests.support.report_stores import (
     STEPS,
     TOKENS_PER_STEP,
     induction_scores,
@@ -9,7 +10,6 @@ from synthetic_stores import (
     planted_store,
     store_events,
 )
-
 from tracker.cli.main import main
 from tracker.events import normalize_events
 from tracker.report import heatmaps, plots

@@ -8,8 +8,8 @@ import sys
 import time
 
 import numpy as np
-from builders import PYTHIA_REPO, build_pythia_cache
 
+from tests.support.builders import PYTHIA_REPO, build_pythia_cache
 from tracker.store import SeriesStore, list_shards
 from tracker.store.validate import validate_file
 

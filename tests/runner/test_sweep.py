@@ -2,8 +2,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from builders import PYTHIA_REPO, SPINE_STEPS
 
+from tests.support.builders import PYTHIA_REPO, SPINE_STEPS
 from tracker.probes import Metric, Probe, ProbeConfig, make_probes
 from tracker.runner import sweep
 from tracker.sources import open_series

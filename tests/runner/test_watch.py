@@ -1,5 +1,4 @@
-from builders import tiny_model, tiny_tokenizer
-
+from tests.support.builders import tiny_model, tiny_tokenizer
 from tracker.probes import make_probes
 from tracker.runner import watch
 from tracker.sources import LocalFolderSeries

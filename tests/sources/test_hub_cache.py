@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from builders import PYTHIA_REPO, SPINE_STEPS, build_pythia_cache
 from huggingface_hub import scan_cache_dir
 
+from tests.support.builders import PYTHIA_REPO, SPINE_STEPS, build_pythia_cache
 from tracker.errors import SourceError
 from tracker.sources import HubSeries, list_cached_refs, open_series
 from tracker.sources.hf_cache import repo_folder

@@ -1,6 +1,6 @@
 import pytest
-from builders import tiny_model, tiny_tokenizer
 
+from tests.support.builders import tiny_model, tiny_tokenizer
 from tracker.errors import SourceError
 from tracker.sources import LocalFolderSeries, open_series
 

@@ -3,17 +3,12 @@
 import importlib
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from builders import PYTHIA_REPO
 
-# The planted-store builders live beside the report tests. (No conftest.py here: a second
-# top-level ``conftest`` module would shadow tests/conftest.py for ``from conftest import``.)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-
-from synthetic_stores import (  # noqa: E402
+from tests.support.builders import PYTHIA_REPO
+from tests.support.report_stores import (
     STEPS,
     TOKENS_PER_STEP,
     icl_score,
@@ -22,7 +17,6 @@ from synthetic_stores import (  # noqa: E402
     planted_store,
     store_events,
 )
-
 from tracker.cli.main import main
 from tracker.errors import TrackerError
 from tracker.metric import Metric

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    GPTNeoXConfig,
+    GPTNeoXForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
 
 from tracker.sources import write_cache_revision
 
@@ -83,3 +89,11 @@ def build_pythia_cache(
         write_cache_revision(cache_dir, repo_id, f"step{step}", model, tok)
         previous = model
     return cache_dir
+
+
+#: A tiny random model of each architecture the tracker supports, by Hugging Face
+#: ``model_type``. A new adapter gets its builder here (the architecture contract tests fail
+#: for a registered type without one).
+TINY_MODELS: dict[str, Callable[[], PreTrainedModel]] = {
+    "gpt_neox": lambda: tiny_model(seed=5, scale=0.3, num_hidden_layers=3),
+}

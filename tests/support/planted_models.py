@@ -28,6 +28,7 @@ MLPs are zero so they output 0; the model has the parallel residual of Pythia):
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -319,3 +320,9 @@ def circuits_model(bos_scale: float = 10.0) -> Planted:
     builder.induction_head(1, 0)
     builder.successor_head(1, 1, successor_map(builder))
     return builder.build()
+
+
+def repeated_docs(n_docs: int = 8, period: int = 10, copies: int = 8) -> list[str]:
+    """Documents made of a random block of filler words repeated ``copies`` times."""
+    rng = random.Random(0)
+    return [" ".join(rng.sample(FILLERS, period) * copies) for _ in range(n_docs)]
