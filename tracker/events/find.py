@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker.detect import DEFAULT_DETECTOR, ChangePoint, Detector, get_detector, make_x_axis
+from tracker.detect.base import XAxis
 from tracker.detect.registry import detector_names
 from tracker.events.model import Event
 from tracker.store import Metric, SeriesStore
@@ -52,7 +53,7 @@ class DetectOptions:
 
     emergence_detector: str | None = None
     change_detector: str | None = None
-    axis: str = "log_step"
+    axis: XAxis = "log_step"
     window: float = 0.25
     min_members: int = 2
     min_relative: float = 0.25
@@ -133,7 +134,7 @@ class EventFinder:
 
     def find(self, store: SeriesStore) -> list[Event]:
         """Return every event in the store, sorted by midpoint step."""
-        x = make_x_axis(store.steps, store.tokens, self.options.axis)  # type: ignore[arg-type]
+        x = make_x_axis(store.steps, store.tokens, self.options.axis)
         events: list[Event] = []
         points: list[tuple[str, float, float]] = []  # unoriented metrics: (metric, x, conf)
         for info in store.metric_infos():

@@ -25,7 +25,9 @@ from typing import Any
 from tracker.errors import TrackerError
 from tracker.organisms.corpus import Corpus, build_corpus
 from tracker.organisms.suite import ModelSpec, SuiteSpec, get_suite
-from tracker.organisms.train import TrainResult, is_complete, read_series_meta, train_model
+from tracker.organisms.train import TrainResult, is_complete, train_model
+from tracker.sources.hf_cache import repo_folder
+from tracker.sources.metadata import read_series_meta
 
 ROOT_ENV = "TRACKER_ORGANISMS_ROOT"
 
@@ -127,7 +129,7 @@ def _resolve_root(root: str | os.PathLike[str] | None) -> Path:
 
 
 def _info(suite: SuiteSpec, spec: ModelSpec, cache_dir: Path) -> OrganismInfo:
-    meta = read_series_meta(cache_dir, suite.repo_id(spec))
+    meta = read_series_meta(repo_folder(cache_dir, suite.repo_id(spec)))
     return OrganismInfo(
         repo_id=suite.repo_id(spec), cache_dir=cache_dir, size=spec.size, seed=spec.seed,
         n_layers=spec.n_layers, d_model=spec.d_model, n_heads=spec.n_heads,

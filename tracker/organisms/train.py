@@ -8,7 +8,6 @@ never interrupted (for the same torch build and thread count).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -28,8 +27,7 @@ from tracker.sources.hf_cache import (
     repo_folder,
     write_cache_revision,
 )
-
-SERIES_META = "tracker_series.json"
+from tracker.sources.metadata import read_series_meta, write_series_meta
 
 
 @dataclass
@@ -152,18 +150,6 @@ def lr_at(spec: ModelSpec, step: int) -> float:
     return spec.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def read_series_meta(cache_dir: Path, repo_id: str) -> dict[str, Any]:
-    """Return the ``tracker_series.json`` of a repo in the cache, or {} if absent."""
-    path = repo_folder(cache_dir, repo_id) / SERIES_META
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
 def _save_state(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
@@ -173,7 +159,7 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
 def is_complete(suite: SuiteSpec, spec: ModelSpec, cache_dir: Path) -> bool:
     """Whether a model is fully trained for exactly this spec and corpus."""
     repo_id = suite.repo_id(spec)
-    meta = read_series_meta(cache_dir, repo_id)
+    meta = read_series_meta(repo_folder(cache_dir, repo_id))
     if not meta.get("complete") or meta.get("key") != spec.key(suite.corpus):
         return False
     refs = list_cached_refs(cache_dir, repo_id)
@@ -247,7 +233,7 @@ def train_model(
         _save_state(state_path, {"key": key, "step": step, "model": model.state_dict(),
                                  "optimizer": optimizer.state_dict(),
                                  "torch_rng": torch.get_rng_state(), "meta": meta})
-        _write_json(repo / SERIES_META, meta)
+        write_series_meta(repo, meta)
         written += 1
 
     elapsed = float(meta["train_seconds"])
@@ -285,7 +271,7 @@ def train_model(
     if done:
         meta["complete"] = True
         meta["tokens_per_second"] = round(spec.tokens_per_step * spec.steps / max(elapsed, 1e-9))
-        _write_json(repo / SERIES_META, meta)
+        write_series_meta(repo, meta)
         shutil.rmtree(state_path.parent, ignore_errors=True)  # optimizer state not needed now
     run_tokens = (step - start) * spec.tokens_per_step
     return TrainResult(repo_id, False, done, start, step, seconds,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -49,7 +49,8 @@ SUCCESSION_TASKS = (
     "numbers", "number_words", "ordinal_words", "days", "day_prefixes", "months",
     "month_prefixes", "letters", "roman_numerals",
 )
-EFFECTIVE_EMBEDDINGS = ("embed", "mlp0", "attn_mlp0")
+EffectiveEmbedding = Literal["embed", "mlp0", "attn_mlp0"]
+EFFECTIVE_EMBEDDINGS: tuple[str, ...] = get_args(EffectiveEmbedding)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class SuccessorHeadsConfig(ProbeConfig):
 
     tasks_file: str = "tasks/succession.json"
     tasks: tuple[str, ...] = SUCCESSION_TASKS
-    effective_embedding: str = "mlp0"
+    effective_embedding: EffectiveEmbedding = "mlp0"
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
@@ -116,7 +117,9 @@ def succession_tasks(
     return tasks
 
 
-def effective_embedding(ctx: ProbeContext, ids: torch.Tensor, variant: str) -> torch.Tensor:
+def effective_embedding(
+    ctx: ProbeContext, ids: torch.Tensor, variant: EffectiveEmbedding
+) -> torch.Tensor:
     """Effective embeddings (N, D) fp32 of token ids (see the module docstring)."""
     adapter = ctx.adapter
     w_e = adapter.embed_matrix()[ids.to(adapter.device)]
@@ -134,7 +137,7 @@ def effective_embedding(ctx: ProbeContext, ids: torch.Tensor, variant: str) -> t
 
 
 def succession_successes(
-    ctx: ProbeContext, tasks: list[SuccessionTask], variant: str
+    ctx: ProbeContext, tasks: list[SuccessionTask], variant: EffectiveEmbedding
 ) -> np.ndarray:
     """Per (layer, head, task) number of successful pairs, as an (L, H, n_tasks) array."""
     adapter = ctx.adapter

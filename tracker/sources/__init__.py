@@ -6,9 +6,15 @@ import os
 from pathlib import Path
 
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint, parse_step
-from tracker.sources.hf_cache import cached_repo_ids, list_cached_refs, write_cache_revision
+from tracker.sources.hf_cache import (
+    cached_repo_ids,
+    list_cached_refs,
+    repo_folder,
+    write_cache_revision,
+)
 from tracker.sources.hub import HubSeries
 from tracker.sources.local import LocalFolderSeries
+from tracker.sources.metadata import SERIES_META, read_series_meta, write_series_meta
 from tracker.sources.schedule import (
     PYTHIA_TOKENS_PER_STEP,
     Checkpoint,
@@ -18,6 +24,7 @@ from tracker.sources.schedule import (
 )
 
 __all__ = [
+    "SERIES_META",
     "Checkpoint",
     "CheckpointSeries",
     "HubSeries",
@@ -30,8 +37,11 @@ __all__ = [
     "parse_step",
     "pythia_like_steps",
     "pythia_steps",
+    "read_series_meta",
+    "repo_folder",
     "select_steps",
     "write_cache_revision",
+    "write_series_meta",
 ]
 
 
@@ -52,7 +62,7 @@ def open_series(
         cache_dir: Hub cache root for repo ids.
         local_files_only: Force offline (True) or online (False) listing and loading.
         tokens_per_step: Override tokens per step (default: Pythia's for hub repos, the value
-            in ``tracker_series.json`` or 1 for folders).
+            in the series metadata (:mod:`tracker.sources.metadata`) or 1 for folders).
         pattern: Glob for checkpoint folders inside a local folder.
 
     Returns:
@@ -60,7 +70,7 @@ def open_series(
     """
     path = Path(spec)
     if path.is_dir():
-        meta = _folder_meta(path)
+        meta = read_series_meta(path)
         return LocalFolderSeries(
             path,
             pattern=pattern,
@@ -72,29 +82,11 @@ def open_series(
         offline = cache_dir is not None or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
     per_step = tokens_per_step
     if per_step is None and cache_dir is not None:
-        per_step = _cache_tokens_per_step(Path(cache_dir), spec)
+        stated = read_series_meta(repo_folder(cache_dir, spec)).get("tokens_per_step")
+        per_step = int(stated) if stated else None
     return HubSeries(
         spec,
         cache_dir=cache_dir,
         local_files_only=bool(offline),
         tokens_per_step=per_step or PYTHIA_TOKENS_PER_STEP,
     )
-
-
-def _folder_meta(path: Path) -> dict[str, str]:
-    import json
-
-    meta = path / "tracker_series.json"
-    return json.loads(meta.read_text()) if meta.is_file() else {}
-
-
-def _cache_tokens_per_step(cache_dir: Path, repo_id: str) -> int | None:
-    """Read tokens per step that the organism suite writes beside its cache, if any."""
-    import json
-
-    from tracker.sources.hf_cache import repo_folder
-
-    meta = repo_folder(cache_dir, repo_id) / "tracker_series.json"
-    if meta.is_file():
-        return int(json.loads(meta.read_text()).get("tokens_per_step", 0)) or None
-    return None

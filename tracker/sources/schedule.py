@@ -66,16 +66,6 @@ def pythia_like_steps(final_step: int, n_linear: int, n_log: int | None = None) 
     return sorted(set([0, *powers, *linear]))
 
 
-def checkpoints_for_steps(
-    steps: Sequence[int], tokens_per_step: int, revision_format: str = "step{step}"
-) -> list[Checkpoint]:
-    """Build checkpoints for a list of steps with revisions named by ``revision_format``."""
-    return [
-        Checkpoint(step=s, revision=revision_format.format(step=s), tokens=s * tokens_per_step)
-        for s in sorted({int(s) for s in steps})
-    ]
-
-
 _RANGE = re.compile(r"^(-?\d*):(-?\d*)(?::(\d+))?$")
 
 
