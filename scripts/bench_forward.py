@@ -14,11 +14,10 @@ Usage: .venv/bin/python scripts/bench_forward.py [--layers 6 --d-model 512 --seq
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
+from bench_common import word_tokenizer
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
 from tracker.models import get_adapter
@@ -83,10 +82,7 @@ def main() -> None:
             from transformer_lens.model_bridge import TransformerBridge
 
             # A tokenizer is required; an in-memory one needs these two fields to boot offline.
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-            from builders import tiny_tokenizer
-
-            tok = tiny_tokenizer()
+            tok = word_tokenizer(64)
             tok.init_kwargs["name_or_path"] = "in-memory"
             tok.init_kwargs["add_bos_token"] = True
             bridge = TransformerBridge.boot_transformers("EleutherAI/pythia-70m", hf_model=model,

@@ -11,18 +11,14 @@ Usage: .venv/bin/python scripts/bench_sweep.py [--layers 4 --d-model 256 --repea
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
+from bench_common import word_tokenizer
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from builders import tiny_tokenizer  # noqa: E402
-
-from tracker.probes import make_probes  # noqa: E402
-from tracker.runner import run_probes  # noqa: E402
+from tracker.probes import make_probes
+from tracker.runner import run_probes
 
 
 def main() -> None:
@@ -33,7 +29,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.manual_seed(0)
-    tok = tiny_tokenizer(512)
+    tok = word_tokenizer(512)
     config = GPTNeoXConfig(vocab_size=512, hidden_size=args.d_model,
                            num_hidden_layers=args.layers, num_attention_heads=args.heads,
                            intermediate_size=4 * args.d_model, max_position_embeddings=1024,

@@ -13,7 +13,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 stamp=.venv/.tracker-installed
-want="$(cat pyproject.toml) $TORCH_SPEC $EXTRAS"
+want="$(cat pyproject.toml setup.py) $TORCH_SPEC $EXTRAS"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import tracker, torch" 2>/dev/null; then
   exit 0
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the test suite. Extra arguments go to pytest.
+# Set up (if needed) and run the test suite. Extra arguments go to pytest; a run without any
+# (the full suite, as CI runs it) first proves the wheel with scripts/check_wheel.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +11,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     || echo "test: chromium install failed; the browser test will be skipped" >&2
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=offline
+if [ $# -eq 0 ]; then
+  # Before pytest, so pytest's summary stays the last line of the run.
+  bash scripts/check_wheel.sh
+fi
 exec .venv/bin/python -m pytest -q "$@"

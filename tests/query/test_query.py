@@ -3,7 +3,7 @@ import pytest
 from tests.support.detection_stores import planted_store
 from tracker.cli.main import main
 from tracker.errors import TrackerError
-from tracker.query import changes_between, heads_at_step, parse_head, when_became
+from tracker.query import changes_between, heads_at_step, when_became
 from tracker.store import SeriesStore
 
 
@@ -45,8 +45,8 @@ def test_bad_queries_name_the_problem(store):
         heads_at_step(SeriesStore(store), "induction", 777)
     with pytest.raises(TrackerError, match="no metric 'successor'.*induction_score"):
         heads_at_step(SeriesStore(store), "successor", 0)
-    with pytest.raises(TrackerError, match="expected the form"):
-        parse_head("1.3")
+    with pytest.raises(TrackerError, match="expected a label like L1H3"):
+        when_became(SeriesStore(store), "induction", "1.3")
     with pytest.raises(TrackerError, match="outside the model"):
         when_became(SeriesStore(store), "induction", "L5H0")
 

@@ -54,7 +54,7 @@ def test_report_shows_summary_provenance_and_events(report):
     assert "&quot;seq_len&quot;:50" in html  # probe config, escaped
     assert "induction_score: 0.86 max, 2 heads" in html  # last-checkpoint summary
     # The strong head's event: midpoint step 500 = 1B tokens for the 410m series.
-    assert re.search(r"L1\.H2.*?500<span class='sub'>1B tok", html, re.S)
+    assert re.search(r"L1H2.*?500<span class='sub'>1B tok", html, re.S)
     assert "phase transition" in html
 
 

@@ -28,11 +28,11 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo end to end; print where the report is."""
     from tracker.cli.sweep import build_probes
-    from tracker.events import DetectOptions, EventFinder, events_frame, scale_table, write_events
+    from tracker.events import detect_stores
+    from tracker.labels import format_tokens, short_series
     from tracker.organisms.api import train_suite
     from tracker.report import write_report
     from tracker.runner import sweep
-    from tracker.store import SeriesStore
 
     started = time.perf_counter()
     out = Path(args.out)
@@ -49,28 +49,17 @@ def run(args: argparse.Namespace) -> int:
           f"{', '.join(p.name for p in probes)}")
     stores = []
     for model in suite.models:
-        store = out / "stores" / f"{model.repo_id.split('/')[-1]}.h5"
+        store = out / "stores" / f"{short_series(model.repo_id)}.h5"
         report = sweep(model.open(), store, probes, steps=args.steps, progress=progress)
         print(f"      {model.repo_id}: {len(report.computed)} results computed, "
               f"{len(report.skipped_steps)} steps reused -> {store}")
         stores.append(store)
     print("[3/4] detecting events")
-    finder = EventFinder(DetectOptions())
-    meta = {"emergence_detector": f"{finder.emergence.name}:{finder.emergence.key}",
-            "change_detector": f"{finder.changes.name}:{finder.changes.key}",
-            "axis": "log_step", "window": finder.options.window}
-    frames = []
-    for store in stores:
-        events = finder.find(SeriesStore(store))
-        write_events(store, events, meta)
-        frames.append(events_frame(events))
-    import pandas as pd
-
-    table = scale_table(pd.concat(frames, ignore_index=True))
+    _, table = detect_stores(stores)
     if not table.empty:
         print("      first emergence of each mechanism (tokens seen, first head):")
         for metric, rows in table.groupby("metric", sort=False):
-            cells = ", ".join(f"{r.series.split('/')[-1]} {r.onset_tokens:,.0f}"
+            cells = ", ".join(f"{short_series(r.series)} {format_tokens(r.onset_tokens)}"
                               f"{' ' + r.head_label if r.head_label else ''}"
                               for r in rows.itertuples())
             print(f"      {metric:<28} {cells}")

@@ -20,7 +20,9 @@ COMMAND_MODULES = (
     "tracker.cli.inspect",
     "tracker.organisms.cli",
     "tracker.cli.detect",
+    "tracker.cli.query",
     "tracker.cli.report",
+    "tracker.cli.log_wandb",
     "tracker.cli.demo",
 )
 

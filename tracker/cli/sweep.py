@@ -11,6 +11,8 @@ from tracker.errors import TrackerError
 
 def register(sub: Any) -> None:
     """Add the ``sweep`` command."""
+    from tracker.runner.watch import IDLE_TIMEOUT, POLL_SECONDS
+
     parser = sub.add_parser("sweep", help="run probes over a checkpoint series into a store")
     parser.add_argument("series", help="hub repo id (EleutherAI/pythia-70m) or a local folder")
     parser.add_argument("--store", required=True, help="path of the series store (.h5)")
@@ -38,9 +40,11 @@ def register(sub: Any) -> None:
                         help="W&B mode (default: WANDB_MODE or online)")
     parser.add_argument("--watch", action="store_true",
                         help="keep polling for new checkpoints of a run that is still training")
-    parser.add_argument("--poll", type=float, default=60.0, help="seconds between polls (--watch)")
-    parser.add_argument("--idle-timeout", type=float, default=1800.0,
-                        help="stop watching after this many seconds without a new checkpoint")
+    parser.add_argument("--poll", type=float, default=POLL_SECONDS,
+                        help="seconds between polls (--watch; default %(default)g)")
+    parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT,
+                        help="stop watching after this many seconds without a new checkpoint "
+                             "(default %(default)g)")
     parser.set_defaults(func=run)
 
 

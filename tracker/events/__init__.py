@@ -3,7 +3,13 @@
 Emergence, fading, phase transitions, handovers, and their alignment across model scale.
 """
 
-from tracker.events.find import DetectOptions, EventFinder, find_events
+from tracker.events.find import (
+    DetectOptions,
+    EventFinder,
+    StoreEvents,
+    detect_stores,
+    find_events,
+)
 from tracker.events.io import (
     events_meta,
     read_events,
@@ -19,6 +25,8 @@ __all__ = [
     "DetectOptions",
     "Event",
     "EventFinder",
+    "StoreEvents",
+    "detect_stores",
     "events_frame",
     "events_meta",
     "find_events",

@@ -6,15 +6,20 @@ metrics change together, and handovers between heads.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tracker.detect import DEFAULT_DETECTOR, ChangePoint, Detector, get_detector, make_x_axis
 from tracker.detect.base import XAxis
 from tracker.detect.registry import detector_names
-from tracker.events.model import Event
+from tracker.events.io import write_events
+from tracker.events.model import Event, events_frame
+from tracker.events.scale import scale_table
 from tracker.store import Metric, SeriesStore
 
 #: Detector that locates emergence (it fits onset, midpoint and end) when available.
@@ -131,6 +136,13 @@ class EventFinder:
             name = EMERGENCE_DETECTOR if EMERGENCE_DETECTOR in detector_names() else None
         self.emergence: Detector = get_detector(name)
         self.changes: Detector = get_detector(self.options.change_detector or DEFAULT_DETECTOR)
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """What found the events, as recorded on ``/events`` next to them."""
+        return {"emergence_detector": f"{self.emergence.name}:{self.emergence.key}",
+                "change_detector": f"{self.changes.name}:{self.changes.key}",
+                "axis": self.options.axis, "window": self.options.window}
 
     def find(self, store: SeriesStore) -> list[Event]:
         """Return every event in the store, sorted by midpoint step."""
@@ -292,3 +304,44 @@ class EventFinder:
 def find_events(store: SeriesStore, options: DetectOptions | None = None) -> list[Event]:
     """Find all events in a store (see :class:`EventFinder`)."""
     return EventFinder(options).find(store)
+
+
+@dataclass(frozen=True)
+class StoreEvents:
+    """The events found in one store by :func:`detect_stores`.
+
+    Attributes:
+        path: The series file (its ``/events`` now holds them).
+        series_id: The store's series.
+        frame: The events as a DataFrame (:func:`~tracker.events.events_frame`).
+    """
+
+    path: Path
+    series_id: str
+    frame: Any
+
+
+def detect_stores(paths: Sequence[str | os.PathLike[str]],
+                  options: DetectOptions | None = None) -> tuple[list[StoreEvents], Any]:
+    """Find events in each store, write them into it, and align mechanisms across the stores.
+
+    What ``tracker detect`` and ``tracker demo`` both do.
+
+    Args:
+        paths: Series files.
+        options: Detection options (defaults: :class:`DetectOptions`).
+
+    Returns:
+        The events per store, in the order given, and the :func:`scale_table` of all of them.
+    """
+    import pandas as pd
+
+    finder = EventFinder(options)
+    found = []
+    for path in paths:
+        store = SeriesStore(path)
+        events = finder.find(store)
+        write_events(path, events, finder.meta)
+        found.append(StoreEvents(Path(path), store.series_id, events_frame(events)))
+    table = scale_table(pd.concat([f.frame for f in found], ignore_index=True))
+    return found, table

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tracker.labels import head_label
+
 
 def _first_emergences(events):  # (DataFrame) -> DataFrame
     """Earliest emergence of each (series, metric): the first head to become the mechanism."""
@@ -15,8 +17,7 @@ def _first_emergences(events):  # (DataFrame) -> DataFrame
     first = grouped.head(1).copy()
     counts = grouped.size().rename("n_heads")
     first = first.join(counts, on=["metric", "series"])
-    first["head_label"] = [f"L{r.layer}H{r.head}" if r.layer >= 0 else ""
-                           for r in first.itertuples()]
+    first["head_label"] = [head_label(r.layer, r.head) for r in first.itertuples()]
     return first
 
 

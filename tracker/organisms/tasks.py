@@ -7,16 +7,13 @@ template. Reading the very files the probes read keeps the two from drifting apa
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from tracker.datafiles import data_dir
 from tracker.errors import TrackerError
-
-#: Repository data folder; ``TRACKER_DATA_DIR`` overrides it (as for the probes).
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
 class TaskDataError(TrackerError):
@@ -91,9 +88,8 @@ class TaskWords:
 
 
 def tasks_dir() -> Path:
-    """Return the folder of task files: ``$TRACKER_DATA_DIR/tasks`` or the repository's."""
-    env = os.environ.get("TRACKER_DATA_DIR")
-    return (Path(env) if env else DEFAULT_DATA_DIR) / "tasks"
+    """Return the folder of task files: ``tasks/`` in :func:`tracker.datafiles.data_dir`."""
+    return data_dir() / "tasks"
 
 
 def _read(name: str) -> dict:

@@ -2,7 +2,7 @@
 
 Task lists, templates and word lists live in JSON files under ``data/`` (see each file's
 ``_doc``); probes name them by a path relative to the data directory, which is
-``$TRACKER_DATA_DIR`` when set and otherwise the ``data/`` folder of the source checkout.
+``$TRACKER_DATA_DIR`` when set and otherwise the shipped ``data/`` (:mod:`tracker.datafiles`).
 
 Prompts are built from templates *piecewise*: literal text is tokenized as it stands and each
 ``{PLACEHOLDER}`` is tokenized on its own, taking over the space in front of it (``"the
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -28,18 +27,11 @@ from typing import Any, TypeVar
 
 import torch
 
+from tracker.datafiles import data_dir
 from tracker.probes.context import ProbeContext, bos_id
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_]*)\}")
 T = TypeVar("T")
-
-
-def data_dir() -> Path:
-    """Directory of task data files: ``$TRACKER_DATA_DIR`` or the checkout's ``data/``."""
-    env = os.environ.get("TRACKER_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "data"
 
 
 @functools.lru_cache(maxsize=32)

@@ -10,26 +10,11 @@ A kind is any name :meth:`SeriesStore.find_metric` accepts (``induction`` finds
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from tracker.errors import TrackerError
+from tracker.labels import HeadId
 from tracker.store import Metric, SeriesStore
-
-_HEAD = re.compile(r"^L(\d+)H(\d+)$", re.IGNORECASE)
-
-
-def parse_head(label: str) -> tuple[int, int]:
-    """Parse ``L1H3`` into (1, 3).
-
-    Raises:
-        TrackerError: For anything else.
-    """
-    match = _HEAD.match(label.strip())
-    if not match:
-        raise TrackerError(f"head {label!r}: expected the form L<layer>H<head>, e.g. L1H3")
-    return int(match.group(1)), int(match.group(2))
 
 
 def _step_index(store: SeriesStore, step: int) -> int:
@@ -76,12 +61,14 @@ def heads_at_step(store: SeriesStore, kind: str, step: int,
     return frame.sort_values("score", ascending=False).reset_index(drop=True)
 
 
-def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int],
+def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int] | HeadId,
                 threshold: float | None = None, sustain: int = 2):  # -> DataFrame
     """Tell when a head became ``kind``.
 
     That is the first step from which its score stays at or above the threshold for
-    ``sustain`` checkpoints, shown beside any stored emergence event of that head.
+    ``sustain`` checkpoints, shown beside any stored emergence event of that head. ``head``
+    is a label as the report and CLI print it (``L1H3``), a :class:`HeadId` or a
+    ``(layer, head)`` pair.
 
     Returns:
         One-row DataFrame (series, metric, head, threshold, first_step, first_tokens,
@@ -92,11 +79,15 @@ def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int],
 
     from tracker.events import read_events
 
-    layer, idx = parse_head(head) if isinstance(head, str) else head
+    if isinstance(head, str):
+        hid = HeadId.parse(head)
+    else:
+        hid = head if isinstance(head, HeadId) else HeadId(*head)
+    layer, idx = hid.layer, hid.head
     info = store.find_metric(kind)
     values = store.metric(info.probe, info.name)
     if not (0 <= layer < values.shape[1] and 0 <= idx < values.shape[2]):
-        raise TrackerError(f"head L{layer}H{idx} is outside the model "
+        raise TrackerError(f"head {hid} is outside the model "
                            f"({values.shape[1]} layers, {values.shape[2]} heads)")
     y = values[:, layer, idx]
     thr = _threshold(info, threshold)
@@ -104,7 +95,7 @@ def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int],
     # A slice shorter than ``sustain`` at the end of the series needs all its points above.
     first = next((i for i in range(len(y)) if above[i: i + sustain].all()), None)
     finite = y[np.isfinite(y)]
-    row = {"series": store.series_id, "metric": info.name, "head": f"L{layer}H{idx}",
+    row = {"series": store.series_id, "metric": info.name, "head": hid.label,
            "threshold": thr,
            "first_step": np.nan if first is None else float(store.steps[first]),
            "first_tokens": np.nan if first is None else float(store.tokens[first]),

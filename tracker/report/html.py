@@ -15,7 +15,7 @@ import pandas as pd
 
 from tracker import __version__
 from tracker.events import read_events_for
-from tracker.labels import format_tokens, short_series, slug
+from tracker.labels import format_tokens, head_label, short_series, slug
 from tracker.report import plots
 from tracker.report.figures import Plot, make_plots, open_stores, select_metrics
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
@@ -36,7 +36,7 @@ def _num(value: float, digits: int = 3) -> str:
 
 def _where(row: pd.Series) -> str:
     if row["layer"] >= 0 and row["head"] >= 0:
-        where = f"L{row['layer']}.H{row['head']}"
+        where = head_label(row["layer"], row["head"])
     elif row["layer"] >= 0:
         where = f"L{row['layer']}"
     else:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tracker.errors import TrackerError
-from tracker.labels import format_tokens, order_series, short_series
+from tracker.labels import HeadId, format_tokens, order_series, short_series
 from tracker.store import Metric, SeriesStore
 from tracker.views.metrics import best_over_units, count_past_threshold
 
@@ -273,9 +273,9 @@ def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[Metric],
 
 
 def unit_label(kind: str, unit: int, shape: tuple[int, ...]) -> str:
-    """Label of a flattened head/layer index: ``L3.H5`` or ``L3``."""
+    """Label of a flattened head/layer index: ``L3H5`` (:class:`HeadId`) or ``L3``."""
     if kind == "head" and len(shape) == 2:
-        return f"L{unit // shape[1]}.H{unit % shape[1]}"
+        return HeadId.from_flat(unit, shape[1]).label
     return f"L{unit}" if kind == "layer" else f"#{unit}"
 
 

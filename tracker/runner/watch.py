@@ -15,13 +15,18 @@ from tracker.sources import CheckpointSeries
 
 log = logging.getLogger(__name__)
 
+#: Default wait between polls, in seconds (``tracker sweep --watch --poll`` defaults to it too).
+POLL_SECONDS = 30.0
+#: Default time without a new checkpoint after which the watch stops, in seconds.
+IDLE_TIMEOUT = 600.0
+
 
 def watch(
     series: CheckpointSeries,
     store_path: str | os.PathLike[str],
     probes: Sequence[Probe],
-    poll_seconds: float = 30.0,
-    idle_timeout: float = 600.0,
+    poll_seconds: float = POLL_SECONDS,
+    idle_timeout: float = IDLE_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     **sweep_kwargs: Any,

@@ -10,25 +10,16 @@ from __future__ import annotations
 import json
 import math
 import os
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from tracker.datafiles import schema_path
 from tracker.errors import StoreError
 from tracker.store.layout import SCHEMA_VERSION
 
 _RANKS = {"head": 2, "layer": 1, "scalar": 0, "vector": 1}
-
-
-def schema_path() -> Path:
-    """Locate the store schema (source tree or installed package data)."""
-    here = Path(__file__).resolve().parents[2] / "schemas" / "store.schema.json"
-    if here.is_file():
-        return here
-    return Path(str(resources.files("tracker") / "schemas" / "store.schema.json"))
 
 
 def load_schema() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""JSON schemas, shipped inside the package as ``tracker._schemas`` (see setup.py)."""
