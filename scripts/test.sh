@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run the test suite. Extra arguments go to pytest; a run without any
-# (the full suite, as CI runs it) first proves the wheel with scripts/check_wheel.sh.
+# (the full suite, as CI runs it) first checks lint (ruff) and types (mypy, config in
+# pyproject.toml), then proves the wheel with scripts/check_wheel.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,6 +14,8 @@ fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=offline
 if [ $# -eq 0 ]; then
   # Before pytest, so pytest's summary stays the last line of the run.
+  .venv/bin/ruff check tracker tests scripts
+  .venv/bin/mypy
   bash scripts/check_wheel.sh
 fi
 exec .venv/bin/python -m pytest -q "$@"

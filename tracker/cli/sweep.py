@@ -90,9 +90,9 @@ def build_probes(names: str | None, overrides: list[str],
             raise TrackerError(f"--text-dataset {text_dataset}: no such file or folder")
         probes = [p.with_text(path) for p in probes]
     if chosen is None:
-        for probe in [p for p in probes if not p.has_data()]:
-            print(f"note: {probe.name} skipped (no --text-dataset)")
-            probes.remove(probe)
+        for lacking in [p for p in probes if not p.has_data()]:
+            print(f"note: {lacking.name} skipped (no --text-dataset)")
+            probes.remove(lacking)
     return probes
 
 

@@ -100,7 +100,7 @@ def merge_changes(points: Sequence[ChangePoint], x: np.ndarray) -> list[Change]:
             close()
             o = point.onset
             i_on = int(np.searchsorted(x, o.onset))
-            i_end = int(min(np.searchsorted(x, o.end), len(x) - 1))
+            i_end = min(int(np.searchsorted(x, o.end)), len(x) - 1)
             changes.append(Change(o.onset, o.midpoint, o.end, o.magnitude, point.confidence,
                                   min(i_on, len(x) - 1), i_end))
             continue
@@ -242,12 +242,12 @@ class EventFinder:
                head: int, change: Change, x: np.ndarray, detector: Detector | None = None,
                members: str = "") -> Event:
         axis, per_step = self.options.axis, store.tokens_per_step
-        steps = [x_to_step(v, axis, store.steps, per_step)
-                 for v in (change.onset_x, change.midpoint_x, change.end_x)]
-        steps = [min(max(s, 0.0), float(store.steps[-1])) for s in steps]
+        onset, mid, end = (min(max(x_to_step(v, axis, store.steps, per_step), 0.0),
+                               float(store.steps[-1]))
+                           for v in (change.onset_x, change.midpoint_x, change.end_x))
         det = detector or self.emergence
-        return Event(store.series_id, kind, probe, metric, layer, head, *steps,
-                     *(s * per_step for s in steps), change.magnitude,
+        return Event(store.series_id, kind, probe, metric, layer, head, onset, mid, end,
+                     onset * per_step, mid * per_step, end * per_step, change.magnitude,
                      float(np.clip(change.confidence, 0.0, 1.0)), f"{det.name}:{det.key}",
                      members)
 
@@ -264,7 +264,7 @@ class EventFinder:
                     xs = [p[1] for p in group]
                     change = Change(min(xs), float(np.median(xs)), max(xs), 0.0,
                                     float(np.mean([p[2] for p in group])), 0, 0)
-                    first = {}
+                    first: dict[str, float] = {}
                     for metric, where, _ in group:
                         first.setdefault(metric, x_to_step(where, self.options.axis, store.steps,
                                                            store.tokens_per_step))

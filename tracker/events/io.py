@@ -8,7 +8,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -25,6 +25,9 @@ from tracker.events.model import (
 from tracker.store import SeriesStore, writer_lock
 from tracker.store.layout import EVENTS, SCHEMA_VERSION
 from tracker.store.shards import check_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def steps_digest(steps: np.ndarray) -> str:
@@ -83,7 +86,7 @@ def _write_columns(group: h5py.Group, events: list[Event]) -> None:
                                  shape=(len(values),))
 
 
-def read_events(store_path: str | os.PathLike[str]):  # -> pandas.DataFrame
+def read_events(store_path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a series file's events as a DataFrame (``EVENT_COLUMNS``); empty if none.
 
     Raises:
@@ -125,7 +128,7 @@ def events_stale(store: SeriesStore) -> bool:
 
 def read_store_events(
     store_path: str | os.PathLike[str], series: str | None = None
-):  # -> pandas.DataFrame
+) -> pd.DataFrame:
     """Read a store's events for plots, reports and W&B: normalised, with a ``stale`` column.
 
     Args:
@@ -142,7 +145,7 @@ def read_store_events(
     return out
 
 
-def read_events_for(stores: Iterable[tuple[str | os.PathLike[str], str]]):  # -> DataFrame
+def read_events_for(stores: Iterable[tuple[str | os.PathLike[str], str]]) -> pd.DataFrame:
     """Read and concatenate the events of several (store path, series id) pairs."""
     import pandas as pd
 
@@ -153,7 +156,7 @@ def read_events_for(stores: Iterable[tuple[str | os.PathLike[str], str]]):  # ->
     return normalize_events(pd.concat(frames, ignore_index=True))
 
 
-def _empty_store_events():  # -> DataFrame
+def _empty_store_events() -> pd.DataFrame:
     """Return an events frame with every column (``stale`` included) and no rows."""
     out = normalize_events(None)
     out["stale"] = False

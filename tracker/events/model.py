@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tracker.labels import head_label
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ STRING_COLUMNS = ("series", "kind", "probe", "metric", "detector", "members")
 INT_COLUMNS = ("layer", "head")
 
 
-def events_frame(events: list[Event]):  # -> pandas.DataFrame
+def events_frame(events: list[Event]) -> pd.DataFrame:
     """Turn events into a tidy DataFrame with one row per event (columns ``EVENT_COLUMNS``)."""
     import pandas as pd
 
@@ -73,7 +76,7 @@ def events_frame(events: list[Event]):  # -> pandas.DataFrame
     return frame
 
 
-def normalize_events(frame: Any | None, series: str | None = None):  # -> pandas.DataFrame
+def normalize_events(frame: Any | None, series: str | None = None) -> pd.DataFrame:
     """Give an events frame every column of :class:`Event`, stable dtypes and a stable order.
 
     Args:

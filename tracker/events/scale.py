@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tracker.labels import head_label
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def _first_emergences(events):  # (DataFrame) -> DataFrame
+
+def _first_emergences(events: pd.DataFrame) -> pd.DataFrame:
     """Earliest emergence of each (series, metric): the first head to become the mechanism."""
     rises = events[events["kind"] == "emergence"]
     if rises.empty:
@@ -21,7 +26,7 @@ def _first_emergences(events):  # (DataFrame) -> DataFrame
     return first
 
 
-def timeline(events, series_order: list[str] | None = None):  # -> DataFrame
+def timeline(events: pd.DataFrame, series_order: list[str] | None = None) -> pd.DataFrame:
     """Emergence timeline: one row per mechanism, onset tokens per series, sorted by time.
 
     Args:
@@ -43,7 +48,7 @@ def timeline(events, series_order: list[str] | None = None):  # -> DataFrame
     return wide.loc[wide.min(axis=1).sort_values().index]
 
 
-def scale_table(events):  # -> DataFrame
+def scale_table(events: pd.DataFrame) -> pd.DataFrame:
     """Compare each mechanism across series.
 
     Returns:
@@ -64,7 +69,7 @@ def scale_table(events):  # -> DataFrame
     first["handover"] = [(s, m) in flagged for s, m in zip(first["series"], first["metric"],
                                                            strict=True)]
 
-    def spread(onsets):
+    def spread(onsets: pd.Series) -> float:
         positive = onsets[onsets > 0]
         if len(positive) < 2:
             return 0.0

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from tracker.errors import UnknownNameError
 from tracker.organisms.corpus import CorpusConfig
@@ -120,19 +121,19 @@ def _default() -> SuiteSpec:
     #   induction took them (0.19-0.32). The margin is thin and run-to-run variance large (see the
     #   README).
     corpus = CorpusConfig(seed=0, n_docs=24_000, frame_share=0.4, list_share=0.3)
-    recipe = dict(warmup=100, init_std=0.05, tie_embeddings=True)
+    recipe: dict[str, Any] = dict(warmup=100, init_std=0.05, tie_embeddings=True)
     return SuiteSpec(
         name="default",
         corpus=corpus,
         models=(
             ModelSpec("s", n_layers=2, d_model=64, n_heads=4, seed=0, steps=1800, lr=6e-3,
-                      **recipe),  # type: ignore[arg-type]
+                      **recipe),
             ModelSpec("m", n_layers=3, d_model=80, n_heads=5, seed=0, steps=1300, lr=6e-3,
-                      **recipe),  # type: ignore[arg-type]
+                      **recipe),
             ModelSpec("m", n_layers=3, d_model=80, n_heads=5, seed=1, steps=1300, lr=6e-3,
-                      **recipe),  # type: ignore[arg-type]
+                      **recipe),
             ModelSpec("l", n_layers=4, d_model=96, n_heads=6, seed=0, steps=1600, lr=6e-3,
-                      weight_decay=0.1, **recipe),  # type: ignore[arg-type]
+                      weight_decay=0.1, **recipe),
         ),
     )
 
@@ -140,12 +141,12 @@ def _default() -> SuiteSpec:
 def _tiny() -> SuiteSpec:
     # Small enough for tests: a few seconds per model, still a real corpus and schedule.
     corpus = CorpusConfig(seed=0, n_docs=400, n_eval_docs=20, doc_tokens=120)
-    spec = dict(n_layers=1, d_model=32, n_heads=2, steps=40, batch_size=8, seq_len=64,
-                warmup=5, n_linear=8)
+    spec: dict[str, Any] = dict(n_layers=1, d_model=32, n_heads=2, steps=40, batch_size=8,
+                                seq_len=64, warmup=5, n_linear=8)
     return SuiteSpec(
         name="tiny",
         corpus=corpus,
-        models=(ModelSpec("xs", seed=0, **spec), ModelSpec("xs", seed=1, **spec)),  # type: ignore[arg-type]
+        models=(ModelSpec("xs", seed=0, **spec), ModelSpec("xs", seed=1, **spec)),
     )
 
 

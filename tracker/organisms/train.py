@@ -113,7 +113,7 @@ def build_model(spec: ModelSpec, vocab_size: int, tokenizer: Any) -> Any:
         num_attention_heads=spec.n_heads,
         intermediate_size=4 * spec.d_model,
         max_position_embeddings=spec.seq_len,
-        rotary_pct=spec.rotary_pct,
+        rotary_pct=spec.rotary_pct,  # type: ignore[call-arg]  # taken by **kwargs, not typed
         use_parallel_residual=True,
         tie_word_embeddings=spec.tie_embeddings,
         bos_token_id=tokenizer.bos_token_id,
@@ -212,10 +212,11 @@ def train_model(
     optimizer = _optimizer(model, spec)
     batches = TokenBatches(corpus.tokens("train"), spec.seq_len, spec.batch_size, spec.seed,
                            tokenizer.bos_token_id)
-    meta = {"tokens_per_step": spec.tokens_per_step, "series_id": repo_id, "suite": suite.name,
-            "size": spec.size, "seed": spec.seed, "key": key, "corpus": suite.corpus.key(),
-            "spec": spec.__dict__, "steps": spec.checkpoint_steps(), "complete": False,
-            "loss": {}, "train_seconds": 0.0}
+    meta: dict[str, Any] = {
+        "tokens_per_step": spec.tokens_per_step, "series_id": repo_id, "suite": suite.name,
+        "size": spec.size, "seed": spec.seed, "key": key, "corpus": suite.corpus.key(),
+        "spec": spec.__dict__, "steps": spec.checkpoint_steps(), "complete": False,
+        "loss": {}, "train_seconds": 0.0}
     start = 0
     if state is not None:
         model.load_state_dict(state["model"])

@@ -60,7 +60,7 @@ def content_digest(path: str | Path) -> str:
         digest.update(file.relative_to(root).as_posix().encode() if root.is_dir() else b"")
         digest.update(b"\0")
         with file.open("rb") as handle:
-            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+            while block := handle.read(1 << 20):
                 digest.update(block)
         digest.update(b"\0")
     return digest.hexdigest()

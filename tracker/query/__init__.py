@@ -10,11 +10,16 @@ A kind is any name :meth:`SeriesStore.find_metric` accepts (``induction`` finds
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tracker.errors import TrackerError
 from tracker.labels import HeadId
 from tracker.store import Metric, SeriesStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _step_index(store: SeriesStore, step: int) -> int:
@@ -34,7 +39,7 @@ def _threshold(info: Metric, threshold: float | None) -> float:
 
 
 def heads_at_step(store: SeriesStore, kind: str, step: int,
-                  threshold: float | None = None):  # -> DataFrame
+                  threshold: float | None = None) -> pd.DataFrame:
     """Heads whose ``kind`` score is at or above the threshold at ``step``.
 
     Args:
@@ -62,7 +67,7 @@ def heads_at_step(store: SeriesStore, kind: str, step: int,
 
 
 def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int] | HeadId,
-                threshold: float | None = None, sustain: int = 2):  # -> DataFrame
+                threshold: float | None = None, sustain: int = 2) -> pd.DataFrame:
     """Tell when a head became ``kind``.
 
     That is the first step from which its score stays at or above the threshold for
@@ -111,7 +116,7 @@ def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int] | Hea
 
 
 def changes_between(store: SeriesStore, step_a: int, step_b: int,
-                    min_change: float = 0.1):  # -> DataFrame
+                    min_change: float = 0.1) -> pd.DataFrame:
     """List what changed between two stored steps.
 
     Every metric value (per head for head metrics) whose absolute change is at least

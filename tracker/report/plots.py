@@ -65,7 +65,7 @@ def style() -> Iterator[Any]:
         import matplotlib
     except ImportError as exc:
         raise TrackerError("plots need matplotlib: pip install 'tracker[plot]'") from exc
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # keys typed as a Literal
         yield matplotlib
 
 
@@ -241,9 +241,10 @@ def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[Metric],
                        label=short_series(store.series_id))
             rows = _matching_events(events, store.series_id, info)
             marked += _mark_events(axes[0], rows, colour)
-            if two:
+            if two and info.threshold is not None:
                 counts = np.array([count_past_threshold(v, info.threshold, info.higher_is_mechanism)
-                                   if np.isfinite(v).any() else np.nan for v in values], float)
+                                   if np.isfinite(v).any() else np.nan for v in values],
+                                  dtype=np.float64)
                 xaxis.plot(axes[1], store.tokens, counts, colour, lw=1.6, drawstyle="steps-post",
                            label=short_series(store.series_id))
                 _mark_events(axes[1], rows, colour)
@@ -298,7 +299,7 @@ def units_figure(store: SeriesStore, info: Metric, events: pd.DataFrame | None =
         best = ranked[:top]
     from matplotlib import colormaps
 
-    palette = colormaps["tab10"].colors
+    palette = colormaps["tab10"].colors  # type: ignore[attr-defined]  # a ListedColormap
     with style():
         fig = new_figure(5.4, 3.2)
         ax = fig.subplots(1, 1)

@@ -167,10 +167,10 @@ def sweep(
     for ckpt in bar:
         shard = _existing_shard(store, ckpt, series)
         pending = [p for p in probes if shard is None or not shard.has(p.name, p.key)]
-        if not pending:
+        if shard is not None and not pending:
             report.skipped_steps.append(ckpt.step)
             previous_hash, previous_step = shard.checkpoint_hash, ckpt.step
-            if on_step is not None and shard is not None:
+            if on_step is not None:
                 on_step(ckpt, shard)
             continue
         bar.set_postfix_str(f"step {ckpt.step}: {', '.join(p.name for p in pending)}")

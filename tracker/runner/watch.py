@@ -16,9 +16,9 @@ from tracker.sources import CheckpointSeries
 log = logging.getLogger(__name__)
 
 #: Default wait between polls, in seconds (``tracker sweep --watch --poll`` defaults to it too).
-POLL_SECONDS = 30.0
+POLL_SECONDS = 60.0
 #: Default time without a new checkpoint after which the watch stops, in seconds.
-IDLE_TIMEOUT = 600.0
+IDLE_TIMEOUT = 1800.0
 
 
 def watch(

@@ -70,7 +70,7 @@ def load_model_and_tokenizer(
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()  # keep progress output clean; failures still raise
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             str(location), attn_implementation="eager", dtype=dtype, **kwargs
         )
     except Exception as exc:  # noqa: BLE001 - every cause becomes one named line

@@ -23,7 +23,7 @@ from tracker.store.layout import (
     RESULTS,
     SCHEMA_VERSION,
 )
-from tracker.store.shards import StepShard, check_schema, list_shards, read_shard
+from tracker.store.shards import ProbeResult, StepShard, check_schema, list_shards, read_shard
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
@@ -110,10 +110,10 @@ def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str)
     ckpt.create_dataset("repeated_weights", data=repeated)
 
     results = out.create_group(RESULTS)
-    variants: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+    variants: dict[tuple[str, str], list[tuple[int, ProbeResult]]] = {}
     for i, shard in enumerate(shards):
-        for key, result in shard.results.items():
-            variants.setdefault(key, []).append((i, result))
+        for probe_key, result in shard.results.items():
+            variants.setdefault(probe_key, []).append((i, result))
     for (probe, key), entries in sorted(variants.items()):
         group = results.require_group(probe).create_group(key)
         sample = entries[-1][1]
@@ -127,12 +127,12 @@ def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str)
         group.create_dataset("present", data=present)
         names = sorted({m for _, r in entries for m in r.metrics})
         for name in names:
-            first = next(r for _, r in entries if name in r.metrics)
-            shape = first.values[name].shape
+            specimen = next(r for _, r in entries if name in r.metrics)
+            shape = specimen.values[name].shape
             data = np.full((len(shards), *shape), np.nan, dtype=np.float32)
             for i, result in entries:
                 if name in result.values and result.values[name].shape == shape:
                     data[i] = result.values[name]
             opts = _COMPRESSION if data.ndim > 1 else {}
             dset = group.create_dataset(name, data=data, **opts)
-            dset.attrs.update(first.metrics[name].attrs())
+            dset.attrs.update(specimen.metrics[name].attrs())

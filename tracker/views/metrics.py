@@ -113,22 +113,22 @@ def default_metrics(store: SeriesStore) -> list[Metric]:
     return sorted(infos, key=lambda i: (order[i.kind], i.probe, i.name))
 
 
-def log_spaced_indices(tokens: Sequence[int], n: int = 8) -> list[int]:
+def log_spaced_indices(tokens: Sequence[int] | np.ndarray, n: int = 8) -> list[int]:
     """Pick about ``n`` checkpoint indices spread evenly in log(tokens), first and last kept.
 
     Step 0 (zero tokens) is kept as the first pick when present, since the initialisation is
     the reference every later panel is read against.
     """
-    tokens = np.asarray(tokens, dtype=np.float64)
-    if len(tokens) <= n:
-        return list(range(len(tokens)))
+    seen = np.asarray(tokens, dtype=np.float64)
+    if len(seen) <= n:
+        return list(range(len(seen)))
     picks: list[int] = []
-    positive = np.flatnonzero(tokens > 0)
-    if len(positive) < len(tokens):
-        picks.append(int(np.flatnonzero(tokens <= 0)[0]))
+    positive = np.flatnonzero(seen > 0)
+    if len(positive) < len(seen):
+        picks.append(int(np.flatnonzero(seen <= 0)[0]))
     want = n - len(picks)
     if len(positive):
-        logs = np.log10(tokens[positive])
+        logs = np.log10(seen[positive])
         for target in np.linspace(logs[0], logs[-1], want):
             picks.append(int(positive[np.argmin(np.abs(logs - target))]))
     return sorted(set(picks))

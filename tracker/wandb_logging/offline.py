@@ -77,7 +77,7 @@ def iter_records(path: str | os.PathLike[str]) -> Iterator[Any]:
             payload, pending = pending + body, b""
         else:
             raise TrackerError(f"{path}: unknown chunk type {kind}")
-        record = wandb_internal_pb2.Record()
+        record = wandb_internal_pb2.Record()  # type: ignore[attr-defined]  # generated protobuf
         record.ParseFromString(payload)
         yield record
 
