@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tracker.datafiles import data_dir, schema_path
-from tracker.organisms.tasks import tasks_dir
+from tracker.organisms.task_words import tasks_dir
 from tracker.store.validate import load_schema
 
 

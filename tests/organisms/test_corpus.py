@@ -11,7 +11,7 @@ import pytest
 from tracker.organisms.corpus import CorpusConfig, build_corpus, iter_documents
 from tracker.organisms.grammar import SegmentWriter
 from tracker.organisms.suite import get_suite
-from tracker.organisms.tasks import load_task_words
+from tracker.organisms.task_words import load_task_words
 from tracker.organisms.tokenizer import TokenizerError, check_single_tokens, train_tokenizer
 from tracker.organisms.train import TokenBatches
 

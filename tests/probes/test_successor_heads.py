@@ -16,8 +16,8 @@ from tests.support.planted_models import (
     word_tokenizer,
 )
 from tracker.probes import ProbeContext, make_probes, probe_class
+from tracker.probes.prompts import load_task_file
 from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
-from tracker.probes.tasks import load_task_file
 
 
 def _run(planted: Planted, **config: object) -> dict[str, np.ndarray]:

@@ -12,8 +12,8 @@ from tests.support.planted_models import Planted, PlantedBuilder, circuits_build
 from tracker.probes import ProbeContext, make_probes
 from tracker.probes.greater_than import greater_than_prompts
 from tracker.probes.ioi import ioi_prompts
+from tracker.probes.prompts import load_task_file
 from tracker.probes.successor_heads import SUCCESSION_TASKS
-from tracker.probes.tasks import load_task_file
 
 
 def _template_words(*templates: str) -> list[str]:

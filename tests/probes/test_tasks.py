@@ -6,7 +6,7 @@ import torch
 
 from tests.support.planted_models import word_tokenizer
 from tracker.probes import ProbeContext
-from tracker.probes.tasks import (
+from tracker.probes.prompts import (
     data_dir,
     last_logits,
     load_task_file,

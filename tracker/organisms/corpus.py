@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tracker.organisms.grammar import SegmentWriter
-from tracker.organisms.tasks import TaskWords, load_task_words, tasks_dir
+from tracker.organisms.task_words import TaskWords, load_task_words, tasks_dir
 from tracker.organisms.tokenizer import train_tokenizer
 
 #: Bump when the generator's output changes for an unchanged config (invalidates caches).

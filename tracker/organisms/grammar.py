@@ -18,7 +18,7 @@ import random
 
 import regex
 
-from tracker.organisms.tasks import TaskWords
+from tracker.organisms.task_words import TaskWords
 from tracker.organisms.tokenizer import PIECE_PATTERN
 
 PIECES = regex.compile(PIECE_PATTERN)

@@ -29,15 +29,15 @@ import torch
 from tracker.metric import Metric
 from tracker.probes.base import ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
-from tracker.probes.prompting import PromptProbe
-from tracker.probes.registry import register_probe
-from tracker.probes.tasks import (
+from tracker.probes.prompts import (
+    PromptProbe,
     bos_prefix,
     last_logits,
     load_task_file,
     render,
     word_token,
 )
+from tracker.probes.registry import register_probe
 
 KEYS = ("CENTURY", "YY")
 

@@ -27,8 +27,8 @@ import torch
 from tracker.metric import Metric
 from tracker.probes.base import Probe, ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
+from tracker.probes.prompts import bos_prefix
 from tracker.probes.registry import register_probe
-from tracker.probes.tasks import bos_prefix
 from tracker.probes.text_data import (
     content_digest,
     iter_token_docs,

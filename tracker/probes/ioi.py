@@ -8,7 +8,7 @@ so the clause no longer tells IO from S. Prompts are drawn with a fixed seed fro
 lists and kept only if all four names are single tokens with a leading space.
 
 Metrics, read at each prompt's last token (one forward pass over clean and corrupted prompts,
-right-padded, see :mod:`tracker.probes.tasks`):
+right-padded, see :mod:`tracker.probes.prompts`):
 
 * ``ioi_logit_diff``: mean of ``logit(IO) - logit(S)`` on the clean prompts;
 * ``ioi_accuracy``: fraction of clean prompts with ``logit(IO) > logit(S)``;
@@ -28,15 +28,15 @@ import torch
 from tracker.metric import Metric
 from tracker.probes.base import ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
-from tracker.probes.prompting import PromptProbe
-from tracker.probes.registry import register_probe
-from tracker.probes.tasks import (
+from tracker.probes.prompts import (
+    PromptProbe,
     bos_prefix,
     last_logits,
     load_task_file,
     render,
     word_token,
 )
+from tracker.probes.registry import register_probe
 
 NAME_KEYS = ("A", "B", "S")
 

@@ -41,9 +41,9 @@ from tracker.metric import Metric
 from tracker.probes.base import Probe, ProbeConfig, ProbeValues
 from tracker.probes.circuits import attn_norm, direct_logits, head_ov
 from tracker.probes.context import ProbeContext
+from tracker.probes.prompts import as_tuple, load_task_file, word_token
 from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
-from tracker.probes.tasks import as_tuple, load_task_file, word_token
 
 SUCCESSION_TASKS = (
     "numbers", "number_words", "ordinal_words", "days", "day_prefixes", "months",
@@ -79,7 +79,7 @@ class SuccessorHeadsConfig(ProbeConfig):
 
 
 @dataclass
-class SuccessionTask:
+class SuccessionPairs:
     """A task's kept tokens and successor pairs.
 
     Attributes:
@@ -95,14 +95,14 @@ class SuccessionTask:
 
 def succession_tasks(
     tokenizer: Any, data: Mapping[str, Any], names: tuple[str, ...]
-) -> list[SuccessionTask]:
+) -> list[SuccessionPairs]:
     """Build each named task's kept tokens and pairs from a succession task file."""
     tasks = []
     for name in names:
         spec = data["tasks"][name]
         items, cyclic = list(spec["items"]), bool(spec.get("cyclic", False))
         tokens = [word_token(tokenizer, " " + word) for word in items]
-        task = SuccessionTask(name)
+        task = SuccessionPairs(name)
         index: dict[int, int] = {}
         for token in tokens:
             if token is not None and token not in index:
@@ -137,7 +137,7 @@ def effective_embedding(
 
 
 def succession_successes(
-    ctx: ProbeContext, tasks: list[SuccessionTask], variant: EffectiveEmbedding
+    ctx: ProbeContext, tasks: list[SuccessionPairs], variant: EffectiveEmbedding
 ) -> np.ndarray:
     """Per (layer, head, task) number of successful pairs, as an (L, H, n_tasks) array."""
     adapter = ctx.adapter
@@ -195,7 +195,7 @@ class SuccessorHeadsProbe(Probe[SuccessorHeadsConfig]):
                    higher_is_mechanism=True, shape=(len(self.config.tasks),)),
         ]
 
-    def _tasks(self, ctx: ProbeContext) -> list[SuccessionTask]:
+    def _tasks(self, ctx: ProbeContext) -> list[SuccessionPairs]:
         cfg = self.config
         return ctx.memo(f"{self.name}:{self.key}", lambda: succession_tasks(
             ctx.tokenizer, load_task_file(cfg.tasks_file), cfg.tasks))

@@ -32,11 +32,8 @@ import torch
 from tracker.metric import Metric
 from tracker.probes.base import ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
-from tracker.probes.prompting import PromptProbe
-from tracker.probes.ranking import strictly_first
-from tracker.probes.registry import register_probe
-from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
-from tracker.probes.tasks import (
+from tracker.probes.prompts import (
+    PromptProbe,
     as_tuple,
     bos_prefix,
     last_logits,
@@ -44,6 +41,9 @@ from tracker.probes.tasks import (
     render,
     word_token,
 )
+from tracker.probes.ranking import strictly_first
+from tracker.probes.registry import register_probe
+from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class TaskDataError(TrackerError):
 
 
 @dataclass(frozen=True)
-class SuccessionTask:
+class OrdinalSequence:
     """One ordinal sequence (days, months, numbers, ...).
 
     Attributes:
@@ -53,7 +53,7 @@ class TaskWords:
         max_yy: Largest two-digit start year the probe uses.
     """
 
-    succession: dict[str, SuccessionTask]
+    succession: dict[str, OrdinalSequence]
     succession_templates: tuple[str, ...]
     names: tuple[str, ...]
     places: tuple[str, ...]
@@ -109,7 +109,7 @@ def _load(folder: str) -> TaskWords:
     gt = _read("greater_than.json")
     try:
         succession = {
-            name: SuccessionTask(name, tuple(spec["items"]), bool(spec.get("cyclic", False)))
+            name: OrdinalSequence(name, tuple(spec["items"]), bool(spec.get("cyclic", False)))
             for name, spec in succ["tasks"].items()
         }
         return TaskWords(

@@ -1,4 +1,4 @@
-"""Task data files and prompt building shared by the task-behaviour probes.
+"""Task data files, prompt building and the base class of the prompt-task probes.
 
 Task lists, templates and word lists live in JSON files under ``data/`` (see each file's
 ``_doc``); probes name them by a path relative to the data directory, which is
@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import torch
 
 from tracker.datafiles import data_dir
+from tracker.probes.base import ConfigT, Probe
 from tracker.probes.context import ProbeContext, bos_id
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_]*)\}")
@@ -149,3 +150,37 @@ def last_logits(ctx: ProbeContext, tokens: torch.Tensor, last: torch.Tensor) -> 
 def as_tuple(value: Any) -> tuple[Any, ...]:
     """Turn a list (e.g. from JSON config overrides) into a tuple so configs stay hashable."""
     return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
+class PromptProbe(Probe[ConfigT]):
+    """A probe read at the last token of clean prompts and their corrupted twins.
+
+    Subclasses build their prompts (an object with ``clean`` and ``corrupted`` lists of token
+    id lists) in :meth:`build_prompts`; this class pads them into one right-padded batch,
+    memoises it on the context (so ``declare`` and ``run`` share it) and announces the one
+    forward pass it needs.
+    """
+
+    def build_prompts(self, ctx: ProbeContext) -> Any:
+        """Return the prompts for this model's tokenizer (``clean`` may be empty)."""
+        raise NotImplementedError
+
+    def prompt_batch(
+        self, ctx: ProbeContext
+    ) -> tuple[Any, torch.Tensor | None, torch.Tensor | None]:
+        """Return ``(prompts, tokens, last)``; tokens and last are None without prompts."""
+
+        def build() -> tuple[Any, torch.Tensor | None, torch.Tensor | None]:
+            prompts = self.build_prompts(ctx)
+            if not prompts.clean:
+                return prompts, None, None
+            tokens, last = pad_right(prompts.clean + prompts.corrupted, pad_id(ctx))
+            return prompts, tokens, last
+
+        return ctx.memo(f"{self.name}:{self.key}", build)
+
+    def declare(self, ctx: ProbeContext) -> None:
+        """Announce the one forward pass over clean and corrupted prompts."""
+        tokens = self.prompt_batch(ctx)[1]
+        if tokens is not None:
+            ctx.declare(tokens, frozenset())
