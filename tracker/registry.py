@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from tracker.errors import UnknownNameError
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 
 def _own_name(cls: Any) -> Iterable[str]:
@@ -38,8 +39,8 @@ class Registry(Generic[T]):
         self._entries: dict[str, type[T]] = {}
         self._loaded = False
 
-    def register(self, cls: type[T]) -> type[T]:
-        """Class decorator: register ``cls`` under each of its names.
+    def register(self, cls: C) -> C:
+        """Class decorator: register ``cls`` under each of its names (returned unchanged).
 
         Raises:
             ValueError: If another class already holds a name.

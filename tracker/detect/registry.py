@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from tracker.detect.base import Detector
 from tracker.registry import Registry
-
-D = TypeVar("D", bound=type[Detector[Any]])
 
 #: Detector that ``tracker detect`` runs when none is named.
 DEFAULT_DETECTOR = "pelt"
@@ -15,28 +13,12 @@ DEFAULT_DETECTOR = "pelt"
 _DETECTORS: Registry[Detector[Any]] = Registry("detector", "tracker.detect")
 
 
-def register_detector(cls: D) -> D:
-    """Class decorator: register a detector under its ``name``.
-
-    Raises:
-        ValueError: If another class already holds the name.
-    """
-    _DETECTORS.register(cls)
-    return cls
-
-
-def detector_names() -> list[str]:
-    """Return all registered detector names, sorted."""
-    return _DETECTORS.names()
-
-
-def detector_class(name: str) -> type[Detector[Any]]:
-    """Return the detector class registered under ``name``.
-
-    Raises:
-        UnknownNameError: If no detector has that name.
-    """
-    return _DETECTORS.get(name)
+#: Class decorator: register a detector under its ``name``.
+register_detector = _DETECTORS.register
+#: All registered detector names, sorted.
+detector_names = _DETECTORS.names
+#: The detector class registered under a name (UnknownNameError, listing the known ones).
+detector_class = _DETECTORS.get
 
 
 def get_detector(name: str | None = None, **overrides: Any) -> Detector[Any]:

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from tracker.errors import UnsupportedArchitectureError
 from tracker.models.base import ArchitectureAdapter
 from tracker.registry import Registry
 
-A = TypeVar("A", bound=type[ArchitectureAdapter])
 _ADAPTERS: Registry[ArchitectureAdapter] = Registry(
     "architecture", "tracker.models", names_of=lambda cls: cls.model_types
 )
 
 
-def register_architecture(cls: A) -> A:
-    """Class decorator: register an adapter for each of its ``model_types``."""
-    _ADAPTERS.register(cls)
-    return cls
-
-
-def supported_model_types() -> list[str]:
-    """Return the model types with an adapter."""
-    return _ADAPTERS.names()
+#: Class decorator: register an adapter for each of its ``model_types``.
+register_architecture = _ADAPTERS.register
+#: The model types with an adapter, sorted.
+supported_model_types = _ADAPTERS.names
 
 
 def get_adapter(model: Any, what: str = "model") -> ArchitectureAdapter:

@@ -119,8 +119,7 @@ class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
                    description="p(year > YY) - p(year <= YY)",
                    higher_is_mechanism=True),
             Metric(name="gt_corrupted_prob_diff", kind="scalar",
-                   description="the same with the corrupted start "
-                               "year",
+                   description="the same with the corrupted start year",
                    higher_is_mechanism=None),
             Metric(name="gt_year_mass", kind="scalar",
                    description="probability on two-digit tokens",

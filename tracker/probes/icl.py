@@ -120,8 +120,7 @@ class ICLProbe(Probe[ICLConfig]):
         early, late = scaled_positions(self.config, ctx.adapter.n_ctx)
         return [
             Metric(name="icl_score", kind="scalar",
-                   description=f"loss at token {late} minus loss at token "
-                               f"{early}",
+                   description=f"loss at token {late} minus loss at token {early}",
                    higher_is_mechanism=False),
             Metric(name="early_loss", kind="scalar",
                    description=f"mean loss at token {early}",

@@ -132,8 +132,7 @@ class InductionProbe(Probe[InductionConfig]):
                    higher_is_mechanism=True,
                    threshold=threshold),
             Metric(name="duplicate_score", kind="head",
-                   description="attention to all earlier occurrences of "
-                               "the current token, summed",
+                   description="attention to all earlier occurrences of the current token, summed",
                    higher_is_mechanism=True,
                    threshold=threshold),
             Metric(name="prev_token_score", kind="head",

@@ -110,12 +110,10 @@ class IOIProbe(PromptProbe[IOIConfig]):
                    description="mean logit(IO) - logit(S) at the end",
                    higher_is_mechanism=True),
             Metric(name="ioi_accuracy", kind="scalar",
-                   description="fraction of prompts with logit(IO) > "
-                               "logit(S)",
+                   description="fraction of prompts with logit(IO) > logit(S)",
                    higher_is_mechanism=True),
             Metric(name="ioi_corrupted_logit_diff", kind="scalar",
-                   description="logit(IO) - logit(S) on ABC "
-                               "corrupted prompts",
+                   description="logit(IO) - logit(S) on ABC corrupted prompts",
                    higher_is_mechanism=None),
             Metric(name="ioi_n_prompts", kind="scalar",
                    description="prompts kept",

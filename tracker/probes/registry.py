@@ -1,34 +1,20 @@
-"""Registry of probes by name."""
+"""Registry of probes by name: a probe file registers its class with ``@register_probe``."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from tracker.probes.base import Probe
 from tracker.registry import Registry
 
-P = TypeVar("P", bound=type[Probe[Any]])
 _PROBES: Registry[Probe[Any]] = Registry("probe", "tracker.probes")
 
-
-def register_probe(cls: P) -> P:
-    """Class decorator: register a probe under its ``name``."""
-    _PROBES.register(cls)
-    return cls
-
-
-def probe_names() -> list[str]:
-    """Return all registered probe names, sorted."""
-    return _PROBES.names()
-
-
-def probe_class(name: str) -> type[Probe[Any]]:
-    """Return the probe class registered under ``name``.
-
-    Raises:
-        UnknownNameError: If no probe has that name.
-    """
-    return _PROBES.get(name)
+#: Class decorator: register a probe under its ``name``.
+register_probe = _PROBES.register
+#: All registered probe names, sorted.
+probe_names = _PROBES.names
+#: The probe class registered under a name (UnknownNameError, listing the known ones, if none).
+probe_class = _PROBES.get
 
 
 def make_probes(names: list[str] | None = None, **configs: dict[str, Any]) -> list[Probe[Any]]:

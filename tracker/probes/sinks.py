@@ -89,20 +89,17 @@ class AttentionSinkProbe(Probe[SinkConfig]):
                    higher_is_mechanism=True,
                    threshold=threshold),
             Metric(name="sink_fraction", kind="scalar",
-                   description=f"fraction of heads with sink_score > "
-                               f"{threshold}",
+                   description=f"fraction of heads with sink_score > {threshold}",
                    higher_is_mechanism=True),
             Metric(name="sink_value_norm_ratio", kind="head",
-                   description="value norm at position 0 over the mean "
-                               "value norm elsewhere",
+                   description="value norm at position 0 over the mean value norm elsewhere",
                    higher_is_mechanism=False),
             Metric(name="resid_norm_peak", kind="layer",
                    description="max over positions of the residual norm "
                                "after the block, divided by the median",
                    higher_is_mechanism=True),
             Metric(name="resid_peak_at_bos", kind="layer",
-                   description="fraction of sequences whose residual-norm "
-                               "peak is at position 0",
+                   description="fraction of sequences whose residual-norm peak is at position 0",
                    higher_is_mechanism=True),
         ]
 

@@ -137,16 +137,13 @@ class SuccessorTextProbe(PromptProbe[SuccessorTextConfig]):
         order = ", ".join(self.config.tasks)
         return [
             Metric(name="successor_text_accuracy", kind="scalar",
-                   description="fraction of prompts whose next "
-                               "item beats the task's other tokens",
+                   description="fraction of prompts whose next item beats the task's other tokens",
                    higher_is_mechanism=True),
             Metric(name="successor_text_top1", kind="scalar",
-                   description="fraction whose next item is the top "
-                               "token of the vocabulary",
+                   description="fraction whose next item is the top token of the vocabulary",
                    higher_is_mechanism=True),
             Metric(name="successor_text_corrupted_accuracy", kind="scalar",
-                   description="accuracy with all context "
-                               "items but the last replaced at random",
+                   description="accuracy with all context items but the last replaced at random",
                    higher_is_mechanism=None),
             Metric(name="successor_text_task_accuracy", kind="vector",
                    description=f"accuracy per task ({order})",
