@@ -31,6 +31,12 @@ class Metric:
         higher_is_mechanism: Whether high values mean the mechanism is present (detectors use
             it to orient emergence), or None when the metric has no orientation.
         threshold: Value past which a head counts as having the mechanism (queries use it).
+        resolution: Smallest step the value can move by, for quantized metrics (``1/n`` for a
+            fraction over ``n`` items); noise estimates never fall below it. None if continuous.
+        chance: The value a model with no mechanism is expected to score (``1/L`` for a top-1
+            pick among ``L`` candidates), or None where there is none.
+        error_of: For a standard-error record (:meth:`standard_error`), the metric it belongs
+            to; '' for ordinary metrics.
         probe: Probe that wrote it ('' while only declared).
         key: Variant key of that probe (``v{version}-{hash}``; '' while only declared).
         shape: Shape of one step's value (() while only declared).
@@ -41,6 +47,9 @@ class Metric:
     description: str = ""
     higher_is_mechanism: bool | None = True
     threshold: float | None = None
+    resolution: float | None = None
+    chance: float | None = None
+    error_of: str = ""
     probe: str = ""
     key: str = ""
     shape: tuple[int, ...] = ()
@@ -66,20 +75,34 @@ class Metric:
             "kind": self.kind,
             "description": self.description,
             "higher_is_mechanism": "" if orient is None else ("true" if orient else "false"),
-            "threshold": np.nan if self.threshold is None else float(self.threshold),
+            "threshold": _float_or_nan(self.threshold),
+            "resolution": _float_or_nan(self.resolution),
+            "chance": _float_or_nan(self.chance),
+            "error_of": self.error_of,
         }
 
     @classmethod
     def from_attrs(cls, name: str, attrs: Mapping[str, Any], **where: Any) -> Metric:
         """Read a record written by :meth:`attrs`; ``where`` sets probe, key and shape."""
         orient = str(attrs.get("higher_is_mechanism", ""))
-        threshold = float(attrs.get("threshold", np.nan))
         return cls(
             name=name, kind=str(attrs["kind"]),  # type: ignore[arg-type]  # checked in post-init
             description=str(attrs.get("description", "")),
             higher_is_mechanism=None if orient == "" else orient == "true",
-            threshold=None if np.isnan(threshold) else threshold, **where,
+            threshold=_optional(attrs.get("threshold")),
+            resolution=_optional(attrs.get("resolution")),
+            chance=_optional(attrs.get("chance")),
+            error_of=str(attrs.get("error_of", "")), **where,
         )
+
+    def standard_error(self) -> Metric:
+        """Return the record of this metric's standard error, stored beside it as ``{name}_se``.
+
+        Same kind and shape; no orientation, threshold or chance level of its own.
+        """
+        return Metric(name=f"{self.name}_se", kind=self.kind,
+                      description=f"standard error of {self.name}", higher_is_mechanism=None,
+                      error_of=self.name, probe=self.probe, key=self.key, shape=self.shape)
 
     def value_shape(self, n_layers: int, n_heads: int) -> tuple[int, ...]:
         """Shape of one step's value on a model of this size (a vector's is its declared shape).
@@ -92,3 +115,15 @@ class Metric:
                 raise ValueError(f"vector metric {self.name!r} must declare shape=(length,)")
             return self.shape
         return {"head": (n_layers, n_heads), "layer": (n_layers,), "scalar": ()}[self.kind]
+
+
+def _float_or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _optional(value: Any) -> float | None:
+    """Read an optional float stored as NaN (absent from files written before the field)."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if np.isnan(number) else number

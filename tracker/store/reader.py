@@ -119,11 +119,24 @@ class SeriesStore:
                                     int(self._variants[(probe, k)]["probe_version"]))
                                 for k in keys})
 
-    def metric_infos(self, probe: str | None = None) -> list[Metric]:
-        """Describe stored metrics (of one probe, or all), for the default variant of each."""
+    def metric_infos(self, probe: str | None = None, errors: bool = False) -> list[Metric]:
+        """Describe stored metrics (of one probe, or all), for the default variant of each.
+
+        Args:
+            probe: Only this probe's metrics.
+            errors: Include standard-error records (``Metric.error_of``), left out by default.
+        """
         chosen = {p: self.resolve_key(p) for p, _ in self._variants}
         return [i for i in self._infos if chosen[i.probe] == i.key
-                and (probe is None or i.probe == probe)]
+                and (probe is None or i.probe == probe) and (errors or not i.error_of)]
+
+    def standard_error(self, probe: str, name: str, key: str | None = None) -> np.ndarray | None:
+        """Return the standard error stored beside a metric (same shape), or None."""
+        resolved = self.resolve_key(probe, key)
+        for info in self._infos:
+            if (info.probe, info.key, info.error_of) == (probe, resolved, name):
+                return self._metrics[(probe, resolved, info.name)]
+        return None
 
     def metric(self, probe: str, name: str, key: str | None = None) -> np.ndarray:
         """Return a metric over steps: (n_steps, *shape) float32, NaN where missing.

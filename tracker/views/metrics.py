@@ -90,6 +90,8 @@ def readings_from_shard(shard: StepShard, keys: Mapping[str, str] | None = None)
     for probe, key in sorted(chosen.items()):
         result = shard.results[(probe, key)]
         for name, metric in sorted(result.metrics.items()):
+            if metric.error_of:
+                continue  # standard errors travel with their metric, as in the store's listing
             value = result.values[name]
             out.append((metric.stored(probe, key, value.shape), value))
     return out
