@@ -50,7 +50,7 @@ def resample_indices(n_items: int, cfg: BootstrapConfig) -> np.ndarray:
 
 
 def bootstrap_se(values: np.ndarray, cfg: BootstrapConfig) -> np.ndarray:
-    """Standard error of ``values.mean(axis=0)`` by resampling the items of axis 0.
+    """Return the standard error of ``values.mean(axis=0)``, resampling the items of axis 0.
 
     Args:
         values: (N, ...) per-item values; NaN items are ignored in each resample's mean.
@@ -71,7 +71,7 @@ def bootstrap_se(values: np.ndarray, cfg: BootstrapConfig) -> np.ndarray:
 def bootstrap_stat_se(
     n_items: int, stat: Callable[[np.ndarray], np.ndarray | float], cfg: BootstrapConfig
 ) -> np.ndarray:
-    """Standard error of a statistic of the items, ``stat(indices)``, over resamples.
+    """Return the standard error of a statistic ``stat(indices)`` of the items over resamples.
 
     For values that are not a plain mean (a difference of two means, a ratio); ``stat`` gets
     the resampled item indices and returns the value (any shape).
