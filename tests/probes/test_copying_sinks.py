@@ -23,12 +23,12 @@ def test_copying_head(circuits: Planted) -> None:
     (probe,) = make_probes(["copying"], copying={"seq_len": 30})
     scores = probe.run(ctx)
     head = circuits.heads["induction"]
-    assert scores["copying_score"][head] == 1.0
-    assert _others(scores["copying_score"], head).max() < 0.2
+    assert scores["copying_top1"][head] == 1.0
+    assert _others(scores["copying_top1"], head).max() < 0.2
     # delta is (3 * g) on the attended token and equal elsewhere: z = sqrt(L - 1) exactly.
-    assert abs(scores["copying_zscore"][head] - np.sqrt(29)) < 1e-3
-    assert np.abs(_others(scores["copying_zscore"], head)).max() < 1.0
-    assert scores["copying_zscore"][circuits.heads["prev"]] == 0.0
+    assert abs(scores["copying_logit_zscore"][head] - np.sqrt(29)) < 1e-3
+    assert np.abs(_others(scores["copying_logit_zscore"], head)).max() < 1.0
+    assert scores["copying_logit_zscore"][circuits.heads["prev"]] == 0.0
 
 
 def test_sink_head_and_residual_peak(circuits: Planted) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tests.support.planted_models import Planted, circuits_builder, repeated_docs
 from tracker.errors import UnknownNameError
 from tracker.probes import ProbeContext, make_probes, text_data
-from tracker.probes.icl import ICLConfig, scaled_positions
+from tracker.probes.icl import ICLConfig, scaled_positions, windows
 from tracker.probes.text_data import register_text_dataset, resolve_text_dataset
 
 
@@ -24,15 +24,17 @@ def _run(planted: Planted, **config: object) -> tuple[dict[str, float], ProbeCon
 
 
 def test_induction_model_learns_in_context(circuits: Planted) -> None:
-    """With a 256-token context the positions are 6 and 62. Token 6 sits in the first copy
-    of the block (unpredictable); token 62 has earlier copies, which the planted induction
-    head copies forward, so its loss is ~0."""
+    """With a 256-token context the windows are tokens 5-7 and 56-68. The first sit in the
+    first copy of the block (unpredictable); the late ones have earlier copies, which the
+    planted induction head copies forward, so their loss is ~0 (and so is its spread)."""
     out, ctx = _run(circuits)
     assert out["icl_n_docs"] == 8.0
     assert out["late_loss"] < 1e-3
     assert out["early_loss"] > 5.0
     assert out["icl_score"] == pytest.approx(out["late_loss"] - out["early_loss"])
     assert out["early_loss"] > out["mean_loss"] > out["late_loss"]
+    assert out["late_loss_se"] < 1e-3
+    assert 0.0 <= out["icl_score_se"] < 0.5 * abs(out["icl_score"])
     assert ctx.forward_count == 1
 
 
@@ -51,6 +53,15 @@ def test_no_induction_no_icl() -> None:
 )
 def test_scaled_positions(n_ctx: int, expected: tuple[int, int]) -> None:
     assert scaled_positions(ICLConfig(), n_ctx) == expected
+
+
+@pytest.mark.parametrize(
+    ("n_ctx", "early", "late"),
+    [(2048, (40, 60), (450, 550)), (256, (5, 7), (56, 68)), (128, (2, 4), (28, 34))],
+)
+def test_windows(n_ctx: int, early: tuple[int, int], late: tuple[int, int]) -> None:
+    got = windows(ICLConfig(), n_ctx)
+    assert [(w.start, w.stop - 1) for w in got] == [early, late]
 
 
 def test_short_documents_give_nan(circuits: Planted) -> None:

@@ -39,6 +39,16 @@ def test_planted_successor_head(circuits: Planted, variant: str) -> None:
     kept = out["succession_pairs"] > 0
     assert (out["succession_task_best"][kept] == 1.0).all()
     assert np.isnan(out["succession_task_best"][~kept]).all()
+    # The per-task table: the planted head gets every kept pair of every task right, with no
+    # spread over resampled pairs; tasks with no kept pair are NaN.
+    for task, n_pairs in zip(SUCCESSION_TASKS, out["succession_pairs"], strict=True):
+        table = out[f"succession_{task}"]
+        if n_pairs:
+            assert table[head] == 1.0 and out[f"succession_{task}_se"][head] == 0.0
+            assert np.nanmax(np.delete(table.ravel(), np.ravel_multi_index(head, table.shape))) == 0
+        else:
+            assert np.isnan(table).all()
+    assert out["succession_score_se"][head] == 0.0
 
 
 def test_pairs_keep_single_tokens_and_wrap() -> None:

@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from tokenizers import Regex, pre_tokenizers
 
 from tests.support.planted_models import Planted, PlantedBuilder, circuits_builder, successor_map
 from tracker.probes import ProbeContext, make_probes
@@ -84,14 +85,40 @@ def test_ioi_keeps_only_single_token_names() -> None:
 
 
 # --- greater-than -------------------------------------------------------------------------
+def split_years(planted: Planted, pattern: str = r"\d\d") -> Planted:
+    """Make the tokenizer split digit runs into the pieces ``pattern`` matches (in place)."""
+    planted.tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Whitespace(), pre_tokenizers.Split(Regex(pattern), "isolated")])
+    return planted
+
+
 def gt_model(answer: str) -> Planted:
-    """Direct path only: after a century token the logit of ``answer`` rises by 30."""
+    """Direct path only: after a century token the logit of ``answer`` rises by 30.
+
+    Its tokenizer splits " 1732" into "17" + "32" itself, as GPT-NeoX's does.
+    """
     data = load_task_file("tasks/greater_than.json")
     years = [f"{y:02d}" for y in range(100)]
     words = _template_words(data["template"]) + data["nouns"] + data["centuries"] + years
     builder = PlantedBuilder(words)
     builder.bigram(data["centuries"], answer, 30.0)
-    return builder.build()
+    return split_years(builder.build())
+
+
+def test_greater_than_keeps_only_years_the_tokenizer_splits() -> None:
+    """Hanna et al.'s filter: a start year the tokenizer keeps whole (here every 17xx, and
+    with a word-level tokenizer every year) drops the prompt; the others are kept."""
+    data = load_task_file("tasks/greater_than.json")
+    planted = gt_model("99")
+    every = greater_than_prompts(planted.tokenizer, data, 200, 0, [])
+    assert len(every.clean) == 200
+    split_years(planted, r"17\d\d|\d\d")  # " 1732" is now one (unknown) word
+    kept = greater_than_prompts(planted.tokenizer, data, 200, 0, [])
+    century = planted.tokenizer.convert_tokens_to_ids("17")
+    expected = [p for p in every.clean if p[-1] != century]
+    assert kept.clean == expected and 150 < len(expected) < 200
+    split_years(planted, r"\w+")  # word-level: the year is one word, never two tokens
+    assert greater_than_prompts(planted.tokenizer, data, 50, 0, []).clean == []
 
 
 @pytest.mark.parametrize(("answer", "expected"), [("99", 1.0), ("00", -1.0)])

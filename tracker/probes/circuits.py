@@ -50,20 +50,29 @@ def attn_norm(ctx: ProbeContext, layer: int, x: torch.Tensor) -> torch.Tensor:
     return fp32_call(ctx.model, ctx.adapter.attn_norm, layer, x)
 
 
-def head_values(ctx: ProbeContext, layer: int, normed: torch.Tensor) -> torch.Tensor:
-    """Value vectors ``normed @ W_V[h] + b_V[h]``: (..., D) -> (H, ..., d_head), fp32."""
+def head_values(
+    ctx: ProbeContext, layer: int, normed: torch.Tensor, value_bias: bool = True
+) -> torch.Tensor:
+    """Value vectors ``normed @ W_V[h] (+ b_V[h])``: (..., D) -> (H, ..., d_head), fp32."""
     _, _, w_v, _, _, b_v = ctx.adapter.qkv_matrices(layer)
     flat = normed.reshape(-1, normed.shape[-1]).float()
-    values = torch.einsum("nd,hde->hne", flat, w_v.float()) + b_v.float()[:, None, :]
+    values = torch.einsum("nd,hde->hne", flat, w_v.float())
+    if value_bias:
+        values = values + b_v.float()[:, None, :]
     return values.reshape(w_v.shape[0], *normed.shape[:-1], w_v.shape[-1])
 
 
-def head_ov(ctx: ProbeContext, layer: int, normed: torch.Tensor) -> torch.Tensor:
+def head_ov(
+    ctx: ProbeContext, layer: int, normed: torch.Tensor, value_bias: bool = True
+) -> torch.Tensor:
     """Each head's output when it attends fully to inputs ``normed``: (..., D) -> (H, ..., D).
 
-    This is ``(normed @ W_V[h] + b_V[h]) @ W_O[h]``, without the layer's output bias.
+    This is ``(normed @ W_V[h] + b_V[h]) @ W_O[h]``, without the layer's output bias. With
+    ``value_bias=False`` it is the OV circuit proper, ``normed @ W_V[h] @ W_O[h]``: the term
+    ``b_V[h] W_O[h]`` is the same for every input (a fixed push), and TransformerLens folds it
+    into the output bias, so circuit scores in the literature (Gould et al.) exclude it.
     """
-    values = head_values(ctx, layer, normed)
+    values = head_values(ctx, layer, normed, value_bias)
     w_o, _ = ctx.adapter.out_matrix(layer)
     heads = values.shape[0]
     flat = values.reshape(heads, -1, values.shape[-1])

@@ -10,13 +10,18 @@ unembedding, restricted to the L tokens of that sequence's x, giving logit effec
 attends to; the question is whether the head, having attended to ``x[s]``, raises the logit
 of ``x[s]`` above the other tokens of the context.
 
-* ``copying_score``: fraction of (sequence, source) pairs with ``delta[s, s]`` strictly
+* ``copying_top1``: fraction of (sequence, source) pairs with ``delta[s, s]`` strictly
   above every ``delta[s, c]``, ``c != s`` (ties, e.g. a head whose output the unembedding
-  ignores, count as failures). Chance is about 1/L.
-* ``copying_zscore``: mean of ``(delta[s, s] - mean_c delta[s, c]) / std_c delta[s, c]``
+  ignores, count as failures). Chance is about 1/L. This is an *empirical* top-1 score on
+  real residual streams, not Elhage et al.'s copying score.
+* ``copying_logit_zscore``: mean of ``(delta[s, s] - mean_c delta[s, c]) / std_c delta[s, c]``
   (0 where the effects are all equal): a continuous version in units of the spread.
+* ``copying_eigen``: Elhage et al.'s copying score, see :mod:`tracker.probes.copying_eigen`.
 
-The norm's positive per-vector scale does not change either score. Computed in fp32.
+The OV output excludes ``b_V W_O`` by default (``ov_value_bias``; see
+:func:`tracker.probes.circuits.head_ov`). The norm's positive per-vector scale does not change
+either empirical score. Computed in fp32. Each value's standard error (``NAME_se``) is a
+bootstrap over the sequences (over blocks of tokens for ``copying_eigen``).
 """
 
 from __future__ import annotations
@@ -30,31 +35,38 @@ from tracker.metric import Metric
 from tracker.probes.base import Probe, ProbeValues
 from tracker.probes.circuits import attn_norm, final_normed, head_ov, unembed_rows
 from tracker.probes.context import ProbeContext
+from tracker.probes.copying_eigen import copying_eigen_scores
 from tracker.probes.inputs import RepeatedTokens, RepeatedTokensConfig, repeated_tokens
 from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
+from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, with_errors
 
 
 @dataclass(frozen=True)
-class CopyingConfig(RepeatedTokensConfig):
+class CopyingConfig(RepeatedTokensConfig, BootstrapConfig):
     """Config of the copying probe (input fields from :class:`RepeatedTokensConfig`).
 
     Attributes:
-        threshold: Copying score above which a head counts as a copying head.
+        threshold: ``copying_top1`` above which a head counts as a copying head.
+        ov_value_bias: Include ``b_V W_O`` in each head's OV output (excluded by default).
+        eigen_blocks: Blocks of vocabulary tokens the eigenvalue score's bootstrap resamples.
     """
 
     threshold: float = 0.5
+    ov_value_bias: bool = False
+    eigen_blocks: int = 16
 
 
 def copying_scores(
-    ctx: ProbeContext, resid: torch.Tensor, rep: RepeatedTokens
+    ctx: ProbeContext, resid: torch.Tensor, rep: RepeatedTokens, value_bias: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (copying_score, copying_zscore), each (layers, heads) float64.
+    """Return per-sequence (top-1, z-score), each (sequences, layers, heads) float64.
 
     Args:
         ctx: Probe context (for weights).
         resid: (L + 1, B, T, D) residual streams of the repeated-token run.
         rep: The run's tokens and layout.
+        value_bias: Include ``b_V W_O`` in the OV output.
     """
     seq_len = rep.seq_len
     sources = slice(1, 1 + seq_len)
@@ -62,16 +74,18 @@ def copying_scores(
     top1, zscore = [], []
     for layer in range(ctx.adapter.n_layers):
         normed = attn_norm(ctx, layer, resid[layer][:, sources])
-        out = final_normed(ctx, head_ov(ctx, layer, normed))  # (H, B, L, D)
+        out = final_normed(ctx, head_ov(ctx, layer, normed, value_bias))  # (H, B, L, D)
         delta = torch.einsum("hbsd,bcd->hbsc", out, unembed.to(out.device))
         diag = delta.diagonal(dim1=-2, dim2=-1)
         source = torch.arange(seq_len, device=delta.device)  # the attended token is x[s]
-        top1.append(strictly_first(delta, source).double().mean(dim=(1, 2)))
+        top1.append(strictly_first(delta, source).double().mean(dim=2))
         std = delta.std(dim=-1, unbiased=False)
         spread = std > 1e-5 * delta.abs().amax(dim=-1)
         z = torch.where(spread, (diag - delta.mean(dim=-1)) / std.clamp_min(1e-30), 0.0)
-        zscore.append(z.double().mean(dim=(1, 2)))
-    return torch.stack(top1).cpu().numpy(), torch.stack(zscore).cpu().numpy()
+        zscore.append(z.double().mean(dim=2))
+    # (layers, H, B) -> (B, layers, H)
+    return (torch.stack(top1).permute(2, 0, 1).cpu().numpy(),
+            torch.stack(zscore).permute(2, 0, 1).cpu().numpy())
 
 
 @register_probe
@@ -79,26 +93,32 @@ class CopyingProbe(Probe[CopyingConfig]):
     """Per-head copying score of the OV circuit on the attended tokens (module docstring)."""
 
     name = "copying"
-    version = 1
+    version = 2
     description = (
-        "how often each head's OV output, read through the unembedding, raises the logit of "
-        "the token it attends to above the context's other tokens"
+        "copying per head: empirical top-1 rate of the OV output raising the attended token's "
+        "logit, and Elhage et al.'s eigenvalue copying score"
     )
     Config = CopyingConfig
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
-        """Two (layers, heads) metrics."""
-        return [
-            Metric(name="copying_score", kind="head",
-                   description="fraction of attended tokens whose logit the "
-                               "head's OV output raises most among the context's tokens",
-                   higher_is_mechanism=True,
-                   threshold=self.config.threshold),
-            Metric(name="copying_zscore", kind="head",
-                   description="attended token's OV logit effect in standard "
+        """Three (layers, heads) metrics, each with its standard error."""
+        rep = repeated_tokens(ctx, self.config)
+        n_items = rep.tokens.shape[0] * rep.seq_len
+        return with_errors([
+            Metric(name="copying_top1", kind="head",
+                   description="empirical: fraction of attended tokens whose logit the head's "
+                               "OV output raises most among the context's tokens",
+                   higher_is_mechanism=True, threshold=self.config.threshold,
+                   resolution=1.0 / n_items, chance=1.0 / rep.seq_len),
+            Metric(name="copying_logit_zscore", kind="head",
+                   description="empirical: attended token's OV logit effect in standard "
                                "deviations above the context's tokens",
+                   higher_is_mechanism=True, chance=0.0),
+            Metric(name="copying_eigen", kind="head",
+                   description="Elhage et al.'s copying score: sum(eig)/sum(|eig|) of "
+                               "W_E W_OV W_U, in [-1, 1]",
                    higher_is_mechanism=True),
-        ]
+        ])
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the repeated-token pass (residual streams)."""
@@ -107,7 +127,14 @@ class CopyingProbe(Probe[CopyingConfig]):
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Score every head."""
-        rep = repeated_tokens(ctx, self.config)
+        cfg = self.config
+        rep = repeated_tokens(ctx, cfg)
         resid = ctx.forward(rep.tokens, {"resid"}).require("resid")
-        score, zscore = copying_scores(ctx, resid, rep)
-        return {"copying_score": score, "copying_zscore": zscore}
+        top1, zscore = copying_scores(ctx, resid, rep, cfg.ov_value_bias)
+        eigen, eigen_se = copying_eigen_scores(ctx, cfg, cfg.eigen_blocks)
+        return {
+            "copying_top1": top1.mean(axis=0), "copying_top1_se": bootstrap_se(top1, cfg),
+            "copying_logit_zscore": zscore.mean(axis=0),
+            "copying_logit_zscore_se": bootstrap_se(zscore, cfg),
+            "copying_eigen": eigen, "copying_eigen_se": eigen_se,
+        }

@@ -4,7 +4,9 @@ Prompts come from ``data/tasks/greater_than.json``: "The {NOUN} lasted from the 
 {CENTURY}{YY} to the year {CENTURY}", e.g. "... from the year 1732 to the year 17", drawn with
 a fixed seed (noun, century, YY in ``min_yy..max_yy``). The century is a key word with a
 leading space (" 17") and YY a two-digit token without one ("32"); a prompt is kept only if
-both are single tokens. Its corrupted twin uses the file's ``corrupt_yy`` (01; it must be a
+both are single tokens and the tokenizer itself splits the start year " 1732" into exactly
+those two tokens (Hanna et al.'s filter; :func:`tracker.probes.prompts.render`).
+Its corrupted twin uses the file's ``corrupt_yy`` (01; it must be a
 token too).
 
 The next token after the final century is a two-digit token; with ``p`` the model's
@@ -15,6 +17,8 @@ two-digit tokens "00".."99" that are single tokens:
 * ``gt_corrupted_prob_diff``: the same on the corrupted prompts (YY = corrupt_yy);
 * ``gt_year_mass``: mean total probability on two-digit tokens (clean prompts);
 * ``gt_n_prompts``: prompts kept (0 gives NaN for the others).
+
+Each mean's standard error (``NAME_se``) is a bootstrap over the prompts.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 import torch
 
 from tracker.metric import Metric
-from tracker.probes.base import ProbeConfig, ProbeValues
+from tracker.probes.base import ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompts import (
     PromptProbe,
@@ -38,12 +42,13 @@ from tracker.probes.prompts import (
     word_token,
 )
 from tracker.probes.registry import register_probe
+from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, with_errors
 
 KEYS = ("CENTURY", "YY")
 
 
 @dataclass(frozen=True)
-class GreaterThanConfig(ProbeConfig):
+class GreaterThanConfig(BootstrapConfig):
     """Config of the greater-than probe.
 
     Attributes:
@@ -105,7 +110,7 @@ class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
     """Greater-than probability difference on year prompts (see the module docstring)."""
 
     name = "greater_than"
-    version = 1
+    version = 2
     description = (
         "greater-than: probability on end years above the start year minus on years at or "
         "below it"
@@ -114,7 +119,7 @@ class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level scalars."""
-        return [
+        return with_errors([
             Metric(name="gt_prob_diff", kind="scalar",
                    description="p(year > YY) - p(year <= YY)",
                    higher_is_mechanism=True),
@@ -125,9 +130,9 @@ class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
                    description="probability on two-digit tokens",
                    higher_is_mechanism=None),
             Metric(name="gt_n_prompts", kind="scalar",
-                   description="prompts kept",
+                   description="prompts kept (start year split by the tokenizer as ' CC' + 'YY')",
                    higher_is_mechanism=None),
-        ]
+        ], skip=("gt_n_prompts",))
 
     def build_prompts(self, ctx: ProbeContext) -> GreaterThanPrompts:
         """Year prompts and their corrupted twins for this tokenizer."""
@@ -148,9 +153,11 @@ class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
         start = torch.tensor(prompts.yy + [prompts.corrupt_yy] * n, device=probs.device)
         above = values[None, :] > start[:, None]
         diff = (years * above).sum(-1) - (years * ~above).sum(-1)
-        return {
-            "gt_prob_diff": float(diff[:n].mean()),
-            "gt_corrupted_prob_diff": float(diff[n:].mean()),
-            "gt_year_mass": float(years[:n].sum(-1).mean()),
-            "gt_n_prompts": float(n),
-        }
+        per_prompt = {"gt_prob_diff": diff[:n], "gt_corrupted_prob_diff": diff[n:],
+                      "gt_year_mass": years[:n].sum(-1)}
+        out: dict[str, float] = {"gt_n_prompts": float(n)}
+        for name, values in per_prompt.items():
+            array = values.cpu().numpy()
+            out[name] = float(array.mean())
+            out[f"{name}_se"] = float(bootstrap_se(array, self.config))
+        return out

@@ -99,7 +99,7 @@ class IOIProbe(PromptProbe[IOIConfig]):
     """IOI logit difference and accuracy on template prompts (see the module docstring)."""
 
     name = "ioi"
-    version = 1
+    version = 2
     description = "indirect-object identification: logit(IO) - logit(S) and accuracy"
     Config = IOIConfig
 

@@ -82,9 +82,11 @@ def render(
         keys: Placeholders whose values must be single tokens.
 
     Returns:
-        Token ids (no BOS), or None if a key word is not a single token.
+        Token ids (no BOS), or None if a key word is not a single token or the tokenizer
+        splits the whole text differently.
     """
     ids: list[int] = []
+    text = ""
     pos = 0
     for match in _PLACEHOLDER.finditer(template):
         literal = template[pos : match.start()]
@@ -93,6 +95,8 @@ def render(
         if literal:
             ids += tokenizer.encode(literal, add_special_tokens=False)
         value = values[match.group(1)]
+        text += literal + ("".join(" " + w for w in value) if not isinstance(value, str)
+                           else (" " if space else "") + value)
         if not isinstance(value, str):
             for word in value:
                 token = word_token(tokenizer, " " + word)
@@ -109,7 +113,8 @@ def render(
         pos = match.end()
     if template[pos:]:
         ids += tokenizer.encode(template[pos:], add_special_tokens=False)
-    return ids
+        text += template[pos:]
+    return ids if tokenizer.encode(text, add_special_tokens=False) == ids else None
 
 
 def bos_prefix(ctx: ProbeContext, prepend_bos: bool) -> list[int]:

@@ -19,13 +19,21 @@ For head ``h`` of layer ``l`` and each kept word ``t`` (all in fp32, whatever th
      blocks, feeds ``W_E[t] + a0`` to the MLP).
 
    The MLP runs in the model's dtype, as in the model; everything after it runs in fp32.
-2. OV: ``o = (LN_l(input) W_V[h] + b_V[h]) W_O[h]`` with the head's own input norm.
+2. OV: ``o = LN_l(input) W_V[h] W_O[h]`` with the head's own input norm; ``b_V[h] W_O[h]`` (the
+   same for every input) is left out as TransformerLens and Gould et al. do, unless
+   ``ov_value_bias`` is set.
 3. Logits: the final norm applied to ``o`` (minus its bias), then ``W_U`` restricted to the
    task's kept tokens.
 
 The pair succeeds when the successor's logit is strictly higher than every other token of
 the task (the input word included); ties count as failures, so rounding cannot inflate the
-score. ``succession_score`` is the success rate pooled over all kept pairs of all tasks.
+score. ``succession_score`` is the success rate pooled over all kept pairs of all tasks; the
+pool is dominated by the tasks with most pairs (numbers), so the per-task table is stored
+too, one head metric per task, ``succession_{task}`` (e.g. ``succession_months``): the
+store's kinds hold (layers, heads) per step, and a metric per task keeps each one
+self-describing (its chance level ``1/n`` over the task's ``n`` kept tokens, its resolution
+``1/pairs``). Standard errors (``NAME_se``) are bootstraps over the pairs; the best head's
+per task is that head's.
 """
 
 from __future__ import annotations
@@ -38,12 +46,13 @@ import numpy as np
 import torch
 
 from tracker.metric import Metric
-from tracker.probes.base import Probe, ProbeConfig, ProbeValues
+from tracker.probes.base import Probe, ProbeValues
 from tracker.probes.circuits import attn_norm, direct_logits, head_ov
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompts import as_tuple, load_task_file, word_token
 from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
+from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se
 
 SUCCESSION_TASKS = (
     "numbers", "number_words", "ordinal_words", "days", "day_prefixes", "months",
@@ -54,7 +63,7 @@ EFFECTIVE_EMBEDDINGS: tuple[str, ...] = get_args(EffectiveEmbedding)
 
 
 @dataclass(frozen=True)
-class SuccessorHeadsConfig(ProbeConfig):
+class SuccessorHeadsConfig(BootstrapConfig):
     """Config of the successor-heads probe.
 
     Attributes:
@@ -62,12 +71,14 @@ class SuccessorHeadsConfig(ProbeConfig):
         tasks: Task names, in the order of the vector metrics.
         effective_embedding: ``"embed"``, ``"mlp0"`` or ``"attn_mlp0"`` (module docstring).
         threshold: Succession score above which a head counts as a successor head.
+        ov_value_bias: Include ``b_V W_O`` in each head's OV output (excluded by default).
     """
 
     tasks_file: str = "tasks/succession.json"
     tasks: tuple[str, ...] = SUCCESSION_TASKS
     effective_embedding: EffectiveEmbedding = "mlp0"
     threshold: float = 0.5
+    ov_value_bias: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", as_tuple(self.tasks))
@@ -137,12 +148,13 @@ def effective_embedding(
 
 
 def succession_successes(
-    ctx: ProbeContext, tasks: list[SuccessionPairs], variant: EffectiveEmbedding
-) -> np.ndarray:
-    """Per (layer, head, task) number of successful pairs, as an (L, H, n_tasks) array."""
+    ctx: ProbeContext, tasks: list[SuccessionPairs], variant: EffectiveEmbedding,
+    value_bias: bool = False,
+) -> list[np.ndarray]:
+    """Per task, whether each pair succeeds for each head: (pairs, layers, heads) 0/1 arrays."""
     adapter = ctx.adapter
     vocab = sorted({t for task in tasks for t in task.ids})
-    result = np.zeros((adapter.n_layers, adapter.n_heads, len(tasks)))
+    result = [np.zeros((len(t.pairs), adapter.n_layers, adapter.n_heads)) for t in tasks]
     if not vocab:
         return result
     ids = torch.tensor(vocab, dtype=torch.long, device=adapter.device)
@@ -151,7 +163,7 @@ def succession_successes(
     eff = effective_embedding(ctx, ids, variant)
     for layer in range(adapter.n_layers):
         normed = attn_norm(ctx, layer, raw if layer == 0 else eff)
-        logits = direct_logits(ctx, head_ov(ctx, layer, normed), ids)  # (H, N, N)
+        logits = direct_logits(ctx, head_ov(ctx, layer, normed, value_bias), ids)  # (H, N, N)
         for k, task in enumerate(tasks):
             if not task.pairs:
                 continue
@@ -160,8 +172,8 @@ def succession_successes(
             rows = torch.tensor([i for i, _ in task.pairs], device=logits.device)
             targets = torch.tensor([j for _, j in task.pairs], device=logits.device)
             picked = sub[:, rows]  # (H, P, n)
-            wins = strictly_first(picked, targets).sum(dim=-1)
-            result[layer, :, k] = wins.cpu().numpy()
+            wins = strictly_first(picked, targets)  # (H, P)
+            result[k][:, layer, :] = wins.T.double().cpu().numpy()
     return result
 
 
@@ -170,7 +182,7 @@ class SuccessorHeadsProbe(Probe[SuccessorHeadsConfig]):
     """Per-head succession score from the effective OV circuit (see the module docstring)."""
 
     name = "successor_heads"
-    version = 1
+    version = 2
     description = (
         "fraction of successor pairs (numbers, days, months, letters, ...) whose successor each "
         "head's effective OV circuit ranks first among the task's tokens"
@@ -178,22 +190,35 @@ class SuccessorHeadsProbe(Probe[SuccessorHeadsConfig]):
     Config = SuccessorHeadsConfig
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
-        """Head score plus per-task vectors (in ``config.tasks`` order)."""
+        """Pooled head score, one head score per task, per-task vectors; standard errors."""
         order = ", ".join(self.config.tasks)
-        return [
-            Metric(name="succession_score", kind="head",
-                   description="fraction of kept successor pairs the head's "
-                               "effective OV circuit gets right, pooled over tasks",
-                   higher_is_mechanism=True,
-                   threshold=self.config.threshold),
-            Metric(name="succession_pairs", kind="vector",
-                   description=f"successor pairs kept per task ({order})",
-                   higher_is_mechanism=None, shape=(len(self.config.tasks),)),
-            Metric(name="succession_task_best", kind="vector",
-                   description=f"best head's success rate per task "
-                               f"({order}); NaN for tasks with no pairs",
-                   higher_is_mechanism=True, shape=(len(self.config.tasks),)),
-        ]
+        tasks = self._tasks(ctx)
+        pairs = [len(t.pairs) for t in tasks]
+        total = sum(pairs)
+        chance = [1.0 / len(t.ids) if t.ids else None for t in tasks]
+        pooled = (sum(p * c for p, c in zip(pairs, chance, strict=True) if c is not None) / total
+                  if total else None)
+        score = Metric(name="succession_score", kind="head",
+                       description="fraction of kept successor pairs the head's "
+                                   "effective OV circuit gets right, pooled over tasks",
+                       higher_is_mechanism=True, threshold=self.config.threshold,
+                       resolution=1.0 / total if total else None, chance=pooled)
+        out = [score, score.standard_error()]
+        for task, n, c in zip(tasks, pairs, chance, strict=True):
+            metric = Metric(name=f"succession_{task.name}", kind="head",
+                            description=f"fraction of the {n} kept {task.name} successor "
+                                        f"pairs the head's effective OV circuit gets right",
+                            higher_is_mechanism=True, threshold=self.config.threshold,
+                            resolution=1.0 / n if n else None, chance=c)
+            out += [metric, metric.standard_error()]
+        best = Metric(name="succession_task_best", kind="vector",
+                      description=f"best head's success rate per task "
+                                  f"({order}); NaN for tasks with no pairs",
+                      higher_is_mechanism=True, shape=(len(self.config.tasks),))
+        return [*out, Metric(name="succession_pairs", kind="vector",
+                             description=f"successor pairs kept per task ({order})",
+                             higher_is_mechanism=None, shape=(len(self.config.tasks),)),
+                best, best.standard_error()]
 
     def _tasks(self, ctx: ProbeContext) -> list[SuccessionPairs]:
         cfg = self.config
@@ -203,14 +228,24 @@ class SuccessorHeadsProbe(Probe[SuccessorHeadsConfig]):
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Score every head (weights only; no forward pass)."""
+        cfg = self.config
         tasks = self._tasks(ctx)
-        pairs = np.array([len(t.pairs) for t in tasks], dtype=np.float64)
-        wins = succession_successes(ctx, tasks, self.config.effective_embedding)
-        total = pairs.sum()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = wins.sum(axis=-1) / total if total else np.full(wins.shape[:2], np.nan)
-            per_task = np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1), np.nan)
+        wins = succession_successes(ctx, tasks, cfg.effective_embedding, cfg.ov_value_bias)
+        shape = ctx.adapter.n_layers, ctx.adapter.n_heads
+        pooled = np.concatenate(wins, axis=0)
+        out: dict[str, np.ndarray | float] = {
+            "succession_score": pooled.mean(axis=0) if len(pooled) else np.full(shape, np.nan),
+            "succession_score_se": bootstrap_se(pooled, cfg),
+            "succession_pairs": np.array([len(t.pairs) for t in tasks], dtype=np.float64),
+        }
         best = np.full(len(tasks), np.nan)
-        has = pairs > 0
-        best[has] = per_task.reshape(-1, len(tasks))[:, has].max(axis=0)
-        return {"succession_score": score, "succession_pairs": pairs, "succession_task_best": best}
+        best_se = np.full(len(tasks), np.nan)
+        for k, (task, task_wins) in enumerate(zip(tasks, wins, strict=True)):
+            rate = task_wins.mean(axis=0) if len(task_wins) else np.full(shape, np.nan)
+            se = bootstrap_se(task_wins, cfg)
+            out[f"succession_{task.name}"], out[f"succession_{task.name}_se"] = rate, se
+            if len(task_wins):
+                top = np.unravel_index(int(np.argmax(rate)), shape)
+                best[k], best_se[k] = rate[top], se[top]
+        out["succession_task_best"], out["succession_task_best_se"] = best, best_se
+        return out

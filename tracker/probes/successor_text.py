@@ -128,7 +128,7 @@ class SuccessorTextProbe(PromptProbe[SuccessorTextConfig]):
     """Accuracy on "Monday Tuesday Wednesday -> Thursday" prompts (see the module docstring)."""
 
     name = "successor_text"
-    version = 1
+    version = 2
     description = "successor task accuracy in running text (days, months, numbers, letters, ...)"
     Config = SuccessorTextConfig
 

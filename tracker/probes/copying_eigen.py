@@ -1,0 +1,87 @@
+"""Elhage et al.'s (2021) copying score: the eigenvalue ratio of each head's full OV circuit.
+
+For head ``h`` of layer ``l`` the full OV circuit maps a token to logits; in this package's
+row-vector convention it is the V x V matrix ``M = W_E W_V[h] W_O[h] W_U`` (Elhage et al.
+write it ``W_U W_OV W_E`` for column vectors). The score is ``sum(lambda) / sum(|lambda|)``
+over its eigenvalues: +1 when every eigenvalue is positive (the head copies the token it
+attends to), -1 when every one is negative (it suppresses it), in [-1, 1].
+
+``M`` is V x V but has rank at most ``d_head``, and ``AB`` and ``BA`` share their nonzero
+eigenvalues, so the score is computed from the ``d_head x d_head`` cyclic product
+``W_O[h] W_U W_E W_V[h]`` in float64. As in Elhage et al.'s definition the weights are taken
+raw: no layer norm, no value or output bias.
+
+Uncertainty: the vocabulary is split (seeded permutation) into ``blocks`` groups of tokens;
+the cyclic product is a sum of one term per block, and the standard error is the spread of
+the score over bootstrap resamples of the blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tracker.probes.context import ProbeContext
+from tracker.probes.uncertainty import BootstrapConfig
+
+_CHUNK = 32
+
+
+def eigen_ratio(matrices: torch.Tensor) -> torch.Tensor:
+    """``sum(lambda) / sum(|lambda|)`` of each matrix (..., n, n) in float64; NaN if all 0."""
+    eig = torch.linalg.eigvals(matrices.double())
+    total = eig.abs().sum(dim=-1)
+    ratio = eig.real.sum(dim=-1) / total.clamp_min(1e-300)
+    return torch.where(total > 0, ratio, torch.full_like(ratio, float("nan")))
+
+
+@torch.no_grad()
+def block_products(ctx: ProbeContext, layer: int, blocks: list[torch.Tensor]) -> torch.Tensor:
+    """Per-block cyclic products ``W_O[h] W_U[:, b] W_E[b] W_V[h]``: (H, K, d_head, d_head)."""
+    adapter = ctx.adapter
+    w_e = adapter.embed_matrix().double()
+    w_u = adapter.unembed_matrix().double()
+    _, _, w_v, _, _, _ = adapter.qkv_matrices(layer)
+    w_o, _ = adapter.out_matrix(layer)
+    w_v, w_o = w_v.double(), w_o.double()
+    out = []
+    for block in blocks:
+        block = block.to(w_e.device)
+        left = torch.einsum("hed,dv->hev", w_o, w_u[:, block])  # (H, d, |b|)
+        right = torch.einsum("vd,hde->hve", w_e[block], w_v)  # (H, |b|, d)
+        out.append(left @ right)
+    return torch.stack(out, dim=1)
+
+
+@torch.no_grad()
+def copying_eigen_scores(
+    ctx: ProbeContext, cfg: BootstrapConfig, blocks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the eigenvalue copying score and its standard error, each (layers, heads).
+
+    Args:
+        ctx: Probe context (for weights).
+        cfg: Bootstrap resamples and seed (also seeds the split of the vocabulary).
+        blocks: Number of token blocks the bootstrap resamples.
+    """
+    adapter = ctx.adapter
+    vocab = min(adapter.embed_matrix().shape[0], adapter.unembed_matrix().shape[1])
+    rng = np.random.default_rng(cfg.bootstrap_seed)
+    order = torch.from_numpy(rng.permutation(vocab))
+    parts = [p for p in torch.tensor_split(order, max(1, min(blocks, vocab))) if len(p)]
+    counts = torch.from_numpy(
+        rng.multinomial(len(parts), np.full(len(parts), 1.0 / len(parts)), size=cfg.n_bootstrap)
+    ).double()  # (R, K)
+    score = np.zeros((adapter.n_layers, adapter.n_heads))
+    se = np.full_like(score, np.nan)
+    for layer in range(adapter.n_layers):
+        prods = block_products(ctx, layer, parts)  # (H, K, d, d)
+        score[layer] = eigen_ratio(prods.sum(dim=1)).cpu().numpy()
+        if len(parts) < 2 or cfg.n_bootstrap < 2:
+            continue
+        draws = []
+        for start in range(0, cfg.n_bootstrap, _CHUNK):
+            weights = counts[start : start + _CHUNK].to(prods.device)
+            draws.append(eigen_ratio(torch.einsum("rk,hkij->rhij", weights, prods)))
+        se[layer] = torch.cat(draws).std(dim=0).cpu().numpy()
+    return score, se
