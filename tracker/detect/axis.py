@@ -68,7 +68,7 @@ class Axis:
 
 def axis_values(steps: Sequence[int] | np.ndarray, tokens: Sequence[int] | np.ndarray | None,
                 kind: str) -> np.ndarray:
-    """The axis of a schedule; ``tokens`` are the tokens seen per checkpoint (for ``tokens``)."""
+    """Build the axis of a schedule (``tokens``: tokens seen per checkpoint, for ``tokens``)."""
     if kind == "tokens":
         if tokens is None:
             raise ValueError("axis='tokens' needs the tokens of each checkpoint")

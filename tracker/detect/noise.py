@@ -16,7 +16,7 @@ from tracker.detect.base import lag_noise
 
 
 def estimate_resolution(y: np.ndarray) -> float | None:
-    """The lattice spacing of a clearly quantized series, or None.
+    """Return the lattice spacing of a clearly quantized series, or None.
 
     Clearly quantized means: at most half as many distinct values as points, and every value
     an integer multiple (within 1e-6 of the spacing) of the smallest gap between distinct
@@ -37,7 +37,7 @@ def estimate_resolution(y: np.ndarray) -> float | None:
 
 
 def quantum_floor(y: np.ndarray, resolution: float | None) -> float:
-    """The smallest noise sd allowed: the resolution, estimated when not given, else 0."""
+    """Return the smallest noise sd allowed: the resolution (estimated if not given), else 0."""
     if resolution is not None and np.isfinite(resolution) and resolution > 0:
         return float(resolution)
     est = estimate_resolution(y)
@@ -46,7 +46,7 @@ def quantum_floor(y: np.ndarray, resolution: float | None) -> float:
 
 def find_outliers(y: np.ndarray, resolution: float | None = None, z: float = 8.0,
                   ) -> np.ndarray:
-    """Indices of isolated outliers (a single point far from its neighbours on each side).
+    """Find isolated outliers (a single point far from its neighbours on each side).
 
     Args:
         y: Finite values in order.

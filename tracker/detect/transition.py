@@ -213,7 +213,8 @@ def _statistic(y: np.ndarray, bases: list[np.ndarray], phi: np.ndarray, rho: flo
     else:
         sse0, sse1, bi, ci, coef = _refined(y, log_t, phi, rho)
     dof = max(len(y) - bases[0].shape[1] - 3, 1)
-    var = max(sse1 / dof, floor * floor)
+    # A constant series has no noise at all; a tiny floor keeps the ratio finite (and 0).
+    var = max(sse1 / dof, floor * floor, 1e-12 * float(y @ y) / len(y), 1e-300)
     return (sse0 - sse1) / var, float(np.sqrt(var)), bi, ci, coef
 
 
@@ -240,9 +241,10 @@ def _null_draws(key: str, x_bytes: bytes, logt_bytes: bytes, null: str, rho_bin:
 
 def null_statistics(x: np.ndarray, log_t: np.ndarray, null: str, rho: float,
                     cfg: TransitionConfig) -> np.ndarray:
-    """Simulated null statistics (sorted) for this x grid, null model and AR(1) ``rho``."""
+    """Simulate null statistics (sorted) for this x grid, null model and AR(1) ``rho``."""
     rho_bin = float(np.round(rho * 10) / 10)
-    xb, lb = np.ascontiguousarray(x, float).tobytes(), np.ascontiguousarray(log_t, float).tobytes()
+    xb = np.ascontiguousarray(x, float).tobytes()
+    lb = np.ascontiguousarray(log_t, float).tobytes()
     key = hashlib.sha1(xb + lb).hexdigest()
     return _null_draws(key, xb, lb, null, rho_bin, cfg)
 

@@ -57,11 +57,14 @@ class SeriesFinding:
         kind: ``emergence``, ``fade`` or '' (no event).
         transition: The best localized transition and its evidence (None if none fits).
         outliers: Indices (into the series given) of isolated outliers.
+        magnitude: Level after the transition minus level before (medians of three points
+            after the end and before the onset); NaN without a transition.
     """
 
     kind: str
     transition: Transition | None
     outliers: tuple[int, ...]
+    magnitude: float = float("nan")
 
     @property
     def p_value(self) -> float:
@@ -77,6 +80,37 @@ def is_loss_like(name: str) -> bool:
 def _level(y: np.ndarray, lo: int, hi: int) -> float:
     window = y[max(lo, 0): max(hi, lo + 1)]
     return float(np.median(window)) if len(window) else float("nan")
+
+
+def classify_all(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
+                 higher_is_mechanism: bool | None = True, threshold: float | None = None,
+                 resolution: float | None = None, loss_like: bool = False,
+                 span: float | None = None, rule: EmergenceRule | None = None,
+                 min_points: int = 16) -> list[SeriesFinding]:
+    """Apply :func:`classify` repeatedly: after a significant transition, test the stretches
+    before its onset and after its end (each of at least ``min_points`` checkpoints), so a
+    rise followed by a fade gives both. Outliers are reported once, by the first finding.
+    """
+    y, x = np.asarray(y, float), np.asarray(x, float)
+    lt = x if log_t is None else np.asarray(log_t, float)
+    kw = {"higher_is_mechanism": higher_is_mechanism, "threshold": threshold,
+          "resolution": resolution, "loss_like": loss_like, "span": span, "rule": rule}
+    first = classify(y, x, log_t=lt, **kw)  # type: ignore[arg-type]
+    out = [first]
+    tr = first.transition
+    if tr is None or tr.p_value > (rule or EmergenceRule()).alpha:
+        return out
+    clean = np.flatnonzero(np.isfinite(y) & np.isfinite(x))
+    clean = np.setdiff1d(clean, first.outliers)
+    onset = int(np.searchsorted(x, tr.onset_x))
+    end = int(np.searchsorted(x, tr.end_x, side="right"))
+    for lo, hi in ((0, onset), (end, len(y))):
+        part = clean[(clean >= lo) & (clean < hi)]
+        if len(part) >= min_points:
+            for f in classify_all(y[part], x[part], log_t=lt[part], min_points=min_points,
+                                  **kw):  # type: ignore[arg-type]
+                out.append(SeriesFinding(f.kind, f.transition, (), f.magnitude))
+    return out
 
 
 def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
@@ -115,19 +149,21 @@ def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
     yc, xc, tc = yf[keep], x[finite][keep], lt[finite][keep]
     tr = test_transition(yc, xc, null="power_law" if loss_like else "trend", log_t=tc,
                          resolution=resolution, config=rule.transition)
-    if tr is None or tr.p_value > rule.alpha:
+    if tr is None:
         return SeriesFinding("", tr, outliers)
-    sign = 1.0 if higher_is_mechanism in (True, None) else -1.0
-    rising = sign * tr.magnitude > 0
     before = _level(yc, tr.onset_index - 3, tr.onset_index)
     after = _level(yc, tr.end_index + 1, tr.end_index + 4)
+    if tr.p_value > rule.alpha:
+        return SeriesFinding("", tr, outliers, after - before)
+    sign = 1.0 if higher_is_mechanism in (True, None) else -1.0
+    rising = sign * tr.magnitude > 0
     if threshold is not None:
         thr = sign * threshold
         lo_side, hi_side = (before, after) if rising else (after, before)
         if not sign * lo_side < thr <= sign * hi_side:
-            return SeriesFinding("", tr, outliers)
+            return SeriesFinding("", tr, outliers, after - before)
     else:
         ref = float(np.ptp(yc)) if span is None else span
         if abs(tr.magnitude) < rule.min_relative * ref:
-            return SeriesFinding("", tr, outliers)
-    return SeriesFinding("emergence" if rising else "fade", tr, outliers)
+            return SeriesFinding("", tr, outliers, after - before)
+    return SeriesFinding("emergence" if rising else "fade", tr, outliers, after - before)
