@@ -87,8 +87,9 @@ def classify_all(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = Non
                  resolution: float | None = None, loss_like: bool = False,
                  span: float | None = None, rule: EmergenceRule | None = None,
                  min_points: int = 16) -> list[SeriesFinding]:
-    """Apply :func:`classify` repeatedly: after a significant transition, test the stretches
-    before its onset and after its end (each of at least ``min_points`` checkpoints), so a
+    """Apply :func:`classify` repeatedly, to find every transition of a series.
+
+    After a significant transition, test the stretches before its onset and after its end (each of at least ``min_points`` checkpoints), so a
     rise followed by a fade gives both. Outliers are reported once, by the first finding.
     """
     y, x = np.asarray(y, float), np.asarray(x, float)
@@ -162,7 +163,8 @@ def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
         lo_side, hi_side = (before, after) if rising else (after, before)
         if not sign * lo_side < thr <= sign * hi_side:
             return SeriesFinding("", tr, outliers, after - before)
-    else:
+    elif higher_is_mechanism is not None:
+        # (An unoriented metric such as the loss spans its early fall; the test decides.)
         ref = float(np.ptp(yc)) if span is None else span
         if abs(tr.magnitude) < rule.min_relative * ref:
             return SeriesFinding("", tr, outliers, after - before)

@@ -32,7 +32,8 @@ def store_specs(store: SeriesStore) -> Iterator[SeriesSpec]:
         values = store.metric(info.probe, info.name)
         finite = values[np.isfinite(values)]
         span = float(np.ptp(finite)) if finite.size else 0.0
-        common = {"threshold": info.threshold, "resolution": _resolution(info), "span": span}
+        common: dict[str, Any] = {"threshold": info.threshold,
+                                  "resolution": _resolution(info), "span": span}
         if info.kind == "head":
             for layer in range(values.shape[1]):
                 for head in range(values.shape[2]):

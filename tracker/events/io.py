@@ -98,7 +98,7 @@ def read_events(store_path: str | os.PathLike[str]) -> pd.DataFrame:
         if EVENTS not in f:
             return events_frame([])
         group = f[EVENTS]
-        columns = {}
+        columns: dict[str, Any] = {}
         for column in EVENT_COLUMNS:
             if column not in group and column in OPTIONAL_COLUMNS:
                 columns[column] = [""] * len(group["series"]) if column in STRING_COLUMNS \
