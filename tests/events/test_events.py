@@ -58,7 +58,7 @@ def test_phase_transition_joins_loss_and_induction(events_a):
     (phase,) = [e for e in events_a if e.kind == "phase_transition"]
     assert phase.metric == "icl/mean_loss+induction/induction_score"
     assert 1500 < phase.midpoint_step < 2700
-    assert "mean_loss change@" in phase.members and "p " in phase.members
+    assert "icl/mean_loss emergence@" in phase.members and "(p " in phase.members
 
 
 def test_events_roundtrip_through_the_store(tmp_path, events_a, store_a):

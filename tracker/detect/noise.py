@@ -5,7 +5,8 @@ never fall below that quantum, or flicker by one quantum looks like a change.
 :func:`quantum_floor` returns the declared resolution or, for older stores without one, the
 lattice spacing when the values clearly lie on a lattice. :func:`find_outliers` flags a point
 that departs from its neighbours on both sides (or, at either end, from the neighbours it
-has): a quality warning, never a change.
+has; the last point included, the first, step 0 before training, not): a quality warning,
+never a change.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def find_outliers(y: np.ndarray, resolution: float | None = None, z: float = 8.0
         sides = [d for d in (dl, dr) if d is not None]
         if len(sides) == 2 and np.sign(sides[0]) != np.sign(sides[1]):
             continue
-        if all(abs(d) > limit for d in sides) and (len(sides) == 2 or i in (0, n - 1)):
+        # The first checkpoint (step 0, before any training) is often far off a steep start;
+        # the last one is judged against the three before it.
+        if all(abs(d) > limit for d in sides) and (len(sides) == 2 or i == n - 1):
             # Its neighbours must agree with each other, or this is a step, not a spike.
             ref = np.concatenate([left, right])
             if np.ptp(ref) < abs(min(sides, key=abs)):

@@ -89,7 +89,8 @@ def classify_all(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = Non
                  min_points: int = 16) -> list[SeriesFinding]:
     """Apply :func:`classify` repeatedly, to find every transition of a series.
 
-    After a significant transition, test the stretches before its onset and after its end (each of at least ``min_points`` checkpoints), so a
+    After a significant transition, test the stretches before its onset and after its end
+    (each of at least ``min_points`` checkpoints), so a
     rise followed by a fade gives both. Outliers are reported once, by the first finding.
     """
     y, x = np.asarray(y, float), np.asarray(x, float)
