@@ -30,7 +30,7 @@ def test_emergence_of_planted_head_is_located(events_a):
     assert event.onset_step < event.midpoint_step < event.end_step
     assert event.midpoint_tokens == pytest.approx(event.midpoint_step * 1000)
     assert 0.7 < event.magnitude < 0.9
-    assert event.detector.startswith("sigmoid:")
+    assert event.detector.startswith("transition:")
 
 
 def test_flat_heads_have_no_events(events_a):
@@ -56,9 +56,9 @@ def test_rise_then_fade_and_handover(events_a):
 
 def test_phase_transition_joins_loss_and_induction(events_a):
     (phase,) = [e for e in events_a if e.kind == "phase_transition"]
-    assert phase.metric == "induction_score+mean_loss"
+    assert phase.metric == "icl/mean_loss+induction/induction_score"
     assert 1500 < phase.midpoint_step < 2700
-    assert "mean_loss@" in phase.members
+    assert "icl/mean_loss emergence@" in phase.members and "(p " in phase.members
 
 
 def test_events_roundtrip_through_the_store(tmp_path, events_a, store_a):

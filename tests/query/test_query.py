@@ -27,7 +27,7 @@ def test_when_became_reports_threshold_crossing_and_event(store):
     row = when_became(SeriesStore(store), "induction", "L1H2").iloc[0]
     assert 1000 <= row.first_step <= 3000
     assert 1600 < row.event_midpoint_step < 2500
-    assert row.event_detector.startswith("sigmoid:")
+    assert row.event_detector.startswith("transition:")
     never = when_became(SeriesStore(store), "induction", (0, 0)).iloc[0]
     assert never.first_step != never.first_step  # NaN: it never did
 

@@ -11,12 +11,15 @@ from tracker.errors import TrackerError
 def register(sub: Any) -> None:
     """Add the detection and timeline commands."""
     detect = sub.add_parser("detect", help="find emergence events and phase transitions")
-    detect.add_argument("stores", nargs="+", metavar="STORE")
-    detect.add_argument("--detector", help="emergence detector (default: sigmoid)")
-    detect.add_argument("--change-detector", help="change-point detector for phase transitions")
+    detect.add_argument("stores", nargs="*", metavar="STORE")
+    detect.add_argument("--csv", metavar="FILE",
+                        help="tidy CSV (series, step, metric, value; optional tokens, layer, "
+                             "head, probe, resolution, threshold, higher_is_better)")
+    detect.add_argument("--out", metavar="EVENTS_CSV", help="with --csv: write events here")
     detect.add_argument("--axis", default="log_step", choices=["log_step", "tokens", "index"])
     detect.add_argument("--window", type=float, default=0.25,
-                        help="coincidence window on the axis for phase transitions")
+                        help="decades of step within which changes form a phase transition "
+                             "and a fade and a rise a handover")
     detect.set_defaults(func=run_detect)
 
     line = sub.add_parser("timeline", help="emergence timeline across stores")
@@ -26,10 +29,22 @@ def register(sub: Any) -> None:
 
 def run_detect(args: argparse.Namespace) -> int:
     """Detect events in each store, store them, print a summary and the scale table."""
-    from tracker.events import DetectOptions, detect_stores
+    from tracker.events import DetectOptions, detect_csv, detect_stores
     from tracker.labels import format_tokens
 
-    options = DetectOptions(args.detector, args.change_detector, args.axis, args.window)
+    options = DetectOptions(axis=args.axis, window=args.window)
+    if args.csv:
+        if args.stores:
+            raise TrackerError("give either STORE files or --csv FILE, not both")
+        frame = detect_csv(args.csv, options)
+        if args.out:
+            frame.to_csv(args.out, index=False)
+            print(f"{len(frame)} events -> {args.out}")
+        else:
+            print(frame.to_csv(index=False), end="")
+        return 0
+    if not args.stores:
+        raise TrackerError("give STORE files or --csv FILE")
     found, table = detect_stores(args.stores, options)
     for store in found:
         counts = store.frame["kind"].value_counts().to_dict()

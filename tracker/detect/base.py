@@ -17,13 +17,12 @@ import abc
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
+from tracker.detect.axis import XAxis, axis_values
 from tracker.identity import Versioned, VersionedConfig
-
-XAxis = Literal["log_step", "tokens", "index"]
 
 
 @dataclass(frozen=True)
@@ -156,21 +155,7 @@ def make_x_axis(
     Raises:
         ValueError: For an unknown axis, missing or mismatched tokens, or negative steps.
     """
-    s = np.asarray(steps, dtype=float)
-    if axis == "log_step":
-        if np.any(s < 0):
-            raise ValueError("steps must be >= 0 for the log_step axis")
-        return np.log10(s + 1.0)
-    if axis == "tokens":
-        if tokens is None:
-            raise ValueError("axis='tokens' needs the tokens of each checkpoint")
-        t = np.asarray(tokens, dtype=float)
-        if t.shape != s.shape:
-            raise ValueError(f"tokens has shape {t.shape} but steps has shape {s.shape}")
-        return t
-    if axis == "index":
-        return np.arange(len(s), dtype=float)
-    raise ValueError(f"unknown x axis {axis!r} (known: log_step, tokens, index)")
+    return axis_values(steps, tokens, axis)
 
 
 def lag_noise(y: np.ndarray, lag: int = 1) -> float:

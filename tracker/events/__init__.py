@@ -3,8 +3,9 @@
 Emergence, fading, phase transitions, handovers, and their alignment across model scale.
 """
 
+from tracker.events.core import DetectOptions, SeriesSpec, find_in_series
+from tracker.events.emergence import EmergenceRule, SeriesFinding, classify
 from tracker.events.find import (
-    DetectOptions,
     EventFinder,
     StoreEvents,
     detect_stores,
@@ -19,10 +20,18 @@ from tracker.events.io import (
 )
 from tracker.events.model import EVENT_COLUMNS, Event, events_frame, normalize_events
 from tracker.events.scale import scale_table, timeline
+from tracker.events.tabular import detect_arrays, detect_csv
 
 __all__ = [
     "EVENT_COLUMNS",
     "DetectOptions",
+    "EmergenceRule",
+    "SeriesFinding",
+    "SeriesSpec",
+    "classify",
+    "detect_arrays",
+    "detect_csv",
+    "find_in_series",
     "Event",
     "EventFinder",
     "StoreEvents",

@@ -17,6 +17,7 @@ from tracker.errors import StoreError
 from tracker.events.model import (
     EVENT_COLUMNS,
     INT_COLUMNS,
+    OPTIONAL_COLUMNS,
     STRING_COLUMNS,
     Event,
     events_frame,
@@ -97,8 +98,12 @@ def read_events(store_path: str | os.PathLike[str]) -> pd.DataFrame:
         if EVENTS not in f:
             return events_frame([])
         group = f[EVENTS]
-        columns = {}
+        columns: dict[str, Any] = {}
         for column in EVENT_COLUMNS:
+            if column not in group and column in OPTIONAL_COLUMNS:
+                columns[column] = [""] * len(group["series"]) if column in STRING_COLUMNS \
+                    else np.full(len(group["series"]), np.nan)
+                continue
             if column not in group:
                 raise StoreError(f"{store.path}: /events lacks column {column!r}")
             data = group[column][()]

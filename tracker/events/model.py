@@ -35,7 +35,11 @@ class Event:
         magnitude: Signed change of the metric.
         confidence: In [0, 1].
         detector: ``name:key`` of the detector that found it.
-        members: For composite events, the member metrics/heads with their steps.
+        members: For composite events, the member metrics/heads with their steps and
+            evidence.
+        p_value: p-value of the transition test against the smooth null (for a composite
+            event, the largest of its members'); NaN in stores written before it existed.
+        evidence: How the event was judged (test statistic, null model, AR(1) coefficient).
     """
 
     series: str
@@ -54,6 +58,8 @@ class Event:
     confidence: float
     detector: str
     members: str = ""
+    p_value: float = float("nan")
+    evidence: str = ""
 
     @property
     def head_label(self) -> str:
@@ -62,7 +68,9 @@ class Event:
 
 
 EVENT_COLUMNS = tuple(f.name for f in fields(Event))
-STRING_COLUMNS = ("series", "kind", "probe", "metric", "detector", "members")
+STRING_COLUMNS = ("series", "kind", "probe", "metric", "detector", "members", "evidence")
+#: Columns added after the first stores were written; older stores read them as NaN or ''.
+OPTIONAL_COLUMNS = ("p_value", "evidence")
 INT_COLUMNS = ("layer", "head")
 
 
