@@ -81,7 +81,7 @@ def test_planted_heads(circuits: Planted) -> None:
 def test_layout_and_version(circuits: Planted) -> None:
     ctx = ProbeContext(circuits.model, circuits.tokenizer)
     probe = probe_class("induction")()
-    assert probe.version == 2 and probe.description
+    assert probe.version == 3 and probe.description
     rep = repeated_tokens(ctx, probe.config)
     x = rep.tokens[:, 1 : 1 + rep.seq_len]
     assert rep.tokens.shape == (16, 1 + 4 * rep.seq_len)

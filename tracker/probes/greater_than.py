@@ -19,6 +19,13 @@ two-digit tokens "00".."99" that are single tokens:
 * ``gt_n_prompts``: prompts kept (0 gives NaN for the others).
 
 Each mean's standard error (``NAME_se``) is a bootstrap over the prompts.
+
+Chance level of ``gt_prob_diff``: 0. A model with no greater-than mechanism that spreads its
+year mass ``m`` evenly over the 100 two-digit tokens scores ``m * (99 - 2 YY) / 100`` on a
+prompt, whose mean over YY drawn uniformly from 2..98 is ``-0.01 m``, i.e. 0 up to 1% of the
+year mass; one that ignores the start year altogether has no reason to favour either side.
+The corrupted twin (YY = 01, where "above" is nearly every year) is the empirical baseline
+and has no chance level of its own; nor does ``gt_year_mass``.
 """
 
 from __future__ import annotations
@@ -110,7 +117,7 @@ class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
     """Greater-than probability difference on year prompts (see the module docstring)."""
 
     name = "greater_than"
-    version = 2
+    version = 3
     description = (
         "greater-than: probability on end years above the start year minus on years at or "
         "below it"
@@ -122,7 +129,7 @@ class GreaterThanProbe(PromptProbe[GreaterThanConfig]):
         return with_errors([
             Metric(name="gt_prob_diff", kind="scalar",
                    description="p(year > YY) - p(year <= YY)",
-                   higher_is_mechanism=True),
+                   higher_is_mechanism=True, chance=0.0),
             Metric(name="gt_corrupted_prob_diff", kind="scalar",
                    description="the same with the corrupted start year",
                    higher_is_mechanism=None),

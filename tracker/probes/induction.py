@@ -25,6 +25,12 @@ entries above, hence per sequence ``TL_prev = (T-1)/T * prev_token_score``,
 ``TL_duplicate = (R-1)*L/T * duplicate_score`` and
 ``TL_induction = (R-1)*L/T * prefix_matching_score``; on the first ``1 + 2L`` tokens
 ``TL_induction = L/(1+2L) * induction_score``.
+
+Each score's standard error (``NAME_se``) is a seeded bootstrap over the sequences, reusing the
+one pass's per-sequence scores. Each metric's ``chance`` is its value under uniform causal
+attention (``A[q, k] = 1/(q+1)``), the pattern of a head with no positional or token
+preference, computed with the same score function on that pattern. Scores are attention
+means, continuous, so they have no resolution.
 """
 
 from __future__ import annotations
@@ -39,10 +45,11 @@ from tracker.probes.base import Probe, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_tokens
 from tracker.probes.registry import register_probe
+from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, with_errors
 
 
 @dataclass(frozen=True)
-class InductionConfig(RepeatedTokensConfig):
+class InductionConfig(RepeatedTokensConfig, BootstrapConfig):
     """Config of the induction probe (input fields from :class:`RepeatedTokensConfig`).
 
     Attributes:
@@ -52,33 +59,45 @@ class InductionConfig(RepeatedTokensConfig):
     threshold: float = 0.4
 
 
-def _to_numpy(picked: torch.Tensor) -> np.ndarray:
-    """Average (L, B, H, Q) picked attention over sequences and queries -> (L, H) float64."""
-    return picked.double().mean(dim=(1, 3)).cpu().numpy()
+def _to_numpy(picked: torch.Tensor, per_sequence: bool) -> np.ndarray:
+    """Average (L, B, H, Q) picked attention over queries (and sequences unless per_sequence).
+
+    Returns:
+        (L, H) float64, or (B, L, H) with ``per_sequence``.
+    """
+    per_seq = picked.double().mean(dim=3).permute(1, 0, 2)  # (B, L, H)
+    return (per_seq if per_sequence else per_seq.mean(dim=0)).cpu().numpy()
 
 
-def previous_token_scores(patterns: torch.Tensor) -> np.ndarray:
-    """Mean attention from each position q >= 1 to q - 1; (L, B, H, T, T) -> (L, H)."""
+def previous_token_scores(patterns: torch.Tensor, per_sequence: bool = False) -> np.ndarray:
+    """Mean attention from each position q >= 1 to q - 1; (L, B, H, T, T) -> (L, H).
+
+    With ``per_sequence`` the scores of each sequence, (B, L, H), are returned instead.
+    """
     queries = torch.arange(1, patterns.shape[-1], device=patterns.device)
-    return _to_numpy(patterns[..., queries, queries - 1])
+    return _to_numpy(patterns[..., queries, queries - 1], per_sequence)
 
 
-def induction_stripe_scores(patterns: torch.Tensor, seq_len: int) -> np.ndarray:
+def induction_stripe_scores(
+    patterns: torch.Tensor, seq_len: int, per_sequence: bool = False
+) -> np.ndarray:
     """Mean attention from each query of the second copy to ``q - seq_len + 1``.
 
     Args:
         patterns: (L, B, H, T, T), BOS at position 0, T >= 1 + 2 * seq_len.
         seq_len: Length of the repeated block.
+        per_sequence: Return each sequence's scores, (B, L, H).
 
     Returns:
-        (L, H) float64 scores.
+        (L, H) float64 scores (averaged over sequences).
     """
     queries = torch.arange(1 + seq_len, 1 + 2 * seq_len, device=patterns.device)
-    return _to_numpy(patterns[..., queries, queries - seq_len + 1])
+    return _to_numpy(patterns[..., queries, queries - seq_len + 1], per_sequence)
 
 
 def earlier_copy_scores(
-    patterns: torch.Tensor, seq_len: int, n_repeats: int, offset: int
+    patterns: torch.Tensor, seq_len: int, n_repeats: int, offset: int,
+    per_sequence: bool = False,
 ) -> np.ndarray:
     """Attention summed over all earlier copies, averaged over queries in copies 1..R-1.
 
@@ -87,9 +106,10 @@ def earlier_copy_scores(
         seq_len: Length of the repeated block.
         n_repeats: Number of copies.
         offset: 1 for prefix matching (token after the earlier occurrence), 0 for duplicates.
+        per_sequence: Return each sequence's scores, (B, L, H).
 
     Returns:
-        (L, H) float64 scores.
+        (L, H) float64 scores (averaged over sequences).
     """
     index = torch.arange(seq_len, device=patterns.device)
     per_copy = []
@@ -99,7 +119,25 @@ def earlier_copy_scores(
         for earlier in range(1, c):
             total = total + patterns[..., queries, 1 + earlier * seq_len + index + offset]
         per_copy.append(total)
-    return _to_numpy(torch.cat(per_copy, dim=-1))
+    return _to_numpy(torch.cat(per_copy, dim=-1), per_sequence)
+
+
+def uniform_causal_pattern(n_tokens: int) -> torch.Tensor:
+    """(1, 1, 1, T, T) pattern of uniform causal attention, ``A[q, k] = 1/(q+1)`` for k <= q."""
+    causal = torch.tril(torch.ones(n_tokens, n_tokens, dtype=torch.float64))
+    return (causal / causal.sum(dim=-1, keepdim=True))[None, None, None]
+
+
+def induction_family_scores(
+    patterns: torch.Tensor, seq_len: int, n_repeats: int
+) -> dict[str, np.ndarray]:
+    """Per-sequence (B, L, H) scores of the four metrics, keyed by metric name."""
+    return {
+        "induction_score": induction_stripe_scores(patterns, seq_len, True),
+        "prefix_matching_score": earlier_copy_scores(patterns, seq_len, n_repeats, 1, True),
+        "duplicate_score": earlier_copy_scores(patterns, seq_len, n_repeats, 0, True),
+        "prev_token_score": previous_token_scores(patterns, True),
+    }
 
 
 @register_probe
@@ -110,7 +148,7 @@ class InductionProbe(Probe[InductionConfig]):
     """
 
     name = "induction"
-    version = 2
+    version = 3
     description = (
         "induction stripe / prefix-matching / duplicate-token / previous-token head scores "
         "on repeated random tokens"
@@ -118,28 +156,31 @@ class InductionProbe(Probe[InductionConfig]):
     Config = InductionConfig
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
-        """Four (layers, heads) metrics."""
+        """Four (layers, heads) metrics, each with its standard error."""
         threshold = self.config.threshold
-        return [
+        rep = repeated_tokens(ctx, self.config)
+        chance = {name: float(value[0, 0, 0]) for name, value in induction_family_scores(
+            uniform_causal_pattern(rep.tokens.shape[1]), rep.seq_len, rep.n_repeats).items()}
+        return with_errors([
             Metric(name="induction_score", kind="head",
                    description="attention from the second copy to the "
                                "token after the current token's first occurrence",
                    higher_is_mechanism=True,
-                   threshold=threshold),
+                   threshold=threshold, chance=chance["induction_score"]),
             Metric(name="prefix_matching_score", kind="head",
                    description="attention to the tokens after all "
                                "earlier occurrences of the current token, summed",
                    higher_is_mechanism=True,
-                   threshold=threshold),
+                   threshold=threshold, chance=chance["prefix_matching_score"]),
             Metric(name="duplicate_score", kind="head",
                    description="attention to all earlier occurrences of the current token, summed",
                    higher_is_mechanism=True,
-                   threshold=threshold),
+                   threshold=threshold, chance=chance["duplicate_score"]),
             Metric(name="prev_token_score", kind="head",
                    description="attention to the previous position",
                    higher_is_mechanism=True,
-                   threshold=threshold),
-        ]
+                   threshold=threshold, chance=chance["prev_token_score"]),
+        ])
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the one forward pass over the repeated tokens."""
@@ -152,9 +193,9 @@ class InductionProbe(Probe[InductionConfig]):
         if rep.n_repeats < 2:
             raise ValueError("induction probe needs n_repeats >= 2")
         patterns = ctx.forward(rep.tokens, {"patterns"}).require("patterns")
-        return {
-            "induction_score": induction_stripe_scores(patterns, rep.seq_len),
-            "prefix_matching_score": earlier_copy_scores(patterns, rep.seq_len, rep.n_repeats, 1),
-            "duplicate_score": earlier_copy_scores(patterns, rep.seq_len, rep.n_repeats, 0),
-            "prev_token_score": previous_token_scores(patterns),
-        }
+        out: dict[str, np.ndarray] = {}
+        for name, per_seq in induction_family_scores(patterns, rep.seq_len,
+                                                     rep.n_repeats).items():
+            out[name] = per_seq.mean(axis=0)
+            out[f"{name}_se"] = bootstrap_se(per_seq, self.config)
+        return out

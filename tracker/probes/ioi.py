@@ -14,6 +14,12 @@ right-padded, see :mod:`tracker.probes.prompts`):
 * ``ioi_accuracy``: fraction of clean prompts with ``logit(IO) > logit(S)``;
 * ``ioi_corrupted_logit_diff``: the same difference on the corrupted prompts (a baseline);
 * ``ioi_n_prompts``: prompts kept (0 gives NaN for the others).
+
+Each mean's standard error (``NAME_se``) is a seeded bootstrap over the prompts (clean and
+corrupted resampled separately, each from its own per-prompt values of the one pass).
+``ioi_accuracy`` moves in steps of ``1/n`` over ``n`` kept prompts and has chance level 0.5
+(a model blind to the first clause prefers IO or S at random); the logit differences have
+chance level 0.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import torch
 
 from tracker.metric import Metric
-from tracker.probes.base import ProbeConfig, ProbeValues
+from tracker.probes.base import ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompts import (
     PromptProbe,
@@ -37,12 +43,13 @@ from tracker.probes.prompts import (
     word_token,
 )
 from tracker.probes.registry import register_probe
+from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, with_errors
 
 NAME_KEYS = ("A", "B", "S")
 
 
 @dataclass(frozen=True)
-class IOIConfig(ProbeConfig):
+class IOIConfig(BootstrapConfig):
     """Config of the IOI probe.
 
     Attributes:
@@ -99,26 +106,27 @@ class IOIProbe(PromptProbe[IOIConfig]):
     """IOI logit difference and accuracy on template prompts (see the module docstring)."""
 
     name = "ioi"
-    version = 2
+    version = 3
     description = "indirect-object identification: logit(IO) - logit(S) and accuracy"
     Config = IOIConfig
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
-        """Model-level scalars."""
-        return [
+        """Model-level scalars, each mean with its standard error."""
+        n = len(self.prompt_batch(ctx)[0].clean)
+        return with_errors([
             Metric(name="ioi_logit_diff", kind="scalar",
                    description="mean logit(IO) - logit(S) at the end",
-                   higher_is_mechanism=True),
+                   higher_is_mechanism=True, chance=0.0),
             Metric(name="ioi_accuracy", kind="scalar",
                    description="fraction of prompts with logit(IO) > logit(S)",
-                   higher_is_mechanism=True),
+                   higher_is_mechanism=True, resolution=1.0 / n if n else None, chance=0.5),
             Metric(name="ioi_corrupted_logit_diff", kind="scalar",
                    description="logit(IO) - logit(S) on ABC corrupted prompts",
                    higher_is_mechanism=None),
             Metric(name="ioi_n_prompts", kind="scalar",
                    description="prompts kept",
                    higher_is_mechanism=None),
-        ]
+        ], skip=("ioi_n_prompts",))
 
     def build_prompts(self, ctx: ProbeContext) -> IOIPrompts:
         """IOI prompts and their ABC twins for this tokenizer."""
@@ -137,10 +145,11 @@ class IOIProbe(PromptProbe[IOIConfig]):
         io = torch.tensor(prompts.io * 2, device=logits.device)
         s = torch.tensor(prompts.s * 2, device=logits.device)
         rows = torch.arange(2 * n, device=logits.device)
-        diff = logits[rows, io] - logits[rows, s]
-        return {
-            "ioi_logit_diff": float(diff[:n].mean()),
-            "ioi_accuracy": float((diff[:n] > 0).double().mean()),
-            "ioi_corrupted_logit_diff": float(diff[n:].mean()),
-            "ioi_n_prompts": float(n),
-        }
+        diff = (logits[rows, io] - logits[rows, s]).cpu().numpy()
+        per_prompt = {"ioi_logit_diff": diff[:n], "ioi_accuracy": (diff[:n] > 0).astype(float),
+                      "ioi_corrupted_logit_diff": diff[n:]}
+        out: dict[str, float] = {"ioi_n_prompts": float(n)}
+        for name, values in per_prompt.items():
+            out[name] = float(values.mean())
+            out[f"{name}_se"] = float(bootstrap_se(values, self.config))
+        return out

@@ -14,6 +14,13 @@ so the pass is shared with the induction-family probes; position 0 holds BOS.
   median_p |r[p]|`` over positions (lower median), averaged over sequences; large values
   are the "massive activations" that usually sit on the first token.
 * ``resid_peak_at_bos`` (layer): fraction of sequences whose residual-norm peak is at 0.
+
+Standard errors (``NAME_se``) are a seeded bootstrap over the sequences, reusing the one
+pass's per-sequence values; for ``sink_fraction`` each resample recomputes the head scores
+and the fraction above threshold. ``sink_fraction`` moves in steps of ``1/(layers*heads)``
+and ``resid_peak_at_bos`` in steps of ``1/n_seqs`` (their resolutions). Chance levels:
+``sink_score`` under uniform causal attention is ``mean_{q>=1} 1/(q+1)``;
+``resid_peak_at_bos`` is ``1/T`` for a peak at a uniformly random position.
 """
 
 from __future__ import annotations
@@ -29,10 +36,11 @@ from tracker.probes.circuits import attn_norm, head_values
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_tokens
 from tracker.probes.registry import register_probe
+from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, bootstrap_stat_se, with_errors
 
 
 @dataclass(frozen=True)
-class SinkConfig(RepeatedTokensConfig):
+class SinkConfig(RepeatedTokensConfig, BootstrapConfig):
     """Config of the attention-sink probe (input fields from :class:`RepeatedTokensConfig`).
 
     Attributes:
@@ -43,29 +51,33 @@ class SinkConfig(RepeatedTokensConfig):
 
 
 def sink_scores(patterns: torch.Tensor) -> np.ndarray:
-    """Mean attention from queries q >= 1 to position 0: (L, B, H, T, T) -> (L, H)."""
-    return patterns[..., 1:, 0].double().mean(dim=(1, 3)).cpu().numpy()
+    """Mean attention from queries q >= 1 to position 0: (L, B, H, T, T) -> (B, L, H)."""
+    return patterns[..., 1:, 0].double().mean(dim=3).permute(1, 0, 2).cpu().numpy()
 
 
 def value_norm_ratios(ctx: ProbeContext, resid: torch.Tensor) -> np.ndarray:
-    """``|v[0]| / mean_{p>=1} |v[p]|`` per head, averaged over sequences -> (L, H)."""
+    """``|v[0]| / mean_{p>=1} |v[p]|`` per sequence and head -> (B, L, H)."""
     ratios = []
     for layer in range(ctx.adapter.n_layers):
         values = head_values(ctx, layer, attn_norm(ctx, layer, resid[layer]))  # (H, B, T, dh)
         norms = values.norm(dim=-1).double()
         others = norms[..., 1:].mean(dim=-1)
         ratio = torch.where(others > 0, norms[..., 0] / others.clamp_min(1e-300), torch.nan)
-        ratios.append(ratio.mean(dim=1))
-    return torch.stack(ratios).cpu().numpy()
+        ratios.append(ratio)  # (H, B)
+    return torch.stack(ratios).permute(2, 0, 1).cpu().numpy()
 
 
 def resid_norm_peaks(resid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Per block output: mean max/median norm ratio and fraction of peaks at position 0."""
+    """Per sequence and block output: max/median norm ratio and peak at 0 (1.0 or 0.0).
+
+    Returns:
+        Two (B, L) float64 arrays.
+    """
     norms = resid[1:].float().norm(dim=-1).double()  # (L, B, T)
     peak, where = norms.max(dim=-1)
     median = norms.median(dim=-1).values
     ratio = torch.where(median > 0, peak / median.clamp_min(1e-300), torch.nan)
-    return ratio.mean(dim=1).cpu().numpy(), (where == 0).double().mean(dim=1).cpu().numpy()
+    return ratio.T.cpu().numpy(), (where == 0).double().T.cpu().numpy()
 
 
 @register_probe
@@ -73,7 +85,7 @@ class AttentionSinkProbe(Probe[SinkConfig]):
     """Sink heads, their value norms and residual-norm peaks (see the module docstring)."""
 
     name = "attention_sinks"
-    version = 1
+    version = 2
     description = (
         "attention mass on the first token per head, sink-head fraction, sink value norms "
         "and residual-norm peaks"
@@ -81,16 +93,20 @@ class AttentionSinkProbe(Probe[SinkConfig]):
     Config = SinkConfig
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
-        """Head, scalar and layer metrics."""
+        """Head, scalar and layer metrics, each with its standard error."""
         threshold = self.config.threshold
-        return [
+        tokens = repeated_tokens(ctx, self.config).tokens
+        n_seqs, n_tokens = tokens.shape
+        n_heads = ctx.adapter.n_layers * ctx.adapter.n_heads
+        return with_errors([
             Metric(name="sink_score", kind="head",
                    description="mean attention of queries q >= 1 to position 0",
                    higher_is_mechanism=True,
-                   threshold=threshold),
+                   threshold=threshold,
+                   chance=float(np.mean(1.0 / np.arange(2, n_tokens + 1)))),
             Metric(name="sink_fraction", kind="scalar",
                    description=f"fraction of heads with sink_score > {threshold}",
-                   higher_is_mechanism=True),
+                   higher_is_mechanism=True, resolution=1.0 / n_heads),
             Metric(name="sink_value_norm_ratio", kind="head",
                    description="value norm at position 0 over the mean value norm elsewhere",
                    higher_is_mechanism=False),
@@ -100,8 +116,8 @@ class AttentionSinkProbe(Probe[SinkConfig]):
                    higher_is_mechanism=True),
             Metric(name="resid_peak_at_bos", kind="layer",
                    description="fraction of sequences whose residual-norm peak is at position 0",
-                   higher_is_mechanism=True),
-        ]
+                   higher_is_mechanism=True, resolution=1.0 / n_seqs, chance=1.0 / n_tokens),
+        ])
 
     def declare(self, ctx: ProbeContext) -> None:
         """Announce the repeated-token pass (patterns and residual streams)."""
@@ -113,12 +129,19 @@ class AttentionSinkProbe(Probe[SinkConfig]):
         rep = repeated_tokens(ctx, self.config)
         out = ctx.forward(rep.tokens, {"patterns", "resid"})
         resid = out.require("resid")
+        cfg = self.config
         scores = sink_scores(out.require("patterns"))
         peak, at_bos = resid_norm_peaks(resid)
-        return {
-            "sink_score": scores,
-            "sink_fraction": float((scores > self.config.threshold).mean()),
-            "sink_value_norm_ratio": value_norm_ratios(ctx, resid),
-            "resid_norm_peak": peak,
-            "resid_peak_at_bos": at_bos,
-        }
+        per_seq = {"sink_score": scores, "sink_value_norm_ratio": value_norm_ratios(ctx, resid),
+                   "resid_norm_peak": peak, "resid_peak_at_bos": at_bos}
+        values: dict[str, np.ndarray | float] = {}
+        for name, items in per_seq.items():
+            values[name] = items.mean(axis=0)
+            values[f"{name}_se"] = bootstrap_se(items, cfg)
+
+        def fraction(idx: np.ndarray) -> float:
+            return float((scores[idx].mean(axis=0) > cfg.threshold).mean())
+
+        values["sink_fraction"] = fraction(np.arange(len(scores)))
+        values["sink_fraction_se"] = float(bootstrap_stat_se(len(scores), fraction, cfg))
+        return values

@@ -17,6 +17,14 @@ Metrics, read at each prompt's last token (one forward pass, right-padded):
 * ``successor_text_corrupted_accuracy``: the task-restricted accuracy on corrupted prompts;
 * ``successor_text_task_accuracy`` (vector, task order of the config; NaN without prompts);
 * ``successor_text_n_prompts`` (vector): prompts kept per task.
+
+Standard errors (``NAME_se``) are a seeded bootstrap over the prompts of the one pass (per task
+over that task's prompts for the vector). The pooled accuracies move in steps of ``1/n`` over
+``n`` kept prompts; the task-restricted ones have chance level ``mean over prompts of 1/k``
+with ``k`` the prompt's task size (kept tokens), the pick of a model with no preference among
+them. ``successor_text_top1`` has no chance level (a model's prior over the whole vocabulary
+is far from uniform); the per-task vector keeps none either (a record holds one scalar, and
+each task's is ``1/k``, see ``successor_heads``).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import numpy as np
 import torch
 
 from tracker.metric import Metric
-from tracker.probes.base import ProbeConfig, ProbeValues
+from tracker.probes.base import ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompts import (
     PromptProbe,
@@ -44,10 +52,11 @@ from tracker.probes.prompts import (
 from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
 from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
+from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, with_errors
 
 
 @dataclass(frozen=True)
-class SuccessorTextConfig(ProbeConfig):
+class SuccessorTextConfig(BootstrapConfig):
     """Config of the successor-in-text probe.
 
     Attributes:
@@ -128,30 +137,35 @@ class SuccessorTextProbe(PromptProbe[SuccessorTextConfig]):
     """Accuracy on "Monday Tuesday Wednesday -> Thursday" prompts (see the module docstring)."""
 
     name = "successor_text"
-    version = 2
+    version = 3
     description = "successor task accuracy in running text (days, months, numbers, letters, ...)"
     Config = SuccessorTextConfig
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
-        """Scalars plus per-task vectors (in ``config.tasks`` order)."""
+        """Scalars plus per-task vectors (in ``config.tasks`` order), with standard errors."""
         order = ", ".join(self.config.tasks)
-        return [
+        prompts = self.prompt_batch(ctx)[0]
+        n = len(prompts.clean)
+        resolution = 1.0 / n if n else None
+        sizes = [len(prompts.candidates[t]) for t in prompts.task]
+        chance = float(np.mean([1.0 / k for k in sizes])) if n and min(sizes) else None
+        return with_errors([
             Metric(name="successor_text_accuracy", kind="scalar",
                    description="fraction of prompts whose next item beats the task's other tokens",
-                   higher_is_mechanism=True),
+                   higher_is_mechanism=True, resolution=resolution, chance=chance),
             Metric(name="successor_text_top1", kind="scalar",
                    description="fraction whose next item is the top token of the vocabulary",
-                   higher_is_mechanism=True),
+                   higher_is_mechanism=True, resolution=resolution),
             Metric(name="successor_text_corrupted_accuracy", kind="scalar",
                    description="accuracy with all context items but the last replaced at random",
-                   higher_is_mechanism=None),
+                   higher_is_mechanism=None, resolution=resolution, chance=chance),
             Metric(name="successor_text_task_accuracy", kind="vector",
                    description=f"accuracy per task ({order})",
                    higher_is_mechanism=True, shape=(len(self.config.tasks),)),
             Metric(name="successor_text_n_prompts", kind="vector",
                    description=f"prompts kept per task ({order})",
                    higher_is_mechanism=None, shape=(len(self.config.tasks),)),
-        ]
+        ], skip=("successor_text_n_prompts",))
 
     def build_prompts(self, ctx: ProbeContext) -> SuccessorTextPrompts:
         """Running-text succession prompts and their corrupted twins for this tokenizer."""
@@ -178,15 +192,20 @@ class SuccessorTextProbe(PromptProbe[SuccessorTextConfig]):
         clean = strictly_first(logits[:n], answer, rivals).double().cpu().numpy()
         top1 = strictly_first(logits[:n], answer).double().cpu().numpy()
         noisy = strictly_first(logits[n:], answer, rivals).double().cpu().numpy()
-        per_task = np.full(n_tasks, np.nan)
+        per_task, per_task_se = np.full(n_tasks, np.nan), np.full(n_tasks, np.nan)
         task_of = np.array(prompts.task)
         for t in range(n_tasks):
             if counts[t]:
                 per_task[t] = clean[task_of == t].mean()
-        return {
-            "successor_text_accuracy": float(clean.mean()),
-            "successor_text_top1": float(top1.mean()),
-            "successor_text_corrupted_accuracy": float(noisy.mean()),
+                per_task_se[t] = bootstrap_se(clean[task_of == t], self.config)
+        out: dict[str, np.ndarray | float] = {
             "successor_text_task_accuracy": per_task,
+            "successor_text_task_accuracy_se": per_task_se,
             "successor_text_n_prompts": counts.astype(np.float64),
         }
+        per_prompt = {"successor_text_accuracy": clean, "successor_text_top1": top1,
+                      "successor_text_corrupted_accuracy": noisy}
+        for name, values in per_prompt.items():
+            out[name] = float(values.mean())
+            out[f"{name}_se"] = float(bootstrap_se(values, self.config))
+        return out
