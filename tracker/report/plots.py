@@ -137,6 +137,16 @@ class LogTokenAxis:
                         linestyle=":", alpha=0.7)
         return line
 
+    def band(self, ax: Any, tokens: np.ndarray, y: np.ndarray, error: np.ndarray,
+             colour: Any) -> None:
+        """Shade ``y ± error`` over the live checkpoints (none at init, none where NaN)."""
+        tokens, y = np.asarray(tokens, dtype=float), np.asarray(y, dtype=float)
+        error = np.asarray(error, dtype=float)
+        live = (tokens > 0) & np.isfinite(y) & np.isfinite(error)
+        if live.sum() >= 2:
+            ax.fill_between(tokens[live], (y - error)[live], (y + error)[live], color=colour,
+                            alpha=0.18, lw=0, zorder=1)
+
     def finish(self, ax: Any, label: str = "tokens seen") -> None:
         """Set the log scale, token tick labels and the init band."""
         from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
@@ -207,6 +217,18 @@ def _legend(ax: Any, **kwargs: Any) -> Any:
     return legend
 
 
+def best_unit_errors(values: np.ndarray, errors: np.ndarray, higher: bool | None) -> np.ndarray:
+    """Return the SE of the unit :func:`best_over_units` picks at each step (NaN if none)."""
+    flat = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    errs = np.asarray(errors, dtype=np.float64).reshape(len(errors), -1)
+    out = np.full(len(flat), np.nan)
+    rows = np.flatnonzero(np.isfinite(flat).any(axis=1))
+    if len(rows):
+        pick = np.nanargmin if higher is False else np.nanargmax
+        out[rows] = errs[rows, pick(flat[rows], axis=1)]
+    return out
+
+
 def _metric_label(info: Metric) -> str:
     return f"{info.probe}/{info.name}"
 
@@ -216,7 +238,9 @@ def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[Metric],
     """One metric over tokens for several series, with detected events marked.
 
     Head and layer metrics show their best unit per step (max, or min when lower is the
-    mechanism) and, with a threshold, a second panel counting units past it.
+    mechanism) and, with a threshold, a second panel counting units past it. Where the store
+    holds the metric's standard error, value ± SE is shaded (for unit metrics, the SE of the
+    unit drawn at each step).
 
     Args:
         stores: Series stores (one line each, coloured by model size).
@@ -239,6 +263,10 @@ def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[Metric],
                     else values.astype(float))
             xaxis.plot(axes[0], store.tokens, best, colour, lw=1.6, marker="o", ms=2.5,
                        label=short_series(store.series_id))
+            errors = store.standard_error(info.probe, info.name)
+            if errors is not None:
+                xaxis.band(axes[0], store.tokens, best, best_unit_errors(
+                    values, errors, info.higher_is_mechanism) if units else errors, colour)
             rows = _matching_events(events, store.series_id, info)
             marked += _mark_events(axes[0], rows, colour)
             if two and info.threshold is not None:
