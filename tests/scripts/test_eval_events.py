@@ -43,4 +43,4 @@ def test_benchmark_on_a_few_stores_meets_the_targets(bench, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_benchmark_meets_the_targets(bench) -> None:
-    _check(bench.run(12, 5, lambda _: None))
+    _check(bench.run(10, 5, lambda _: None))
