@@ -71,19 +71,17 @@ def _emergences(store: SeriesStore, info: Metric, layer: int, head: int,
     """Emergence events of one head: the stored ones when current, else found now.
 
     Stored events count when the store has them, they are not stale (the steps did not
-    change since), they came from the current emergence definition and ``threshold`` is
-    None or the probe's own; otherwise the definition
+    change since) and ``threshold`` is None or the probe's own; otherwise the definition
     (:func:`tracker.events.emergence.classify`, through the same code ``tracker detect``
     runs) is applied to this head's series, with ``threshold`` when given.
     """
     from dataclasses import replace
 
     from tracker.events import events_frame, events_meta, find_in_series, head_spec, read_events
-    from tracker.events.core import DETECTOR
 
     own = threshold is None or threshold == info.threshold
     meta = events_meta(store.path)
-    if own and meta and meta.get("emergence_detector") == DETECTOR:
+    if own and meta:
         stored = read_events(store.path)
         if not stored.attrs.get("stale", False):
             return stored[(stored["kind"] == "emergence") & (stored["metric"] == info.name)
