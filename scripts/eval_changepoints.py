@@ -1,7 +1,12 @@
 #!/usr/bin/env python
 """Score every registered change-point detector, with its defaults, on annotated real series.
 
-Usage: ``python scripts/eval_changepoints.py [DATA_DIR] [--per-series]``
+Usage: ``python scripts/eval_changepoints.py [DATA_DIR] [--per-series] [--cv]``
+
+``--cv`` checks the default detector's penalty settings without fitting them to these series:
+leave-one-series-out cross-validation over a small grid of ``penalty_scale`` x ``min_level_z``
+(each fold picks the setting with the best mean F1 + cover on the other 15 series and scores
+it on the held-out one); it prints the held-out F1 and cover and the setting each fold chose.
 
 DATA_DIR holds ``annotations.json`` and ``series/NAME.json`` in the Turing Change Point
 Dataset layout (default: ``../shared/tcpd`` from the repository root). Scoring follows the
@@ -45,10 +50,45 @@ def load_series(path: Path) -> tuple[np.ndarray, int]:
     return y, int(doc.get("n_obs", len(y)))
 
 
+#: The grid searched by ``--cv``: (penalty_scale, min_level_z) of the default detector.
+CV_GRID = tuple((scale, z) for scale in (2.0, 3.0, 5.0, 8.0, 12.0) for z in (3.0, 5.0, 8.0))
+
+
+def cross_validate(series: dict[str, tuple[np.ndarray, int]],
+                   annotations: dict[str, dict[str, list[int]]],
+                   grid: tuple[tuple[float, float], ...] = CV_GRID,
+                   ) -> tuple[float, float, list[tuple[str, tuple[float, float]]]]:
+    """Leave-one-series-out cross-validation of the default detector's penalty settings.
+
+    Returns:
+        Held-out mean F1, held-out mean cover, and each fold's (held-out series, chosen
+        (penalty_scale, min_level_z)).
+    """
+    names = sorted(series)
+    scores = np.zeros((len(grid), len(names), 2))
+    for g, (scale, z) in enumerate(grid):
+        det = get_detector(DEFAULT_DETECTOR, penalty_scale=scale, min_level_z=z)
+        for j, n in enumerate(names):
+            y, n_obs = series[n]
+            pred = [cp.index for cp in det.detect(y)]
+            scores[g, j] = (f_measure(annotations[n], pred, n_obs, margin=5)[0],
+                            covering(annotations[n], pred, n_obs))
+    held, chosen = [], []
+    for j, n in enumerate(names):
+        train = np.delete(scores, j, axis=1).sum(axis=2).mean(axis=1)
+        best = int(np.argmax(train))  # ties: the first (smallest penalty) in grid order
+        held.append(scores[best, j])
+        chosen.append((n, grid[best]))
+    out = np.mean(held, axis=0)
+    return float(out[0]), float(out[1]), chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--per-series", action="store_true", help="print every series' score")
+    parser.add_argument("--cv", action="store_true",
+                        help="leave-one-series-out CV of the default detector's penalty")
     args = parser.parse_args(argv)
     data: Path = args.data_dir
     ann_path = data / "annotations.json"
@@ -85,6 +125,15 @@ def main(argv: list[str] | None = None) -> int:
         f1, cov, secs = results[method]
         mark = "  (default)" if method == DEFAULT_DETECTOR else ""
         print(f"{method:<26}{f1:>9.3f}{cov:>12.3f}{secs:>9.1f}{mark}")
+    if args.cv:
+        cf1, ccov, chosen = cross_validate(series, annotations)
+        picks: dict[tuple[float, float], int] = {}
+        for _, setting in chosen:
+            picks[setting] = picks.get(setting, 0) + 1
+        print(f"leave-one-series-out CV of {DEFAULT_DETECTOR} over {len(CV_GRID)} "
+              "(penalty_scale, min_level_z) settings; folds chose "
+              + ", ".join(f"{k} x{v}" for k, v in sorted(picks.items())))
+        print(f"held-out mean F1 {cf1:.3f} cover {ccov:.3f}")
     f1, cov, _ = results[DEFAULT_DETECTOR]
     print(f"mean F1 {f1:.3f} cover {cov:.3f}")
     return 0

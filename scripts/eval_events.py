@@ -5,20 +5,24 @@ early exponential saturation that stays below the threshold, quantized flicker b
 quantum, one outlier above the threshold. Planted: sigmoid rises on log-step (midpoints
 between step 80 and 60000, 10-90% widths 0.04-0.25 decades, amplitudes 0.45-0.9, noise sd
 0.01-0.04, crossing the threshold 0.4) and a 0.35-nat loss drop at the same place on a power
-law (with the rise: a phase transition). Runs :func:`tracker.events.find_in_series`, the code
-``tracker detect`` runs on each store.
+law (with the rise: a phase transition). Each null set and each planted pair is written as a
+series store (one probe per metric, the loss as an unoriented scalar) and the stores go
+through :func:`tracker.events.detect_stores`, the code ``tracker detect`` runs.
 
-Usage: ``python scripts/eval_events.py [--n 40] [--seed 2024]``
+Usage: ``python scripts/eval_events.py [--n 40] [--seed 2024] [--stores DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from tracker.events import SeriesSpec, find_in_series
+from tracker.events import SeriesSpec, detect_stores
+from tracker.store import Metric, ProbeResult, StepShard, consolidate, write_shard
 
 STEPS = np.array([0] + [2**k for k in range(10)] + list(range(1000, 143001, 1000)), float)
 X = np.log10(STEPS + 1.0)
@@ -76,24 +80,65 @@ def _hit(events: list, kind: str, metric: str, mid: float) -> bool:
                and abs(np.log10(e.midpoint_step + 1) - mid) <= gap for e in events)
 
 
-def run(n: int, seed: int, report: Callable[[str], None] = print) -> dict[str, float]:
-    """Score ``n`` curves of each type; returns the figures by name."""
-    rng = np.random.default_rng(seed)
-    counts: dict[str, float] = {}
-    high: dict[str, float] = {}
-    phase_null = 0
-    for _ in range(n):
-        specs = null_specs(rng)
+def write_store(path: Path, series: str, specs: dict[str, SeriesSpec]) -> Path:
+    """Write ``specs`` as scalar metrics of a series store on the Pythia grid.
+
+    Each spec becomes metric ``name`` of probe ``spec.probe`` (with its threshold, resolution
+    and orientation), as a probe sweep would store it.
+    """
+    for i, step in enumerate(STEPS.astype(int)):
+        shard = StepShard(series, 1, int(step), int(step), f"step{step}", f"h{step}")
         for name, spec in specs.items():
-            ev = [e for e in find_in_series("null", STEPS, [spec]) if e.kind in CHANGES]
-            counts[name] = counts.get(name, 0) + len(ev) / n
-            high[name] = high.get(name, 0) + any(e.confidence >= 0.95 for e in ev) / n
-        store = find_in_series("null", STEPS, list(specs.values()))
-        phase_null += any(e.kind == "phase_transition" for e in store)
+            result = ProbeResult(spec.probe, 1, "{}", "0" * 16)
+            key = (spec.probe, result.key)
+            shard.results.setdefault(key, result).add(
+                Metric(name=name, kind="scalar", description=name,
+                       higher_is_mechanism=spec.higher_is_mechanism,
+                       threshold=spec.threshold, resolution=spec.resolution),
+                np.float32(spec.values[i]))
+        write_shard(path, shard)
+    consolidate(path, {"kind": "eval_events"})
+    return path
+
+
+def _detect(paths: Sequence[Path]) -> list[list]:
+    """Events of each store, as ``tracker detect`` finds (and writes) them."""
+    found, _ = detect_stores(paths)
+    return [list(f.frame.itertuples()) for f in found]
+
+
+def run(n: int, seed: int, report: Callable[[str], None] = print,
+        root: str | Path | None = None) -> dict[str, float]:
+    """Score ``n`` stores of nulls and ``n`` planted stores; returns the figures by name.
+
+    Stores are written under ``root`` (default: a temporary directory, removed after).
+    """
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(root or tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        null_paths, plants = [], []
+        for k in range(n):
+            null_paths.append(write_store(base / f"null{k}.h5", f"null/{k}", null_specs(rng)))
+        for k in range(n):
+            mid, rise, loss = planted(rng)
+            plants.append(mid)
+            write_store(base / f"planted{k}.h5", f"planted/{k}",
+                        {"score": rise, "loss": loss})
+        nulls = _detect(null_paths)
+        planted_events = _detect([base / f"planted{k}.h5" for k in range(n)])
+    names = ("flat", "power_law_loss", "saturation", "flicker", "outlier")
+    counts = dict.fromkeys(names, 0.0)
+    high = dict.fromkeys(names, 0.0)
+    phase_null = 0
+    for events in nulls:
+        for name in names:
+            ev = [e for e in events if e.kind in CHANGES and e.metric == name]
+            counts[name] += len(ev) / n
+            high[name] += any(e.confidence >= 0.95 for e in ev) / n
+        phase_null += any(e.kind == "phase_transition" for e in events)
     found = {"rise": 0.0, "loss_drop": 0.0, "phase_transition": 0.0}
-    for _ in range(n):
-        mid, rise, loss = planted(rng)
-        ev = find_in_series("planted", STEPS, [rise, loss])
+    for mid, ev in zip(plants, planted_events, strict=True):
         found["rise"] += _hit(ev, "emergence", "score", mid) / n
         found["loss_drop"] += _hit(ev, "change", "loss", mid) / n
         found["phase_transition"] += any(e.kind == "phase_transition" for e in ev) / n
@@ -112,8 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--stores", help="keep the stores in this directory")
     args = parser.parse_args()
-    run(args.n, args.seed)
+    run(args.n, args.seed, root=args.stores)
 
 
 if __name__ == "__main__":

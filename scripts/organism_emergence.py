@@ -6,22 +6,28 @@ print a markdown table of what emerges when.
 For every model and every selected checkpoint it runs the registered probes among
 ``induction``, ``successor_heads``, ``icl``, ``ioi`` and ``greater_than`` (a probe that is not
 registered yet is skipped with a note) and reports the headline number of each: the best head
-for per-head scores, the value itself for model-level scalars. "Emerges at" is the first
-checkpoint at which the headline crosses the target threshold of the suite's acceptance
-criteria (for ICL: first drops below -0.5 nats), with the tokens seen by then.
+for per-head scores, the value itself for model-level scalars. The probes run through the
+package's sweep (:func:`tracker.runner.sweep`) into temporary series stores. "Emerges at" is
+the onset of the headline's first emergence by the package's one definition
+(:func:`tracker.events.emergence.classify_all`: a localized step that beats the smooth null and
+crosses the target threshold of the suite's acceptance criteria; for ICL, falls below -0.5
+nats), with the tokens seen by then.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from tracker.detect.axis import Axis
+from tracker.events.emergence import classify_all
 from tracker.organisms import train_suite
-from tracker.sources import select_steps
 
 #: The ICL score must fall at least this many times faster per step while induction rises
 #: than over the rest of the run: a phase change rather than a slow drift.
@@ -55,11 +61,28 @@ class Curve:
     steps: list[int]
     values: list[float]
 
-    def emerges_at(self, target: float, direction: str) -> int | None:
+    def first_crossing(self, target: float, direction: str) -> int | None:
+        """First checkpoint past ``target`` (a diagnostic; not the emergence definition)."""
         for step, value in zip(self.steps, self.values, strict=True):
             if (value > target) if direction == "above" else (value < target):
                 return step
         return None
+
+    def emerges_at(self, target: float, direction: str) -> int | None:
+        """Onset step of the first emergence by the package's definition, or None.
+
+        :func:`tracker.events.emergence.classify_all` on log10(step + 1), with ``target`` as
+        the threshold and ``direction`` as the mechanism's side (``above``: higher).
+        """
+        values = np.asarray(self.values, float)
+        if np.isfinite(values).sum() < 8:
+            return None
+        axis = Axis(np.asarray(self.steps, float), "log_step")
+        finds = classify_all(values, axis.x, log_t=axis.log_t, threshold=target,
+                             higher_is_mechanism=direction == "above")
+        onsets = [axis.step_at(f.transition.onset_x) for f in finds
+                  if f.kind == "emergence" and f.transition is not None]
+        return int(round(min(onsets))) if onsets else None
 
 
 def available_probes() -> tuple[list[tuple], list[str]]:
@@ -82,34 +105,55 @@ def available_probes() -> tuple[list[tuple], list[str]]:
     return probes, missing
 
 
-def measure(info, steps_spec: str, probes: list) -> dict[str, dict[str, Curve]]:
-    from tracker.probes import ProbeContext
+def _headline(store, probe: str, name: str, reduce: str) -> list[float] | None:
+    """Max over heads (``reduce == "max"``) or the value per stored step; None if absent."""
+    if not any(i.probe == probe and i.name == name for i in store.metric_infos()):
+        return None
+    values = store.metric(probe, name)
+    if reduce == "max":
+        flat = values.reshape(len(values), -1)
+        return [float(np.nanmax(row)) if np.isfinite(row).any() else float("nan")
+                for row in flat]
+    return [float(v) for v in values]
+
+
+def measure(info, steps_spec: str, probes: list,
+            root: str | None = None) -> dict[str, dict[str, Curve]]:
+    """Sweep each model's checkpoints into series stores and read the headline curves.
+
+    Probes with output renames (the short-repeat induction probe) go into a store of their
+    own, since a store keeps one default variant per probe. Stores go under ``root``, or a
+    temporary directory removed afterwards.
+    """
+    from tracker.runner import sweep
+    from tracker.store import SeriesStore
 
     texts = list(info.corpus().dataset["validation"]["text"])
+    groups: dict[tuple, list] = {}
+    for probe, renames in probes:
+        groups.setdefault(tuple(sorted((renames or {}).items())), []).append(probe)
     results: dict[str, dict[str, Curve]] = {}
-    for model_info in info.models:
-        series = model_info.open()
-        checkpoints = {c.step: c for c in series.checkpoints()}
-        chosen = select_steps(sorted(checkpoints), steps_spec)
-        curves = {m[1]: Curve(m[1], [], []) for m in METRICS}
-        for step in chosen:
-            loaded = series.load(checkpoints[step])
-            ctx = ProbeContext(loaded.model, loaded.tokenizer, step)
-            ctx.scratch["text_dataset"] = texts  # the ICL probe's "default" dataset
-            outputs: dict[str, np.ndarray] = {}
-            for probe, _ in probes:
-                probe.declare(ctx)
-            for probe, renames in probes:
-                out = {k: np.asarray(v) for k, v in probe.run(ctx).items()}
-                outputs.update(out if renames is None else
-                               {new: out[old] for old, new in renames.items() if old in out})
-            for _, metric, reduce, _, _ in METRICS:
-                if metric in outputs:
-                    value = outputs[metric]
-                    curves[metric].steps.append(step)
-                    curves[metric].values.append(
-                        float(np.nanmax(value)) if reduce == "max" else float(value))
-        results[model_info.repo_id] = {k: c for k, c in curves.items() if c.steps}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(root or tmp)
+        for model_info in info.models:
+            series = model_info.open()
+            curves: dict[str, Curve] = {}
+            for g, (renames, members) in enumerate(groups.items()):
+                path = base / f"{model_info.repo_id.replace('/', '__')}-{g}.h5"
+                # The ICL probe's "default" dataset: all 200 held-out documents.
+                sweep(series, path, members, steps_spec, progress=False,
+                      extras={"text_dataset": texts})
+                store = SeriesStore(path)
+                names = dict(renames) if renames else None
+                for probe_name, metric, reduce, _, _ in METRICS:
+                    source = metric if names is None else next(
+                        (old for old, new in names.items() if new == metric), None)
+                    if source is None or metric in curves:
+                        continue
+                    values = _headline(store, probe_name, source, reduce)
+                    if values is not None:
+                        curves[metric] = Curve(metric, [int(s) for s in store.steps], values)
+            results[model_info.repo_id] = curves
     return results
 
 
@@ -288,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="all",
                         help="checkpoints to probe: all, ends (first and last), or a --steps spec")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--stores", help="keep the series stores in this directory "
+                                         "(default: a temporary one)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -306,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps == "ends":
         spec = "log:2"
     began = time.perf_counter()
-    results = measure(info, spec, probes)
+    results = measure(info, spec, probes, args.stores)
     print(f"probed in {time.perf_counter() - began:.0f}s\n")
     print(table(info, results))
     verdicts = checks(info, results)

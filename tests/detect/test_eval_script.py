@@ -71,3 +71,20 @@ def test_eval_script_scores_every_detector(tmp_path, capsys):
 def test_eval_script_reports_missing_data(tmp_path, capsys):
     assert _load_script().main([str(tmp_path)]) == 2
     assert "annotations.json" in capsys.readouterr().err
+
+
+def test_cross_validation_scores_held_out_series(tmp_path, capsys):
+    _write(tmp_path)
+    mod = _load_script()
+    series = {n: mod.load_series(tmp_path / "series" / f"{n}.json") for n in ("quiet", "shift")}
+    ann = json.loads((tmp_path / "annotations.json").read_text())
+    # A grid whose first setting detects nothing: each fold's training series decides.
+    grid = ((1e9, 5.0), (5.0, 5.0))
+    f1, cover, chosen = mod.cross_validate(series, ann, grid)
+    # Holding out quiet, shift picks (5, 5) (finds 60); holding out shift, quiet ties and
+    # the first setting (nothing found) is chosen, so shift scores the baseline's 2/3, 0.5.
+    assert chosen == [("quiet", (5.0, 5.0)), ("shift", (1e9, 5.0))]
+    assert (round(f1, 3), round(cover, 3)) == (round((1 + 2 / 3) / 2, 3), 0.75)
+    assert mod.main([str(tmp_path), "--cv"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^held-out mean F1 \d\.\d{3} cover \d\.\d{3}$", out, re.M)

@@ -23,13 +23,28 @@ def test_heads_at_step_uses_probe_threshold(store):
     assert heads_at_step(SeriesStore(store), "induction", 1000, threshold=0.01).shape[0] == 8
 
 
-def test_when_became_reports_threshold_crossing_and_event(store):
+def test_when_became_uses_the_emergence_definition(store, tmp_path):
     row = when_became(SeriesStore(store), "induction", "L1H2").iloc[0]
     assert 1000 <= row.first_step <= 3000
+    assert row.first_step == row.event_onset_step
     assert 1600 < row.event_midpoint_step < 2500
     assert row.event_detector.startswith("transition:")
+    assert row.first_tokens == row.first_step * 1000
     never = when_became(SeriesStore(store), "induction", (0, 0)).iloc[0]
     assert never.first_step != never.first_step  # NaN: it never did
+    assert never.event_detector == ""
+    # Without stored events the definition is applied now, and agrees with tracker detect.
+    fresh = planted_store(tmp_path / "fresh.h5", "org/s", 2000, seed=3)
+    computed = when_became(SeriesStore(fresh), "induction", "L1H2").iloc[0]
+    assert computed.first_step == row.first_step
+    assert computed.event_midpoint_step == pytest.approx(row.event_midpoint_step)
+    # A threshold above the head's final level: no emergence (computed, not read).
+    high = when_became(SeriesStore(store), "induction", "L1H2", threshold=5.0).iloc[0]
+    assert high.threshold == 5.0 and high.first_step != high.first_step
+    assert list(row.index) == [
+        "series", "metric", "head", "threshold", "first_step", "first_tokens", "final_score",
+        "event_onset_step", "event_midpoint_step", "event_end_step", "event_onset_tokens",
+        "event_detector"]
 
 
 def test_changes_between(store):

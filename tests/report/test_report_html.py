@@ -98,3 +98,24 @@ def test_report_and_plots_import_without_wandb(monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     report = importlib.import_module("tracker.report")
     assert callable(report.write_report) and callable(report.write_plots)
+
+
+def test_outliers_are_quality_warnings_not_strongest_events():
+    import pandas as pd
+
+    from tracker.events import Event, events_frame
+    from tracker.report.figures import split_warnings
+    from tracker.report.html import events_table, warnings_list
+
+    rise = Event("org/a", "emergence", "induction", "induction_score", 1, 2, 900.0, 1000.0,
+                 1200.0, 9e5, 1e6, 1.2e6, 0.6, 0.999, "transition:v2", "", 0.001, "")
+    spike = Event("org/a", "outlier", "induction", "induction_score", 0, 3, 500.0, 500.0,
+                  500.0, 5e5, 5e5, 5e5, 9.0, 0.0, "transition:v2", "", float("nan"), "")
+    frame = events_frame([rise, spike])
+    changes, warnings = split_warnings(frame)
+    assert list(changes["kind"]) == ["emergence"] and list(warnings["kind"]) == ["outlier"]
+    table = events_table(changes, limit=8)
+    assert "L1H2" in table and "L0H3" not in table
+    listed = warnings_list(warnings)
+    assert "1 quality warning " in listed and "L0H3" in listed and "500" in listed
+    assert warnings_list(pd.DataFrame(columns=frame.columns)) == ""

@@ -10,6 +10,8 @@ from tracker.events.find import (
     StoreEvents,
     detect_stores,
     find_events,
+    head_spec,
+    store_specs,
 )
 from tracker.events.io import (
     events_meta,
@@ -39,6 +41,8 @@ __all__ = [
     "events_frame",
     "events_meta",
     "find_events",
+    "head_spec",
+    "store_specs",
     "normalize_events",
     "read_events",
     "read_events_for",

@@ -21,6 +21,25 @@ def _resolution(info: Metric) -> float | None:
     return None if info.resolution is None else float(info.resolution)
 
 
+def _spec(info: Metric, values: np.ndarray, layer: int = -1, head: int = -1) -> SeriesSpec:
+    finite = values[np.isfinite(values)]
+    span = float(np.ptp(finite)) if finite.size else 0.0
+    y = values[:, layer, head] if layer >= 0 else values
+    return SeriesSpec(info.probe, info.name, y, layer, head, threshold=info.threshold,
+                      higher_is_mechanism=info.higher_is_mechanism,
+                      resolution=_resolution(info), span=span)
+
+
+def head_spec(store: SeriesStore, info: Metric, layer: int = -1,
+              head: int = -1) -> SeriesSpec:
+    """Return the series of one head (a scalar metric: ``layer = head = -1``) as tested.
+
+    Carries the metric's threshold, resolution, orientation and its range over all heads
+    (the ``span`` of :func:`~tracker.events.emergence.classify`), as :func:`store_specs` does.
+    """
+    return _spec(info, store.metric(info.probe, info.name), layer, head)
+
+
 def store_specs(store: SeriesStore) -> Iterator[SeriesSpec]:
     """Yield the series of a store that the emergence definition tests.
 
@@ -30,10 +49,6 @@ def store_specs(store: SeriesStore) -> Iterator[SeriesSpec]:
     """
     for info in store.metric_infos():
         values = store.metric(info.probe, info.name)
-        finite = values[np.isfinite(values)]
-        span = float(np.ptp(finite)) if finite.size else 0.0
-        common: dict[str, Any] = {"threshold": info.threshold,
-                                  "resolution": _resolution(info), "span": span}
         if info.kind == "head":
             for layer in range(values.shape[1]):
                 for head in range(values.shape[2]):
@@ -42,11 +57,9 @@ def store_specs(store: SeriesStore) -> Iterator[SeriesSpec]:
                         above = y[np.isfinite(y)] >= info.threshold
                         if above.all() or not above.any():
                             continue
-                    yield SeriesSpec(info.probe, info.name, y, layer, head,
-                                     higher_is_mechanism=info.higher_is_mechanism, **common)
+                    yield _spec(info, values, layer, head)
         elif info.kind == "scalar" and values.ndim == 1:
-            yield SeriesSpec(info.probe, info.name, values,
-                             higher_is_mechanism=info.higher_is_mechanism, **common)
+            yield _spec(info, values)
 
 
 class EventFinder:

@@ -66,23 +66,49 @@ def heads_at_step(store: SeriesStore, kind: str, step: int,
     return frame.sort_values("score", ascending=False).reset_index(drop=True)
 
 
-def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int] | HeadId,
-                threshold: float | None = None, sustain: int = 2) -> pd.DataFrame:
-    """Tell when a head became ``kind``.
+def _emergences(store: SeriesStore, info: Metric, layer: int, head: int,
+                threshold: float | None) -> pd.DataFrame:
+    """Emergence events of one head: the stored ones when current, else found now.
 
-    That is the first step from which its score stays at or above the threshold for
-    ``sustain`` checkpoints, shown beside any stored emergence event of that head. ``head``
-    is a label as the report and CLI print it (``L1H3``), a :class:`HeadId` or a
-    ``(layer, head)`` pair.
+    Stored events count when the store has them, they are not stale (the steps did not
+    change since) and ``threshold`` is None or the probe's own; otherwise the definition
+    (:func:`tracker.events.emergence.classify`, through the same code ``tracker detect``
+    runs) is applied to this head's series, with ``threshold`` when given.
+    """
+    from dataclasses import replace
+
+    from tracker.events import events_frame, events_meta, find_in_series, head_spec, read_events
+
+    own = threshold is None or threshold == info.threshold
+    meta = events_meta(store.path)
+    if own and meta:
+        stored = read_events(store.path)
+        if not stored.attrs.get("stale", False):
+            return stored[(stored["kind"] == "emergence") & (stored["metric"] == info.name)
+                          & (stored["layer"] == layer) & (stored["head"] == head)]
+    spec = head_spec(store, info, layer, head)
+    if threshold is not None:
+        spec = replace(spec, threshold=float(threshold))
+    found = find_in_series(store.series_id, store.steps, [spec], store.tokens_per_step)
+    return events_frame([e for e in found if e.kind == "emergence"])
+
+
+def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int] | HeadId,
+                threshold: float | None = None) -> pd.DataFrame:
+    """Tell when a head became ``kind``, by the package's one emergence definition.
+
+    That is the onset of the head's first emergence event (:mod:`tracker.events.emergence`):
+    the stored event when the store's events are current, else the definition applied now to
+    this head's series. ``head`` is a label as the report and CLI print it (``L1H3``), a
+    :class:`HeadId` or a ``(layer, head)`` pair. ``threshold`` overrides the probe config's
+    threshold in the definition (then the answer is computed, not read).
 
     Returns:
         One-row DataFrame (series, metric, head, threshold, first_step, first_tokens,
         event_onset_step, event_midpoint_step, event_end_step, event_onset_tokens,
-        event_detector, final_score); steps are NaN when it never did.
+        event_detector, final_score); steps are NaN and the detector '' when it never did.
     """
     import pandas as pd
-
-    from tracker.events import read_events
 
     if isinstance(head, str):
         hid = HeadId.parse(head)
@@ -95,23 +121,21 @@ def when_became(store: SeriesStore, kind: str, head: str | tuple[int, int] | Hea
         raise TrackerError(f"head {hid} is outside the model "
                            f"({values.shape[1]} layers, {values.shape[2]} heads)")
     y = values[:, layer, idx]
-    thr = _threshold(info, threshold)
-    above = np.nan_to_num(y, nan=-np.inf) >= thr
-    # A slice shorter than ``sustain`` at the end of the series needs all its points above.
-    first = next((i for i in range(len(y)) if above[i: i + sustain].all()), None)
+    thr = threshold if threshold is not None else info.threshold
     finite = y[np.isfinite(y)]
+    first = _emergences(store, info, layer, idx, threshold).sort_values("onset_step").head(1)
+    has = len(first) > 0
+
+    def col(name: str) -> float:
+        return float(first[name].iloc[0]) if has else np.nan
+
     row = {"series": store.series_id, "metric": info.name, "head": hid.label,
-           "threshold": thr,
-           "first_step": np.nan if first is None else float(store.steps[first]),
-           "first_tokens": np.nan if first is None else float(store.tokens[first]),
+           "threshold": np.nan if thr is None else float(thr),
+           "first_step": col("onset_step"), "first_tokens": col("onset_tokens"),
            "final_score": float(finite[-1]) if len(finite) else np.nan}
-    events = read_events(store.path)
-    mine = events[(events["kind"] == "emergence") & (events["metric"] == info.name)
-                  & (events["layer"] == layer) & (events["head"] == idx)]
-    first_event = mine.sort_values("onset_step").head(1)
-    for col in ("onset_step", "midpoint_step", "end_step", "onset_tokens"):
-        row[f"event_{col}"] = float(first_event[col].iloc[0]) if len(first_event) else np.nan
-    row["event_detector"] = str(first_event["detector"].iloc[0]) if len(first_event) else ""
+    for name in ("onset_step", "midpoint_step", "end_step", "onset_tokens"):
+        row[f"event_{name}"] = col(name)
+    row["event_detector"] = str(first["detector"].iloc[0]) if has else ""
     return pd.DataFrame([row])
 
 

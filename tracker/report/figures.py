@@ -108,14 +108,29 @@ def _infos(stores: Sequence[SeriesStore], spec: str) -> list[tuple[SeriesStore, 
     return pairs
 
 
+#: Event kinds that are data-quality warnings, not changes: never markers or "strongest events".
+WARNING_KINDS = ("outlier",)
+
+
+def split_warnings(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split events into changes and quality warnings (isolated outliers, confidence 0)."""
+    if not len(events) or "kind" not in events:
+        return events, events.iloc[0:0]
+    warn = events["kind"].isin(WARNING_KINDS)
+    return events[~warn], events[warn]
+
+
 def make_plots(stores: Sequence[SeriesStore], metrics: Sequence[str],
                events: pd.DataFrame, n_panels: int = 8) -> Iterator[Plot]:
     """Yield the figures for these stores: cross-series first, then per series.
 
     Cross-series: each metric over tokens (all series on one axis) and the emergence
     timeline. Per series: per-head trajectories and layer x head small multiples of each head
-    metric. Figures are yielded one at a time so callers can save and drop them.
+    metric. Figures are yielded one at a time so callers can save and drop them. Quality
+    warnings (outliers) are not marked as events.
     """
+    events = split_warnings(events)[0]
+
     def wide_first(spec: str) -> int:
         # Two-panel figures (metrics with a threshold) first, so one-panel figures pair up.
         pairs = _infos(stores, spec)

@@ -17,7 +17,13 @@ from tracker import __version__
 from tracker.events import read_events_for
 from tracker.labels import format_tokens, head_label, short_series, slug
 from tracker.report import plots
-from tracker.report.figures import Plot, make_plots, open_stores, select_metrics
+from tracker.report.figures import (
+    Plot,
+    make_plots,
+    open_stores,
+    select_metrics,
+    split_warnings,
+)
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
 from tracker.store import SeriesStore
 from tracker.views.metrics import aggregate_names, readings_from_store, step_aggregates
@@ -91,6 +97,23 @@ def events_table(events: pd.DataFrame, with_series: bool = True, limit: int | No
     return _table(headers, rows, "events")
 
 
+def warnings_list(warnings: pd.DataFrame, with_series: bool = True, limit: int = 12) -> str:
+    """Isolated outliers as a short list of data-quality warnings ('' when there are none)."""
+    if not len(warnings):
+        return ""
+    items = []
+    for _, row in warnings.head(limit).iterrows():
+        who = f"{escape(short_series(row['series']))}: " if with_series else ""
+        items.append(f"<li>{who}<b>{escape(str(row['metric'] or row['probe']))}</b> "
+                     f"{_where(row)} at step {row['midpoint_step']:,.0f} "
+                     f"(value {_num(row['magnitude'])})</li>")
+    more = (f"<li class='muted'>and {len(warnings) - limit} more</li>"
+            if len(warnings) > limit else "")
+    return (f"<details class='quality'><summary>{len(warnings)} quality warning"
+            f"{'s' if len(warnings) != 1 else ''} (isolated outliers: one checkpoint off its "
+            f"neighbours; not changes)</summary><ul>{''.join(items)}{more}</ul></details>")
+
+
 def _figure(plot: Plot) -> str:
     # Shown at 100 CSS px per figure inch whatever the PNG's resolution, so text is the
     # same size in every figure; wide figures shrink to the column.
@@ -141,7 +164,9 @@ def _summary(stores: Sequence[SeriesStore], events: pd.DataFrame) -> str:
                      "<br>".join(_final_numbers(s)) or "–"])
     table = _table(["series", "checkpoints", "steps", "probes", "events", "at last checkpoint"],
                    rows)
-    top = (f"<h3>Top events</h3>{events_table(events, limit=8)}" if len(events) else "")
+    changes, warnings = split_warnings(events)
+    top = (f"<h3>Top events</h3>{events_table(changes, limit=8)}{warnings_list(warnings)}"
+           if len(events) else "")
     return f"<div class='cards'>{card_html}</div>{table}{top}"
 
 
@@ -221,9 +246,11 @@ def render_report(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str
         stale = ("<div class='warning'><b>Stale events.</b> The store gained or lost "
                  "checkpoints since these events were detected; run <code>tracker detect"
                  "</code> again.</div>" if len(mine) and mine["stale"].any() else "")
+        changes, warnings = split_warnings(mine)
         sections.append(
             f"<section id='{slug(s.series_id)}'><h2>{escape(s.series_id)}</h2>{_provenance(s)}"
-            f"<h3>Events</h3>{stale}{events_table(mine, with_series=False)}"
+            f"<h3>Events</h3>{stale}{events_table(changes, with_series=False)}"
+            f"{warnings_list(warnings, with_series=False)}"
             f"<div class='figs'>{''.join(per_series[s.series_id])}</div></section>")
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>

@@ -234,7 +234,10 @@ class WandbStepLogger:
     def _log_events(self) -> None:
         assert self.store_path is not None
         events = read_store_events(self.store_path, self.series_id)
-        self.run.summary["n_events"] = len(events)
+        # Isolated outliers (kind ``outlier``, confidence 0) are quality warnings, not events.
+        warnings = int((events["kind"] == "outlier").sum()) if len(events) else 0
+        self.run.summary["n_events"] = len(events) - warnings
+        self.run.summary["n_quality_warnings"] = warnings
         if not len(events):
             return
         table = self.wandb.Table(dataframe=events.reset_index(drop=True))
