@@ -89,3 +89,18 @@ def test_csv_detection_and_bad_input(tmp_path):
     bad.write_text("series,step,metric\nrun,1,score\n")
     with pytest.raises(TrackerError, match="bad.csv: missing column 'value'"):
         detect_csv(bad)
+
+
+def test_a_change_within_two_standard_errors_of_the_probe_is_not_an_event():
+    # A clean rise of 0.1 across the threshold: an event when the probe measures it to
+    # +-0.01, not when another draw of its inputs could move the value by 0.1.
+    rng = np.random.default_rng(7)
+    y = 0.35 + 0.1 / (1 + np.exp(-(X - 3.5) / 0.03)) + rng.normal(0, 0.002, len(X))
+
+    def kinds(se: float | None) -> list[str]:
+        spec = SeriesSpec("p", "score", y, threshold=0.4, standard_error=se)
+        return [e.kind for e in find_in_series("s", STEPS, [spec])]
+
+    assert kinds(None) == ["emergence"]
+    assert kinds(0.01) == ["emergence"]
+    assert kinds(0.06) == []

@@ -44,6 +44,8 @@ class SeriesSpec:
         higher_is_mechanism: Orientation; None for an unoriented metric (a loss).
         resolution: Quantum of a quantized metric, or None.
         span: Range of the metric over all its heads, or None for this series' range.
+        standard_error: Median standard error of the values (the probe's ``NAME_se``), or
+            None when it stores none.
     """
 
     probe: str
@@ -55,6 +57,7 @@ class SeriesSpec:
     higher_is_mechanism: bool | None = True
     resolution: float | None = None
     span: float | None = None
+    standard_error: float | None = None
 
 
 @dataclass
@@ -95,7 +98,7 @@ def _series_event(series: str, spec: SeriesSpec, axis: Axis, rule: EmergenceRule
                     higher_is_mechanism=spec.higher_is_mechanism, threshold=spec.threshold,
                     resolution=spec.resolution, loss_like=is_loss_like(spec.metric)
                     or spec.higher_is_mechanism is None and is_loss_like(spec.probe),
-                    span=spec.span, rule=rule)
+                    span=spec.span, rule=rule, standard_error=spec.standard_error)
     out = []
     for i in finds[0].outliers:
         step = float(axis.steps[i])

@@ -40,12 +40,16 @@ class EmergenceRule:
         min_relative: For metrics without a threshold, the smallest change that counts, as a
             fraction of the metric's range.
         outlier_z: Distance from the neighbours, in noise sds, that makes a point an outlier.
+        min_standard_errors: Smallest change that counts, in the probe's own standard errors
+            (the median over checkpoints of the stored ``NAME_se``): a change another draw of
+            the probe's inputs could undo is not a finding about the model.
         transition: Settings of the transition test.
     """
 
     alpha: float = 0.01
     min_relative: float = 0.25
     outlier_z: float = 8.0
+    min_standard_errors: float = 2.0
     transition: TransitionConfig = field(default_factory=TransitionConfig)
 
 
@@ -86,7 +90,8 @@ def classify_all(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = Non
                  higher_is_mechanism: bool | None = True, threshold: float | None = None,
                  resolution: float | None = None, loss_like: bool = False,
                  span: float | None = None, rule: EmergenceRule | None = None,
-                 min_points: int = 16) -> list[SeriesFinding]:
+                 min_points: int = 16, standard_error: float | None = None,
+                 ) -> list[SeriesFinding]:
     """Apply :func:`classify` repeatedly, to find every transition of a series.
 
     After a significant transition, test the stretches before its onset and after its end
@@ -96,7 +101,8 @@ def classify_all(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = Non
     y, x = np.asarray(y, float), np.asarray(x, float)
     lt = x if log_t is None else np.asarray(log_t, float)
     kw = {"higher_is_mechanism": higher_is_mechanism, "threshold": threshold,
-          "resolution": resolution, "loss_like": loss_like, "span": span, "rule": rule}
+          "resolution": resolution, "loss_like": loss_like, "span": span, "rule": rule,
+          "standard_error": standard_error}
     first = classify(y, x, log_t=lt, **kw)  # type: ignore[arg-type]
     out = [first]
     tr = first.transition
@@ -119,7 +125,7 @@ def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
              higher_is_mechanism: bool | None = True, threshold: float | None = None,
              resolution: float | None = None, loss_like: bool = False,
              span: float | None = None, rule: EmergenceRule | None = None,
-             ) -> SeriesFinding:
+             standard_error: float | None = None) -> SeriesFinding:
     """Apply the emergence definition to one series.
 
     Args:
@@ -133,6 +139,8 @@ def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
         resolution: Quantum of a quantized metric, or None.
         loss_like: Use the power-law null.
         span: Range of the metric (all heads) for ``min_relative``; default this series'.
+        standard_error: Typical standard error of one value (see ``min_standard_errors``),
+            or None when the probe stores none.
         rule: Settings (defaults: :class:`EmergenceRule`).
 
     Returns:
@@ -156,6 +164,9 @@ def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
     before = _level(yc, tr.onset_index - 3, tr.onset_index)
     after = _level(yc, tr.end_index + 1, tr.end_index + 4)
     if tr.p_value > rule.alpha:
+        return SeriesFinding("", tr, outliers, after - before)
+    if (standard_error is not None and np.isfinite(standard_error)
+            and abs(after - before) < rule.min_standard_errors * standard_error):
         return SeriesFinding("", tr, outliers, after - before)
     sign = 1.0 if higher_is_mechanism in (True, None) else -1.0
     rising = sign * tr.magnitude > 0

@@ -21,13 +21,19 @@ def _resolution(info: Metric) -> float | None:
     return None if info.resolution is None else float(info.resolution)
 
 
-def _spec(info: Metric, values: np.ndarray, layer: int = -1, head: int = -1) -> SeriesSpec:
+def _spec(info: Metric, values: np.ndarray, layer: int = -1, head: int = -1,
+          errors: np.ndarray | None = None) -> SeriesSpec:
     finite = values[np.isfinite(values)]
     span = float(np.ptp(finite)) if finite.size else 0.0
     y = values[:, layer, head] if layer >= 0 else values
+    se = None
+    if errors is not None:
+        own = errors[:, layer, head] if layer >= 0 else errors
+        own = own[np.isfinite(own)]
+        se = float(np.median(own)) if own.size else None
     return SeriesSpec(info.probe, info.name, y, layer, head, threshold=info.threshold,
                       higher_is_mechanism=info.higher_is_mechanism,
-                      resolution=_resolution(info), span=span)
+                      resolution=_resolution(info), span=span, standard_error=se)
 
 
 def head_spec(store: SeriesStore, info: Metric, layer: int = -1,
@@ -37,7 +43,8 @@ def head_spec(store: SeriesStore, info: Metric, layer: int = -1,
     Carries the metric's threshold, resolution, orientation and its range over all heads
     (the ``span`` of :func:`~tracker.events.emergence.classify`), as :func:`store_specs` does.
     """
-    return _spec(info, store.metric(info.probe, info.name), layer, head)
+    return _spec(info, store.metric(info.probe, info.name), layer, head,
+                 store.standard_error(info.probe, info.name))
 
 
 def store_specs(store: SeriesStore) -> Iterator[SeriesSpec]:
@@ -49,6 +56,7 @@ def store_specs(store: SeriesStore) -> Iterator[SeriesSpec]:
     """
     for info in store.metric_infos():
         values = store.metric(info.probe, info.name)
+        errors = store.standard_error(info.probe, info.name)
         if info.kind == "head":
             for layer in range(values.shape[1]):
                 for head in range(values.shape[2]):
@@ -57,9 +65,9 @@ def store_specs(store: SeriesStore) -> Iterator[SeriesSpec]:
                         above = y[np.isfinite(y)] >= info.threshold
                         if above.all() or not above.any():
                             continue
-                    yield _spec(info, values, layer, head)
+                    yield _spec(info, values, layer, head, errors)
         elif info.kind == "scalar" and values.ndim == 1:
-            yield _spec(info, values)
+            yield _spec(info, values, errors=errors)
 
 
 class EventFinder:
