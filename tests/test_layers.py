@@ -20,7 +20,7 @@ import tracker
 LEVEL = {
     "errors": 0, "registry": 0, "identity": 0, "metric": 0, "labels": 0, "datafiles": 0,
     "sources": 1, "models": 1, "store": 1, "detect": 1,
-    "probes": 2, "events": 2, "organisms": 2,
+    "probes": 2, "events": 2, "organisms": 2, "circuits": 2,
     "runner": 3, "views": 3,
     "query": 4, "report": 4, "wandb_logging": 4,
     "cli": 5,
