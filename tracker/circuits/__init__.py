@@ -1,5 +1,14 @@
-"""Circuits over training (edge attribution patching): the computational graph first."""
+"""Circuits over training (edge attribution patching): the graph and edge attribution."""
 
+from tracker.circuits.attribution import (
+    AttributionConfig,
+    Metric,
+    eap_ig_scores,
+    eap_scores,
+    exact_edge_scores,
+)
 from tracker.circuits.graph import CircuitGraph, Edge, Node
+from tracker.circuits.split_forward import SplitOutput, split_forward
 
-__all__ = ["CircuitGraph", "Edge", "Node"]
+__all__ = ["AttributionConfig", "CircuitGraph", "Edge", "Metric", "Node", "SplitOutput",
+           "eap_ig_scores", "eap_scores", "exact_edge_scores", "split_forward"]

@@ -1,0 +1,210 @@
+"""A GPT-NeoX forward in which every receiver reads the sum of its senders, edge by edge.
+
+Senders are the input (embeddings), every head and every MLP, indexed in the graph's node order
+(input = 0, then per layer its heads and its MLP). Each receiver input (a head's q, k or v input,
+an MLP's input, the logits' input) is built as the sum of its senders' outputs from
+:class:`~tracker.circuits.graph.CircuitGraph`, plus the attention output biases of the layers
+upstream (constants, not edges). With no patch this is the model's own forward. Given the
+senders' outputs on corrupted prompts and an edge mask, a masked edge's receiver reads the
+corrupted output of its sender in place of the clean one, for that edge only.
+
+Inputs are unpadded batches of equal length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tracker.circuits.graph import CircuitGraph, Edge
+from tracker.models.gpt_neox import GPTNeoXAdapter, apply_rotary
+
+_CHANNEL = {"q": 0, "k": 1, "v": 2}
+
+
+def sender_index(graph: CircuitGraph, edge: Edge) -> int:
+    """Return the sender's position along the senders axis (graph node order, input = 0)."""
+    node = edge.sender
+    if node.kind == "input":
+        return 0
+    start = 1 + node.layer * (graph.n_heads + 1)
+    return start + (node.head if node.kind == "head" else graph.n_heads)
+
+
+def n_senders_into_heads(graph: CircuitGraph, layer: int) -> int:
+    """Return how many senders the heads of ``layer`` read (the first ones in node order)."""
+    return 1 + layer * (graph.n_heads + 1)
+
+
+def n_senders_into_mlp(graph: CircuitGraph, layer: int) -> int:
+    """Return how many senders the MLP of ``layer`` reads."""
+    return n_senders_into_heads(graph, layer) + (0 if graph.parallel else graph.n_heads)
+
+
+@dataclass
+class ReceiverValues:
+    """One value per edge, laid out by receiver (masks, gradients or scores).
+
+    Attributes:
+        heads: Per layer, (..., 3, H, S_l) over channel (q, k, v), head and sender.
+        mlps: Per layer, (..., S_l) over sender.
+        logits: (..., S) over sender.
+    """
+
+    heads: list[torch.Tensor] = field(default_factory=list)
+    mlps: list[torch.Tensor] = field(default_factory=list)
+    logits: torch.Tensor | None = None
+
+    @classmethod
+    def from_edges(cls, graph: CircuitGraph, values: np.ndarray | torch.Tensor,
+                   dtype: torch.dtype = torch.float32) -> ReceiverValues:
+        """Lay out one value per ``graph.edges`` entry by receiver (missing slots are 0)."""
+        vals = torch.as_tensor(np.asarray(values, dtype=np.float64)).to(dtype)
+        out = cls(
+            heads=[torch.zeros(3, graph.n_heads, n_senders_into_heads(graph, i), dtype=dtype)
+                   for i in range(graph.n_layers)],
+            mlps=[torch.zeros(n_senders_into_mlp(graph, i), dtype=dtype)
+                  for i in range(graph.n_layers)],
+            logits=torch.zeros(n_senders_into_heads(graph, graph.n_layers), dtype=dtype),
+        )
+        for value, edge in zip(vals, graph.edges, strict=True):
+            out.slot(graph, edge, value)
+        return out
+
+    def _target(self, edge: Edge) -> tuple[torch.Tensor, tuple[int, ...]]:
+        rec = edge.receiver
+        if rec.kind == "head":
+            return self.heads[rec.layer], (_CHANNEL[edge.channel], rec.head)
+        if rec.kind == "mlp":
+            return self.mlps[rec.layer], ()
+        assert self.logits is not None
+        return self.logits, ()
+
+    def slot(self, graph: CircuitGraph, edge: Edge, value: torch.Tensor) -> None:
+        """Set the value of one edge."""
+        tensor, where = self._target(edge)
+        tensor[(*where, sender_index(graph, edge))] = value
+
+    def to_edges(self, graph: CircuitGraph) -> np.ndarray:
+        """Return the values in ``graph.edges`` order, as float32."""
+        out = np.empty(graph.n_edges, dtype=np.float32)
+        for i, edge in enumerate(graph.edges):
+            tensor, where = self._target(edge)
+            out[i] = float(tensor[(*where, sender_index(graph, edge))])
+        return out
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> ReceiverValues:
+        """Return a copy on ``device`` in ``dtype``."""
+        assert self.logits is not None
+        return ReceiverValues([h.to(device, dtype) for h in self.heads],
+                              [m.to(device, dtype) for m in self.mlps],
+                              self.logits.to(device, dtype))
+
+
+@dataclass
+class SplitOutput:
+    """The result of a split forward.
+
+    Attributes:
+        logits: (B, T, V).
+        senders: (B, T, S, D) every sender's output (input, heads, MLPs in node order).
+        inputs: The receivers' inputs before their norm: heads (B, T, 3, H, D) per layer, MLPs
+            (B, T, D) per layer, logits (B, T, D). Gradients of a metric w.r.t. these are the
+            ones EAP needs.
+    """
+
+    logits: torch.Tensor
+    senders: torch.Tensor
+    inputs: ReceiverValues
+
+
+def _read(outs: list[torch.Tensor], n: int, bias: torch.Tensor, mask: torch.Tensor | None,
+          corrupt: torch.Tensor | None, spec: str) -> torch.Tensor:
+    """Sum the first ``n`` senders (+ bias); masked edges read ``corrupt`` instead."""
+    stacked = torch.stack(outs[:n], dim=2)  # (B, T, n, D)
+    base = stacked.sum(dim=2) + bias
+    if mask is None or corrupt is None:
+        return base
+    delta = corrupt[:, :, :n] - stacked
+    patched = torch.einsum(spec, delta, mask)
+    if patched.dim() == base.dim():
+        return base + patched
+    return base[:, :, None, None] + patched
+
+
+def split_forward(
+    adapter: GPTNeoXAdapter,
+    graph: CircuitGraph,
+    embeds: torch.Tensor,
+    corrupt: torch.Tensor | None = None,
+    mask: ReceiverValues | None = None,
+) -> SplitOutput:
+    """Run the model with every receiver reading the sum of its senders.
+
+    Args:
+        adapter: The GPT-NeoX adapter whose weights and norms are used.
+        graph: The model's graph (same shape as the adapter).
+        embeds: (B, T, D) input embeddings (the input node's output).
+        corrupt: (B, T, S, D) senders' outputs on the corrupted prompts (from a split forward
+            of them), needed with ``mask``.
+        mask: 1 on the edges whose receiver reads the corrupted sender output (fractions
+            interpolate), 0 elsewhere.
+
+    Returns:
+        Logits, the senders' outputs and the receivers' inputs.
+    """
+    core = adapter.core
+    batch, seq, _ = embeds.shape
+    n_heads, d_head = adapter.n_heads, adapter.d_head
+    if mask is not None:
+        mask = mask.to(embeds.device, embeds.dtype)
+    positions = torch.arange(seq, device=embeds.device).unsqueeze(0)
+    cos, sin = core.rotary_emb(embeds, position_ids=positions)
+    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+    causal = torch.ones(seq, seq, dtype=torch.bool, device=embeds.device).tril()
+    attn_mask = torch.zeros(seq, seq, dtype=embeds.dtype, device=embeds.device)
+    attn_mask = attn_mask.masked_fill(~causal, torch.finfo(embeds.dtype).min)
+
+    outs: list[torch.Tensor] = [embeds]
+    bias = torch.zeros_like(embeds[0, 0])
+    inputs = ReceiverValues()
+    for layer in range(adapter.n_layers):
+        attn = core.layers[layer].attention
+        x = _read(outs, n_senders_into_heads(graph, layer), bias,
+                  None if mask is None else mask.heads[layer], corrupt, "btsd,chs->btchd")
+        if x.dim() == 3:
+            x = x[:, :, None, None].expand(batch, seq, 3, n_heads, x.shape[-1])
+        inputs.heads.append(x)
+        normed = adapter.attn_norm(layer, x)
+        w_q, w_k, w_v, b_q, b_k, b_v = adapter.qkv_matrices(layer)
+        q, k, v = (torch.einsum("bthd,hde->bhte", normed[:, :, c], w) + b[None, :, None]
+                   for c, (w, b) in enumerate(((w_q, b_q), (w_k, b_k), (w_v, b_v))))
+        q = apply_rotary(q, cos, sin, attn.rotary_ndims)
+        k = apply_rotary(k, cos, sin, attn.rotary_ndims)
+        scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling + attn_mask
+        pattern = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        z = torch.matmul(pattern, v)  # (B, H, T, d_head)
+        w_o, b_o = adapter.out_matrix(layer)
+        head_out = torch.einsum("bhtd,hdm->bthm", z, w_o)
+        heads = list(head_out.unbind(dim=2))
+        assert len(heads) == n_heads and z.shape[-1] == d_head
+        mlp_bias = bias if graph.parallel else bias + b_o
+        mlp_in = _read(outs + heads, n_senders_into_mlp(graph, layer), mlp_bias,
+                       None if mask is None else mask.mlps[layer], corrupt, "btsd,s->btd")
+        inputs.mlps.append(mlp_in)
+        outs += heads
+        outs.append(adapter.mlp(layer, adapter.mlp_norm(layer, mlp_in)))
+        bias = bias + b_o
+    final = _read(outs, len(outs), bias, None if mask is None else mask.logits, corrupt,
+                  "btsd,s->btd")
+    inputs.logits = final
+    logits = adapter.final_norm(final) @ adapter.unembed_matrix()
+    return SplitOutput(logits, torch.stack(outs, dim=2), inputs)
+
+
+def embed(adapter: GPTNeoXAdapter, tokens: torch.Tensor) -> torch.Tensor:
+    """Return the input embeddings (B, T, D) of ``tokens``."""
+    return adapter.embed_matrix()[tokens.to(adapter.device)]
