@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 
+from tests.support.scripts import load_script
 from tracker.detect import DEFAULT_DETECTOR, detector_names
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "eval_changepoints.py"
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("eval_changepoints", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("eval_changepoints")
 
 
 def _write(data: Path) -> None:

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "calibrate_null.py"
+from tests.support.scripts import load_script
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("calibrate_null", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibrate_null"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("calibrate_null")
 
 
 def test_white_noise_gives_no_confident_event_and_figures_are_printed() -> None:

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.support.scripts import load_script
 from tracker.events import read_events
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "eval_events.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("eval_events", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["eval_events"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("eval_events")
 
 
 def _check(figures: dict[str, float]) -> None:

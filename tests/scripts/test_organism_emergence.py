@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "organism_emergence.py"
+from tests.support.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def emergence():
-    spec = importlib.util.spec_from_file_location("organism_emergence", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["organism_emergence"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("organism_emergence")
 
 
 STEPS = [0, 100, 200, 300, 400, 500, 600]
