@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import torch
 
 from tracker.datafiles import data_dir
+from tracker.models.tokens import word_token
 from tracker.probes.base import ConfigT, Probe
 from tracker.probes.context import ProbeContext, bos_id
 
@@ -51,19 +52,6 @@ def load_task_file(path: str) -> dict[str, Any]:
     if not resolved.is_file():
         raise FileNotFoundError(f"task data file not found: {resolved}")
     return _load_json(str(resolved))
-
-
-def word_token(tokenizer: Any, text: str) -> int | None:
-    """Return the id of ``text`` if it is exactly one ordinary token, else None."""
-    if tokenizer is None:
-        return None
-    ids = tokenizer.encode(text, add_special_tokens=False)
-    if len(ids) != 1:
-        return None
-    special = set(getattr(tokenizer, "all_special_ids", []) or [])
-    if ids[0] in special or ids[0] == getattr(tokenizer, "unk_token_id", None):
-        return None
-    return int(ids[0])
 
 
 def render(
