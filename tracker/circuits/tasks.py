@@ -161,7 +161,10 @@ def load_task(task: str, tokenizer: Any, bos: int | None = None,
     path = task_path(task)
     body = _read(path)
     prefix = [bos] if bos is not None and body.get("prepend_bos", True) else []
-    clean, corrupt, answers, wrongs = [], [], [], []
+    clean: list[list[int]] = []
+    corrupt: list[list[int]] = []
+    answers: list[tuple[int, ...]] = []
+    wrongs: list[tuple[int, ...]] = []
     dropped = 0
     for ex in body["examples"]:
         c = prefix + tokenizer.encode(ex["clean"], add_special_tokens=False)
