@@ -42,7 +42,8 @@ def test_the_whole_graph_is_the_clean_run_and_no_edge_the_corrupted_one(
 
 def test_the_planted_induction_circuit_is_faithful_and_minimal(
         induction_task: InductionTask, induction_exact_scores: np.ndarray) -> None:
-    """Measured: 2 greedy edges 0.107, the 4 planted edges 1.0000 (of 102 edges).
+    """Measured: 2 greedy edges 0.107, the 4 planted edges 1.0000 (of 102 edges; EAP-IG m=10
+    scores give 5, adding L0H0->L1H0.v).
 
     L1H0->logits (1 edge) is pruned: L1H0 reading only corrupted inputs is the corrupted run.
     """
@@ -51,7 +52,7 @@ def test_the_planted_induction_circuit_is_faithful_and_minimal(
     assert curve.kept.tolist() == [0, 2, 4]
     assert curve.normalised[0] == pytest.approx(0.0, abs=1e-5)
     assert curve.normalised[1] == pytest.approx(0.107, abs=0.01)
-    assert curve.normalised[2] > 0.99
+    assert curve.normalised[2] == pytest.approx(1.0, abs=1e-4)  # the clean log-prob exactly
 
     found = minimal_circuit(*induction_task.args(), induction_exact_scores)
     assert found.reason == ""
@@ -62,6 +63,13 @@ def test_the_planted_induction_circuit_is_faithful_and_minimal(
     # The fraction grid of 102 edges (1, 2, 3, 6, 11, 21, 51, 102) plus the bisection point 4.
     assert found.curve.requested.tolist() == [1, 2, 3, 4, 6, 11, 21, 51, 102]
     assert found.curve.normalised[3] > 0.99 > 0.8 > found.curve.normalised[2]
+    # The fixed-length vector stored per checkpoint, read off the search's curve.
+    stored = found.curve.at(fraction_sizes(graph))
+    assert stored.shape == (10,)
+    np.testing.assert_allclose(stored[:4], [0.0, 0.0, 0.0, 0.107], atol=0.01)
+    assert (stored[5:] > 0.99).all()
+    with pytest.raises(ValueError, match=r"sizes \[5\] were not evaluated"):
+        found.curve.at([4, 5])
 
 
 def test_a_stricter_tolerance_or_target_moves_the_minimal_circuit(

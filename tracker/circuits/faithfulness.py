@@ -156,6 +156,18 @@ class Faithfulness:
         return cls(np.asarray(requested), np.asarray(kept), means, ses, clean_m, corrupt_m,
                    clean_se, corrupt_se, diff_se, normalised, ratio, reason)
 
+    def at(self, sizes: np.ndarray | list[int]) -> np.ndarray:
+        """Return ``normalised`` at evaluated ``sizes`` (e.g. the fraction grid's, to store).
+
+        Raises:
+            ValueError: If a size was not evaluated.
+        """
+        where = {int(s): i for i, s in enumerate(self.requested)}
+        missing = sorted({int(s) for s in sizes} - set(where))
+        if missing:
+            raise ValueError(f"sizes {missing} were not evaluated")
+        return self.normalised[[where[int(s)] for s in sizes]]
+
 
 @dataclass(frozen=True, eq=False)
 class MinimalCircuit:
