@@ -42,8 +42,13 @@ class AttributionConfig:
     batch_size: int = 16
 
 
-def _batches(clean: torch.Tensor, corrupt: torch.Tensor, size: int
-             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def paired_batches(clean: torch.Tensor, corrupt: torch.Tensor, size: int
+                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Yield (example indices, clean rows, corrupted rows) in batches of ``size``.
+
+    Raises:
+        ValueError: If the clean and corrupted prompts differ in shape.
+    """
     if clean.shape != corrupt.shape:
         raise ValueError(f"clean {tuple(clean.shape)} and corrupted {tuple(corrupt.shape)} "
                          "prompts differ in shape")
@@ -70,7 +75,8 @@ def exact_edge_scores(
     totals = torch.zeros(graph.n_edges, dtype=torch.float64)
     mask = ReceiverValues.from_edges(graph, np.zeros(graph.n_edges))
     with torch.no_grad():
-        for rows, clean, corrupt in _batches(clean_tokens, corrupt_tokens, config.batch_size):
+        for rows, clean, corrupt in paired_batches(clean_tokens, corrupt_tokens,
+                                                   config.batch_size):
             corrupted = split_forward(adapter, graph, embed(adapter, corrupt)).senders
             base = metric(split_forward(adapter, graph, embed(adapter, clean)).logits, rows)
             clean_embeds = embed(adapter, clean)
@@ -128,7 +134,7 @@ def eap_scores(
         (n_edges,) float32 in ``graph.edges`` order.
     """
     scores = ReceiverValues.from_edges(graph, np.zeros(graph.n_edges))
-    for rows, clean, corrupt in _batches(clean_tokens, corrupt_tokens, config.batch_size):
+    for rows, clean, corrupt in paired_batches(clean_tokens, corrupt_tokens, config.batch_size):
         clean_embeds, corrupt_embeds = embed(adapter, clean), embed(adapter, corrupt)
         with torch.no_grad():
             delta = (split_forward(adapter, graph, corrupt_embeds.detach()).senders.float()
