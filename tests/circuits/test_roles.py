@@ -10,7 +10,9 @@ from tracker.circuits.roles import (
     RoleConfig,
     ioi_positions,
     ioi_roles,
+    name_mover_labels,
     name_mover_scores,
+    s_inhibition_labels,
     s_inhibition_scores,
 )
 from tracker.circuits.tasks import CircuitTask
@@ -105,3 +107,35 @@ def test_role_config_rejects_impossible_thresholds() -> None:
         RoleConfig(min_copy_rate=1.5)
     with pytest.raises(ValueError):
         RoleConfig(top_k=0)
+
+
+
+def test_each_name_mover_test_can_fail_alone() -> None:
+    """Head 0 passes; 1 lacks its logit edge, 2 copies 5% of names, 3 ties IO with S1,
+    4 prefers IO but barely attends to it (0.05 < 0.1)."""
+    to_logits = np.array([[True, False, True, True, True]])
+    copy_rate = np.array([[0.5, 0.5, 0.05, 0.5, 0.5]])
+    io = np.array([[0.6, 0.6, 0.6, 0.4, 0.05]])
+    s1 = np.array([[0.2, 0.2, 0.2, 0.4, 0.01]])
+    s2 = np.array([[0.1, 0.1, 0.1, 0.1, 0.01]])
+    label = name_mover_labels(to_logits, copy_rate, io, s1, s2, RoleConfig())
+    assert label.tolist() == [[True, False, False, False, False]]
+    loose = RoleConfig(min_copy_rate=0.05, min_attn_io=0.05)
+    assert name_mover_labels(to_logits, copy_rate, io, s1, s2, loose).tolist() == [
+        [True, False, True, False, True]]
+    # Head 0 leads S1 by 0.4, head 4 by 0.04: a margin of 0.1 keeps only head 0.
+    margin = RoleConfig(min_copy_rate=0.05, min_attn_io=0.05, min_attn_margin=0.1)
+    assert name_mover_labels(to_logits, copy_rate, io, s1, s2, margin).tolist() == [
+        [True, False, True, False, False]]
+
+
+def test_an_s_inhibition_head_must_move_attention_both_ways() -> None:
+    """Shifts (IO, S1, S2): pass; IO falls but S does not gain; S gains from elsewhere; NaN."""
+    io = np.array([-0.05, -0.05, 0.0, np.nan])
+    s1 = np.array([0.03, -0.01, 0.03, np.nan])
+    s2 = np.array([0.01, 0.0, 0.01, np.nan])
+    assert s_inhibition_labels(io, s1, s2, RoleConfig()).tolist() == [True, False, False, False]
+    assert s_inhibition_labels(io, s1, s2, RoleConfig(min_shift=0.05)).tolist() == [
+        False, False, False, False]
+    with pytest.raises(ValueError):
+        RoleConfig(min_attn_io=1.01)

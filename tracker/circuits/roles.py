@@ -6,17 +6,19 @@ first and last occurrence before the end), a head is labelled
 
 * a **name mover** when (a) its edge to the logits is in the circuit, (b) its OV circuit copies
   names and (c) from the final position it attends to IO more than to S1 and to S2 (each
-  averaged over examples, clean prompts). The copy test (b), per case (the IO name at its
-  position and the S name at S1, in every example): the head's OV, ``LN_l(x) W_V W_O`` with
-  the head's own input norm and without ``b_V W_O`` (the same for every input, as in
-  TransformerLens), is applied to ``x``, the name token's residual after block 0 taken from
-  the clean forward at that position (embedding + block 0's attention, its output bias and
-  its MLP: Wang et al.'s "embedding after the first MLP", exact rather than approximated);
-  a layer-0 head gets the embedding, which is what it reads. The output goes through the
-  final norm as if it were the residual (its bias removed, so a zero output gives zero
-  logits) and the unembedding. The case succeeds when the name is in the top ``top_k`` of
-  the vocabulary, ties counted against it (a zero OV copies nothing). The copy rate is the
-  fraction of successful cases.
+  averaged over examples, clean prompts) by more than ``min_attn_margin``, and to IO at least
+  ``min_attn_io`` (without it a head that barely attends to any name, 1e-8 to IO against
+  1e-9 to S, would pass). The copy
+  test (b), per case (the IO name at its position and the S name at S1, in every example):
+  the head's OV, ``LN_l(x) W_V W_O`` with the head's own input norm and without ``b_V W_O``
+  (the same for every input, as in TransformerLens), is applied to ``x``, the name token's
+  residual after block 0 taken from the clean forward at that position (embedding + block
+  0's attention, its output bias and its MLP: Wang et al.'s "embedding after the first MLP",
+  exact rather than approximated); a layer-0 head gets the embedding, which is what it reads.
+  The output goes through the final norm as if it were the residual (its bias removed, so a
+  zero output gives zero logits) and the unembedding. The case succeeds when the name is in
+  the top ``top_k`` of the vocabulary, ties counted against it (a zero OV copies nothing).
+  The copy rate is the fraction of successful cases.
 * an **S-inhibition head** when it has an in-circuit edge into a name mover's query and
   patching those edges (the head's in-circuit q-edges into name movers, each reading the
   head's output on the corrupted prompt instead of the clean one: path patching from the ABC
@@ -50,6 +52,10 @@ class RoleConfig:
     Attributes:
         top_k: A name is copied when it ranks in the top ``top_k`` tokens.
         min_copy_rate: Copy rate a name mover needs (Wang et al.: 10% of cases).
+        min_attn_io: Mean attention from the end to IO a name mover needs.
+        min_attn_margin: How much more attention IO must get than S1 and than S2 (0: any
+            excess; a head attending to both first-clause names alike, 0.50 to IO and 0.49
+            to S1, passes at 0 but is no name mover in Wang et al.'s sense).
         min_shift: Attention mass that patching an S-inhibition head must take from IO, and
             give to S1 + S2.
         batch_size: Examples per forward pass.
@@ -57,14 +63,18 @@ class RoleConfig:
 
     top_k: int = 5
     min_copy_rate: float = 0.1
+    min_attn_io: float = 0.1
+    min_attn_margin: float = 0.0
     min_shift: float = 0.02
     batch_size: int = 16
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.batch_size < 1:
             raise ValueError(f"top_k and batch_size must be positive: {self}")
-        if not 0.0 <= self.min_copy_rate <= 1.0 or self.min_shift < 0.0:
-            raise ValueError(f"min_copy_rate must lie in [0, 1], min_shift be >= 0: {self}")
+        if not (0.0 <= self.min_copy_rate <= 1.0 and 0.0 <= self.min_attn_io <= 1.0
+                and self.min_shift >= 0.0 and self.min_attn_margin >= 0.0):
+            raise ValueError(f"min_copy_rate and min_attn_io must lie in [0, 1], min_shift and "
+                             f"min_attn_margin be >= 0: {self}")
 
 
 @dataclass(frozen=True)
@@ -240,6 +250,22 @@ def _copy_hits(adapter: GPTNeoXAdapter, out: SplitOutput, pos: IOIPositions, sel
     return torch.stack(hits)
 
 
+def name_mover_labels(to_logits: np.ndarray, copy_rate: np.ndarray, attn_io: np.ndarray,
+                      attn_s1: np.ndarray, attn_s2: np.ndarray, config: RoleConfig
+                      ) -> np.ndarray:
+    """Apply the name-mover thresholds to per-head scores (re-labels stored scores too)."""
+    margin = attn_io - np.maximum(attn_s1, attn_s2)
+    attends = (margin > config.min_attn_margin) & (attn_io >= config.min_attn_io)
+    return np.asarray(to_logits, dtype=bool) & (copy_rate >= config.min_copy_rate) & attends
+
+
+def s_inhibition_labels(io_shift: np.ndarray, s1_shift: np.ndarray, s2_shift: np.ndarray,
+                        config: RoleConfig) -> np.ndarray:
+    """Apply the S-inhibition thresholds to per-head shifts (NaN: not a candidate)."""
+    with np.errstate(invalid="ignore"):  # NaN compares False: non-candidates stay unlabelled
+        return (io_shift <= -config.min_shift) & (s1_shift + s2_shift >= config.min_shift)
+
+
 def _head_node(layer: int, head: int) -> Node:
     return Node(layer, "head", head)
 
@@ -269,7 +295,7 @@ def name_mover_scores(
     to_logits = np.array([[Edge(_head_node(la, h), logits) in in_circuit
                            for h in range(graph.n_heads)] for la in range(graph.n_layers)])
     io, s1, s2 = mean_attn[..., 0], mean_attn[..., 1], mean_attn[..., 2]
-    label = to_logits & (copy_rate >= config.min_copy_rate) & (io > s1) & (io > s2)
+    label = name_mover_labels(to_logits, copy_rate, io, s1, s2, config)
     return NameMoverScores(to_logits, copy_rate, io, s1, s2, label)
 
 
@@ -321,10 +347,8 @@ def s_inhibition_scores(
     out = np.full((3, *shape), np.nan)
     for (layer, head), total in shifts.items():
         out[:, layer, head] = (total / n).numpy()
-    candidate = ~np.isnan(out[0])
-    label = candidate & (np.nan_to_num(out[0]) <= -config.min_shift) & (
-        np.nan_to_num(out[1] + out[2]) >= config.min_shift)
-    return SInhibitionScores(candidate, out[0], out[1], out[2], label)
+    return SInhibitionScores(~np.isnan(out[0]), out[0], out[1], out[2],
+                             s_inhibition_labels(out[0], out[1], out[2], config))
 
 
 def ioi_roles(
