@@ -42,6 +42,15 @@ def test_split_forward_reproduces_the_models_logits(parallel: bool) -> None:
         torch.testing.assert_close(out.logits, model(clean).logits, atol=1e-4, rtol=0)
 
 
+def test_split_forward_keeps_the_models_attention_patterns() -> None:
+    _, adapter, graph, clean, _, _ = _setup()
+    with torch.no_grad():
+        split = split_forward(adapter, graph, embed(adapter, clean)).patterns
+        hooked = adapter.forward(clean, capture=["patterns"]).patterns
+    assert hooked is not None and len(split) == graph.n_layers
+    torch.testing.assert_close(torch.stack(split), hooked, atol=1e-5, rtol=0)
+
+
 def test_patching_every_edge_gives_the_corrupted_run() -> None:
     _, adapter, graph, clean, corrupt, _ = _setup()
     mask = ReceiverValues.from_edges(graph, np.ones(graph.n_edges))

@@ -114,11 +114,14 @@ class SplitOutput:
         inputs: The receivers' inputs before their norm: heads (B, T, 3, H, D) per layer, MLPs
             (B, T, D) per layer, logits (B, T, D). Gradients of a metric w.r.t. these are the
             ones EAP needs.
+        patterns: Per layer, the attention patterns (B, H, T, T) (query, key); kept always, as
+            the forward holds them anyway (and autograd keeps them for the backward).
     """
 
     logits: torch.Tensor
     senders: torch.Tensor
     inputs: ReceiverValues
+    patterns: list[torch.Tensor] = field(default_factory=list)
 
 
 def _read(outs: list[torch.Tensor], n: int, bias: torch.Tensor, mask: torch.Tensor | None,
@@ -154,7 +157,7 @@ def split_forward(
             interpolate), 0 elsewhere.
 
     Returns:
-        Logits, the senders' outputs and the receivers' inputs.
+        Logits, the senders' outputs, the receivers' inputs and the attention patterns.
     """
     core = adapter.core
     batch, seq, _ = embeds.shape
@@ -171,6 +174,7 @@ def split_forward(
     outs: list[torch.Tensor] = [embeds]
     bias = torch.zeros_like(embeds[0, 0])
     inputs = ReceiverValues()
+    patterns: list[torch.Tensor] = []
     for layer in range(adapter.n_layers):
         attn = core.layers[layer].attention
         x = _read(outs, n_senders_into_heads(graph, layer), bias,
@@ -186,6 +190,7 @@ def split_forward(
         k = apply_rotary(k, cos, sin, attn.rotary_ndims)
         scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling + attn_mask
         pattern = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        patterns.append(pattern)
         z = torch.matmul(pattern, v)  # (B, H, T, d_head)
         w_o, b_o = adapter.out_matrix(layer)
         head_out = torch.einsum("bhtd,hdm->bthm", z, w_o)
@@ -202,7 +207,7 @@ def split_forward(
                   "btsd,s->btd")
     inputs.logits = final
     logits = adapter.final_norm(final) @ adapter.unembed_matrix()
-    return SplitOutput(logits, torch.stack(outs, dim=2), inputs)
+    return SplitOutput(logits, torch.stack(outs, dim=2), inputs, patterns)
 
 
 def embed(adapter: GPTNeoXAdapter, tokens: torch.Tensor) -> torch.Tensor:
