@@ -190,11 +190,15 @@ class CircuitProbe(Probe[CircuitConfig]):
         ]
 
     def static(self, ctx: ProbeContext) -> dict[str, np.ndarray]:
-        """Return the graph's edge names, in the order of every edge vector."""
+        """Return the graph's edge names (the order of every edge vector) and its shape.
+
+        ``graph`` is (n_layers, n_heads, parallel) so readers can rebuild the graph.
+        """
         graph = self._graph(ctx)
         if graph is None:
             return {}
-        return {"edge_names": np.array([e.name for e in graph.edges], dtype=object)}
+        return {"edge_names": np.array([e.name for e in graph.edges], dtype=object),
+                "graph": np.array([graph.n_layers, graph.n_heads, int(graph.parallel)])}
 
     def _task(self, ctx: ProbeContext, task: str) -> CircuitTask | None:
         def build() -> CircuitTask | None:
