@@ -8,8 +8,9 @@ the ``induction`` and ``successor_heads`` probes (their head scores give circuit
 roles) into series stores, runs the package's event detection on them, and prints per task:
 when faithfulness is first defined (the model does the task), the minimal circuit's size and
 normalised faithfulness at checkpoints through training, when the circuit settles (the onset
-of the emergence of its Jaccard similarity to the final circuit, by the package's one
-definition), the role table at the last checkpoint and the role swaps found.
+of an emergence event of its Jaccard similarity to the final circuit, by the package's one
+definition, and, descriptively, the first step from which its weighted Jaccard similarity to
+the final circuit stays >= 0.75), the role table at the last checkpoint and the role swaps.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ def _heads(mask: np.ndarray) -> str:
     return " ".join(HeadId(int(a), int(b)).label for a, b in zip(*np.nonzero(mask), strict=True))
 
 
+#: A circuit has settled from the first checkpoint after which its weighted Jaccard similarity
+#: to the final circuit never falls below this (a description of the curve, not an event).
+SETTLED = 0.75
+
+
+def settled_step(steps: np.ndarray, similarity: np.ndarray, level: float = SETTLED) -> int | None:
+    """First step from which ``similarity`` stays at or above ``level`` (NaN counts as below)."""
+    ok = np.nan_to_num(similarity, nan=-1.0) >= level
+    for i in range(len(ok)):
+        if ok[i:].all():
+            return int(steps[i])
+    return None
+
+
 def summarise(store: SeriesStore) -> dict[str, Any]:
     """Per task: curves, first defined step, settling step, last role table, role swaps."""
     events = find_events(store)
@@ -58,6 +73,7 @@ def summarise(store: SeriesStore) -> dict[str, Any]:
             "first_defined_step": int(store.steps[defined[0]]) if len(defined) else None,
             "settles_step": settles[0].onset_step if settles else None,
             "settles_tokens": settles[0].onset_tokens if settles else None,
+            "settled_step": settled_step(store.steps, sim.weighted_final),
             "last_roles": roles,
             "role_swaps": [(e.midpoint_step, e.metric, e.members) for e in events
                            if e.kind == "role_swap" and e.metric.startswith(p)],
@@ -73,7 +89,8 @@ def print_summary(summary: dict[str, Any], every: int) -> None:
         settles = "-" if t["settles_step"] is None else (
             f"{t['settles_step']:.0f} ({format_tokens(t['settles_tokens'])} tokens)")
         print(f"\n### {task}: faithfulness first defined at step {t['first_defined_step']}; "
-              f"circuit settles (Jaccard to final) at {settles}")
+              f"Jaccard-to-final emergence event at {settles}; weighted Jaccard to final "
+              f">= {SETTLED} from step {t['settled_step']}")
         print("| step | clean | corrupted | edges | fraction | faithfulness | Jaccard final "
               "| weighted |\n|---|---|---|---|---|---|---|---|")
         for i, step in enumerate(steps):
@@ -108,8 +125,9 @@ def main() -> None:
         started = time.perf_counter()
         report = sweep(model.open(), path, probes, steps=args.steps, progress=False)
         seconds = time.perf_counter() - started
+        n_steps = len(SeriesStore(path).steps)
         print(f"{model.repo_id}: {len(report.computed)} results in {seconds:.0f}s "
-              f"({seconds / max(len(model.steps), 1):.1f}s per checkpoint) -> {path}")
+              f"({seconds / max(n_steps, 1):.1f}s per checkpoint, 3 probes) -> {path}")
         summary = summarise(SeriesStore(path)) | {"sweep_seconds": seconds}
         print_summary(summary, args.every)
         summaries.append(summary)
