@@ -133,7 +133,8 @@ def eap_scores(
     Returns:
         (n_edges,) float32 in ``graph.edges`` order.
     """
-    scores = ReceiverValues.from_edges(graph, np.zeros(graph.n_edges))
+    scores = ReceiverValues.from_edges(graph, np.zeros(graph.n_edges)).to(adapter.device,
+                                                                        torch.float32)
     for rows, clean, corrupt in paired_batches(clean_tokens, corrupt_tokens, config.batch_size):
         clean_embeds, corrupt_embeds = embed(adapter, clean), embed(adapter, corrupt)
         with torch.no_grad():
