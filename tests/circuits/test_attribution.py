@@ -103,3 +103,15 @@ def test_eap_and_eap_ig_rank_edges_like_exact_patching() -> None:
     assert eap.dtype == ig.dtype == np.float32
     assert spearmanr(eap, exact).statistic > 0.7
     assert spearmanr(ig, exact).statistic > 0.7
+
+
+def test_a_bfloat16_model_scores_in_float32_close_to_the_float32_model() -> None:
+    """Scores accumulate in fp32 whatever the model's dtype; bf16 rounding barely moves ranks."""
+    model, adapter, graph, clean, corrupt, metric = _setup()
+    config = AttributionConfig(ig_steps=5)
+    full = eap_ig_scores(graph, adapter, clean, corrupt, metric, config)
+    model.to(torch.bfloat16)
+    half = eap_ig_scores(graph, GPTNeoXAdapter(model), clean, corrupt, metric, config)
+    assert half.dtype == np.float32 and np.isfinite(half).all()
+    top = np.argsort(-np.abs(full))[:30]
+    assert spearmanr(full[top], half[top]).statistic > 0.9
