@@ -25,7 +25,13 @@ import numpy as np
 
 from tracker.cli.sweep import build_probes
 from tracker.events import find_events
-from tracker.events.circuits import circuit_tasks, role_table, task_similarity
+from tracker.events.circuits import (
+    SETTLED,
+    circuit_tasks,
+    formation,
+    role_table,
+    task_similarity,
+)
 from tracker.labels import HeadId, format_tokens, short_series
 from tracker.organisms import train_suite
 from tracker.runner import sweep
@@ -34,20 +40,6 @@ from tracker.store import SeriesStore
 
 def _heads(mask: np.ndarray) -> str:
     return " ".join(HeadId(int(a), int(b)).label for a, b in zip(*np.nonzero(mask), strict=True))
-
-
-#: A circuit has settled from the first checkpoint after which its weighted Jaccard similarity
-#: to the final circuit never falls below this (a description of the curve, not an event).
-SETTLED = 0.75
-
-
-def settled_step(steps: np.ndarray, similarity: np.ndarray, level: float = SETTLED) -> int | None:
-    """First step from which ``similarity`` stays at or above ``level`` (NaN counts as below)."""
-    ok = np.nan_to_num(similarity, nan=-1.0) >= level
-    for i in range(len(ok)):
-        if ok[i:].all():
-            return int(steps[i])
-    return None
 
 
 def summarise(store: SeriesStore) -> dict[str, Any]:
@@ -73,7 +65,8 @@ def summarise(store: SeriesStore) -> dict[str, Any]:
             "first_defined_step": int(store.steps[defined[0]]) if len(defined) else None,
             "settles_step": settles[0].onset_step if settles else None,
             "settles_tokens": settles[0].onset_tokens if settles else None,
-            "settled_step": settled_step(store.steps, sim.weighted_final),
+            "settled_step": formation(store, task).settled_step,
+            "defined_from_step": formation(store, task).defined_step,
             "last_roles": roles,
             "role_swaps": [(e.midpoint_step, e.metric, e.members) for e in events
                            if e.kind == "role_swap" and e.metric.startswith(p)],
@@ -88,7 +81,8 @@ def print_summary(summary: dict[str, Any], every: int) -> None:
     for task, t in summary["tasks"].items():
         settles = "-" if t["settles_step"] is None else (
             f"{t['settles_step']:.0f} ({format_tokens(t['settles_tokens'])} tokens)")
-        print(f"\n### {task}: faithfulness first defined at step {t['first_defined_step']}; "
+        print(f"\n### {task}: faithfulness first defined at step {t['first_defined_step']}, "
+              f"at every later checkpoint from {t['defined_from_step']}; "
               f"Jaccard-to-final emergence event at {settles}; weighted Jaccard to final "
               f">= {SETTLED} from step {t['settled_step']}")
         print("| step | clean | corrupted | edges | fraction | faithfulness | Jaccard final "

@@ -11,6 +11,8 @@ from tracker.events.circuits import (
     circuit_graph,
     circuit_specs,
     circuit_tasks,
+    first_steady,
+    formation,
     role_swap_events,
     role_table,
     task_similarity,
@@ -42,6 +44,11 @@ def _write(path: Path, circuit_at: int, mover: list[tuple[int, int]],
         mask = np.full(n, np.nan) if i < circuit_at else (np.arange(n) < 3).astype(float)
         circuits.add(_vector("circuit_ioi_in_circuit", n), mask)
         circuits.add(_vector("circuit_ioi_edge_scores", n), np.linspace(1, 0, n))
+        defined = i >= circuit_at
+        scalar = Metric(name="circuit_ioi_faithfulness", kind="scalar")
+        circuits.add(scalar, 0.85 if defined else np.nan)
+        size = Metric(name="circuit_ioi_size", kind="scalar", higher_is_mechanism=None)
+        circuits.add(size, 3.0 if defined else np.nan)
         heads = np.zeros((2, 2))
         heads[1, :] = 1.0 if i >= circuit_at else np.nan
         circuits.add(_head("circuit_ioi_heads", 0.5), heads)
@@ -104,3 +111,16 @@ def test_a_flickering_role_and_a_constant_circuit_give_no_events(tmp_path: Path)
     assert np.isnan(specs[0].values[-1]) and (specs[0].values[:-1] == 1.0).all()
     found = [e for e in find_events(store) if e.metric.startswith("circuit_ioi_")]
     assert found == []
+
+
+def test_formation_dates_the_steady_circuit_in_steps_and_tokens(store) -> None:
+    found = formation(store, "ioi")
+    assert (found.defined_step, found.settled_step) == (400, 400)
+    assert found.defined_tokens == 4000.0 and found.final_size == 3.0
+
+
+def test_first_steady_ignores_early_flicker() -> None:
+    steps = np.arange(6) * 10
+    assert first_steady(steps, np.array([1, 0, 1, 1, 1, 1], bool)) == 20
+    assert first_steady(steps, np.array([1, 1, 1, 1, 1, 0], bool)) is None
+    assert first_steady(steps, np.ones(6, bool)) == 0

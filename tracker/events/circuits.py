@@ -12,13 +12,19 @@ From these this module derives, per store:
   S-inhibition heads are the probe's own labels; induction, duplicate, previous-token and
   successor roles are heads of the task's circuit whose score in that probe reaches the
   probe's threshold;
-* role swaps (:func:`tracker.circuits.role_swaps.role_swaps`) as ``role_swap`` events.
+* role swaps (:func:`tracker.circuits.role_swaps.role_swaps`) as ``role_swap`` events;
+* when each circuit forms (:func:`formation`): the first checkpoint from which a circuit is
+  defined at every later one (the model does the task: clean and corrupted runs apart by more
+  than the noise gate), and the first from which its weighted Jaccard similarity to the final
+  circuit stays at or above :data:`SETTLED`. These describe the curves; the claims tested
+  against a smooth null are the emergence events of the similarity curves.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,6 +50,8 @@ PROBE_ROLES = {
 LABELLED_ROLES = ("name_mover", "s_inhibition")
 #: Similarity curves tested for events: name suffix -> field of SimilarityCurves.
 TESTED = {"jaccard_final": "jaccard_final", "weighted_final": "weighted_final"}
+#: Weighted Jaccard similarity to the final circuit above which a circuit counts as settled.
+SETTLED = 0.75
 _IN_CIRCUIT = re.compile(r"^circuit_(.+)_in_circuit$")
 
 
@@ -131,3 +139,52 @@ def role_swap_events(store: SeriesStore, config: SwapConfig | None = None) -> li
                     evidence=f"labels steady {config.persistence} checkpoints on each side "
                              "(rule, no test)"))
     return events
+
+
+def first_steady(steps: np.ndarray, ok: np.ndarray) -> int | None:
+    """First step from which ``ok`` holds at every later checkpoint, or None."""
+    ok = np.asarray(ok, dtype=bool)
+    bad = np.flatnonzero(~ok)
+    start = 0 if not len(bad) else int(bad[-1]) + 1
+    return int(steps[start]) if start < len(ok) else None
+
+
+@dataclass(frozen=True)
+class Formation:
+    """When one task's circuit forms in one series.
+
+    Attributes:
+        series: Series id.
+        task: Task slug.
+        defined_step: First step from which a circuit exists at every later checkpoint.
+        settled_step: First step from which the weighted Jaccard similarity to the final
+            circuit stays >= :data:`SETTLED`.
+        defined_tokens: Tokens seen at ``defined_step`` (NaN when None).
+        settled_tokens: Tokens seen at ``settled_step`` (NaN when None).
+        final_size: Edges of the last checkpoint's circuit (NaN without one).
+        final_faithfulness: Its normalised faithfulness.
+    """
+
+    series: str
+    task: str
+    defined_step: int | None
+    settled_step: int | None
+    defined_tokens: float
+    settled_tokens: float
+    final_size: float
+    final_faithfulness: float
+
+
+def formation(store: SeriesStore, task: str, level: float = SETTLED) -> Formation:
+    """When ``task``'s circuit forms in ``store`` (see the module docstring)."""
+    faith = store.metric(PROBE, f"circuit_{task}_faithfulness")
+    defined = first_steady(store.steps, np.isfinite(faith))
+    similar = np.nan_to_num(task_similarity(store, task).weighted_final, nan=-1.0) >= level
+    settled = first_steady(store.steps, similar)
+    tps = store.tokens_per_step
+
+    def tokens(step: int | None) -> float:
+        return float("nan") if step is None else float(step * tps)
+
+    return Formation(store.series_id, task, defined, settled, tokens(defined), tokens(settled),
+                     float(store.metric(PROBE, f"circuit_{task}_size")[-1]), float(faith[-1]))
