@@ -17,6 +17,7 @@ from tracker.labels import order_series, slug
 from tracker.report import heatmaps, plots
 from tracker.store import Metric, SeriesStore
 from tracker.views.metrics import default_metrics
+from tracker.views.mpl import save_figure
 
 PLOT_FORMATS = ("png", "pdf", "svg")
 
@@ -181,6 +182,8 @@ def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
                 events: pd.DataFrame | None = None, n_panels: int = 8) -> list[Path]:
     """Draw every figure for some stores into ``out_dir`` (one file per figure).
 
+    By default that includes each store's circuit figures (:mod:`tracker.report.circuits`).
+
     Args:
         paths: Series store paths.
         out_dir: Output folder (created).
@@ -203,6 +206,15 @@ def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
     out = Path(out_dir)
     written = []
     for plot in make_plots(stores, select_metrics(stores, metrics), events, n_panels):
-        written.append(plots.save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
+        written.append(save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
         plot.figure.clear()
+    if metrics:
+        return written  # metrics were chosen: only those
+    # Imported here: the circuit figures build on this module's Plot.
+    from tracker.report.circuits import circuit_plots
+
+    for store in stores:
+        for _, plot in circuit_plots(store):
+            written.append(save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
+            plot.figure.clear()
     return written
