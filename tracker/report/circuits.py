@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tracker.events.circuits import circuit_tasks
-from tracker.labels import format_tokens, short_series, slug
+from tracker.labels import short_series, slug
 from tracker.report.figures import Plot
 from tracker.report.plots import SINGLE_COLOURS, LogTokenAxis
 from tracker.store import SeriesStore
@@ -127,14 +127,6 @@ def curves_figure(view: TaskCircuits, series: str) -> Any:
     return fig
 
 
-def drawing_title(view: TaskCircuits, index: int) -> str:
-    """Title of the drawing at one checkpoint: task, step, tokens, faithfulness."""
-    faith = view.faithfulness[index]
-    extra = f", faithfulness {faith:.2f}" if np.isfinite(faith) else ""
-    return (f"{view.task} circuit · step {int(view.steps[index]):,} "
-            f"({format_tokens(view.tokens[index])} tok{extra})")
-
-
 def circuit_plots(store: SeriesStore, n_drawings: int = 4, max_edges: int = MAX_EDGES
                   ) -> Iterator[tuple[TaskCircuits, Plot]]:
     """Yield ``(task view, figure)`` for every task of a store: curves, then drawings.
@@ -158,4 +150,4 @@ def circuit_plots(store: SeriesStore, n_drawings: int = 4, max_edges: int = MAX_
                 f"{task} circuit at step {step:,}",
                 DRAWING_CAPTION,
                 circuit_figure(view.graph, view.masks[index], view.scores[index],
-                               drawing_title(view, index), max_edges), sid)
+                               view.title(index), max_edges), sid)

@@ -38,7 +38,7 @@ from tracker.events.circuits import (
     task_similarity,
 )
 from tracker.events.model import Event
-from tracker.labels import HeadId
+from tracker.labels import HeadId, format_tokens
 from tracker.store import SeriesStore
 from tracker.views.metrics import Reading, edge_vector, log_spaced_indices
 
@@ -145,6 +145,13 @@ class TaskCircuits:
     target: float
     roles: dict[str, np.ndarray]
     swaps: list[Event]
+
+    def title(self, index: int) -> str:
+        """Title of the circuit at one checkpoint: task, step, tokens, faithfulness."""
+        faith = self.faithfulness[index]
+        extra = f", faithfulness {faith:.2f}" if np.isfinite(faith) else ""
+        return (f"{self.task} circuit · step {int(self.steps[index]):,} "
+                f"({format_tokens(self.tokens[index])} tok{extra})")
 
     def spells(self) -> dict[str, list[RoleSpell]]:
         """Per role, its holders compressed to the checkpoints where they change."""
