@@ -69,12 +69,22 @@ def _edge_path(edge: Edge, pos: dict[Node, tuple[float, float]]) -> Any:
     from matplotlib.path import Path
 
     (x0, y0), (x1, y1) = pos[edge.sender], pos[edge.receiver]
+    # The input and logits boxes span the width: an edge meets them below or above its other
+    # end, so one can tell which component reads the input or writes the logits.
+    if edge.sender.kind == "input":
+        x0 = x0 + (x1 - x0) * 0.85
+    if edge.receiver.kind == "logits":
+        x1 = x1 + (x0 - x1) * 0.85
+    # An edge skipping layers straight up its column would run through the nodes between:
+    # bow it to the right, the further the longer it is.
+    rise = y1 - y0
+    bow = 0.75 + 0.1 * rise if abs(x1 - x0) < 0.8 and rise > 1.5 else 0.0
     y0 += _RADIUS * 0.9
     x1 += CHANNELS[edge.channel][1] if edge.receiver.kind == "head" else 0.0
     y1 -= _RADIUS * 0.9
     # A sequential block's MLP reads its own layer's heads: a short arc over the row.
     bend = max(0.35, 0.4 * (y1 - y0))
-    return Path([(x0, y0), (x0, y0 + bend), (x1, y1 - bend), (x1, y1)],
+    return Path([(x0, y0), (x0 + bow, y0 + bend), (x1 + bow, y1 - bend), (x1, y1)],
                 [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4])
 
 
@@ -159,7 +169,7 @@ def circuit_figure(graph: CircuitGraph, mask: np.ndarray, scores: np.ndarray, ti
                 linestyle=CHANNELS[edge.channel][0], capstyle="round", zorder=2))
         _draw_nodes(ax, graph, pos, touched)
         right = graph.n_heads - 1 + _MLP_GAP + 0.5
-        ax.set_xlim(-0.55, right + 0.55)
+        ax.set_xlim(-0.55, right + 0.9)  # room for edges bowed right of the MLPs
         ax.set_ylim(-0.5, graph.n_layers + 1.5)
         ax.set_aspect("equal")
         ax.set_yticks(range(1, graph.n_layers + 1), [f"L{i}" for i in range(graph.n_layers)])
