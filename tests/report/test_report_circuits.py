@@ -15,7 +15,7 @@ from tests.support.report_stores import (
 from tracker.labels import slug
 from tracker.report import render_report, write_plots
 from tracker.report.circuit_section import circuits_section, role_rows, swaps_html, task_facts
-from tracker.report.circuits import MEASURES, curves_figure
+from tracker.report.circuits import MEASURES, curves_figure, task_plots
 from tracker.store import SeriesStore
 from tracker.views.circuits import task_circuits
 
@@ -107,6 +107,8 @@ def test_no_circuit_at_all_is_said_not_drawn(store):
     view = task_circuits(store, "ioi")
     never = dataclasses.replace(view, defined=np.zeros_like(view.defined))
     assert task_facts(never).startswith("No circuit at any checkpoint")
+    assert list(task_plots(CIRCUIT_SERIES, never)) == []  # no figure of gaps only
+    assert len(list(task_plots(CIRCUIT_SERIES, view, n_drawings=2))) == 3
 
 
 def test_plot_command_writes_circuit_figures(store, tmp_path):
@@ -116,3 +118,20 @@ def test_plot_command_writes_circuit_figures(store, tmp_path):
     only = {p.name for p in write_plots([store.path], tmp_path / "one",
                                         metrics=["circuit_ioi_clean_metric"])}
     assert only == {"curves_circuits-circuit_ioi_clean_metric.png"}
+
+
+def test_a_metric_never_measured_in_one_store_gets_no_per_series_figures(store, tmp_path):
+    from tests.support.report_stores import circuit_shards
+    from tracker.store import consolidate, write_shard
+
+    other = tmp_path / "never.h5"
+    for shard in circuit_shards("organisms/circuit-toy-2"):
+        result = next(iter(shard.results.values()))
+        result.values["circuit_ioi_heads"][:] = np.nan  # no circuit head, ever
+        write_shard(other, shard)
+    consolidate(other)
+    names = {p.name for p in write_plots([store.path, other], tmp_path / "out",
+                                         metrics=["circuit_ioi_heads"])}
+    assert "organisms-circuit-toy-2_grid_circuits-circuit_ioi_heads.png" not in names
+    assert "organisms-circuit-toy-2_units_circuits-circuit_ioi_heads.png" not in names
+    assert f"{slug(CIRCUIT_SERIES)}_grid_circuits-circuit_ioi_heads.png" in names

@@ -11,10 +11,10 @@ import numpy as np
 
 from tracker.events.circuits import circuit_tasks
 from tracker.labels import format_tokens, slug
-from tracker.report.circuits import DRAWING_GUIDE, circuit_plots
+from tracker.report.circuits import DRAWING_GUIDE, task_plots
 from tracker.report.fragments import figure_html, num, table_html, when
 from tracker.store import SeriesStore
-from tracker.views.circuits import RoleSpell, TaskCircuits
+from tracker.views.circuits import RoleSpell, TaskCircuits, task_circuits
 
 #: Holder changes listed per role before the rest is summarised in one line.
 MAX_SPELLS = 12
@@ -98,18 +98,18 @@ def circuits_section(store: SeriesStore, n_drawings: int = 4) -> str:
     """Render the "Circuits" block of one series ('' when the store has no circuits)."""
     if not circuit_tasks(store):
         return ""
-    blocks: dict[str, tuple[TaskCircuits, list[str]]] = {}
-    for view, plot in circuit_plots(store, n_drawings):
-        blocks.setdefault(view.task, (view, []))[1].append(figure_html(plot))
     parts = []
-    for task, (view, figures) in blocks.items():
+    for task in circuit_tasks(store):
+        view = task_circuits(store, task)
+        figures = "".join(figure_html(plot) for plot in task_plots(store.series_id, view,
+                                                                   n_drawings))
         parts.append(
             f"<div class='circuit-task' id='{slug(store.series_id)}-circuit-{slug(task)}'>"
             f"<h4>{escape(task)}</h4><p>{task_facts(view)}</p>"
-            f"<div class='figs'>{''.join(figures)}</div>"
+            f"<div class='figs'>{figures}</div>"
             f"<h5>Roles over training</h5>{role_table_html(view)}"
             f"<h5>Role swaps</h5>{swaps_html(view)}</div>")
-    graph = next(iter(blocks.values()))[0].graph
+    graph = view.graph
     return (f"<div class='circuits'><h3>Circuits</h3><p class='muted'>Minimal faithful "
             f"circuits per task, found by EAP-IG over a graph of {graph.n_edges} edges "
             f"({graph.n_layers} layers × {graph.n_heads} heads + MLPs). {DRAWING_GUIDE}</p>"

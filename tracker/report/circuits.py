@@ -127,27 +127,40 @@ def curves_figure(view: TaskCircuits, series: str) -> Any:
     return fig
 
 
+def task_plots(series: str, view: TaskCircuits, n_drawings: int = 4,
+               max_edges: int = MAX_EDGES) -> Iterator[Plot]:
+    """Yield one task's figures: its curves, then its drawings; none if it never has a circuit.
+
+    Args:
+        series: Series id (figure names and titles).
+        view: The task's circuits.
+        n_drawings: About how many checkpoints to draw the circuit at.
+        max_edges: Circuit edges drawn at most per drawing.
+    """
+    if not view.defined.any():
+        return  # nothing to plot but gaps; the report says so in words
+    task, name = view.task, slug(series)
+    yield Plot(
+        f"{name}_circuit_{slug(task)}_curves", f"{task}: circuit over training",
+        "Similarity of each checkpoint's minimal circuit to the final one and to the "
+        "previous one (edge Jaccard, |score|-weighted Jaccard, Jaccard of the components "
+        "touched), its size, and its faithfulness against the probe's target. Shaded: "
+        "no circuit (the model does not do the task there), so no value.",
+        curves_figure(view, series), series)
+    for index in drawing_checkpoints(view.tokens, view.defined, n_drawings):
+        step = int(view.steps[index])
+        yield Plot(f"{name}_circuit_{slug(task)}_step{step}", f"{task} circuit at step {step:,}",
+                   DRAWING_CAPTION, circuit_figure(view.graph, view.masks[index],
+                                                   view.scores[index], view.title(index),
+                                                   max_edges), series)
+
+
 def circuit_plots(store: SeriesStore, n_drawings: int = 4, max_edges: int = MAX_EDGES
-                  ) -> Iterator[tuple[TaskCircuits, Plot]]:
-    """Yield ``(task view, figure)`` for every task of a store: curves, then drawings.
+                  ) -> Iterator[Plot]:
+    """Yield the circuit figures of every task of a store (:func:`task_plots`).
 
     Nothing for a store without the circuit probe.
     """
-    sid = store.series_id
     for task in circuit_tasks(store):
-        view = task_circuits(store, task)
-        yield view, Plot(
-            f"{slug(sid)}_circuit_{slug(task)}_curves", f"{task}: circuit over training",
-            "Similarity of each checkpoint's minimal circuit to the final one and to the "
-            "previous one (edge Jaccard, |score|-weighted Jaccard, Jaccard of the components "
-            "touched), its size, and its faithfulness against the probe's target. Shaded: "
-            "no circuit (the model does not do the task there), so no value.",
-            curves_figure(view, sid), sid)
-        for index in drawing_checkpoints(view.tokens, view.defined, n_drawings):
-            step = int(view.steps[index])
-            yield view, Plot(
-                f"{slug(sid)}_circuit_{slug(task)}_step{step}",
-                f"{task} circuit at step {step:,}",
-                DRAWING_CAPTION,
-                circuit_figure(view.graph, view.masks[index], view.scores[index],
-                               view.title(index), max_edges), sid)
+        yield from task_plots(store.series_id, task_circuits(store, task), n_drawings,
+                              max_edges)

@@ -159,7 +159,10 @@ def make_plots(stores: Sequence[SeriesStore], metrics: Sequence[str],
                    plots.timeline_figure(events, [s.series_id for s in stores]))
     for store in stores:
         sid = store.series_id
-        infos = [p[0][1] for spec in metrics if (p := _infos([store], spec))]
+        # A metric chosen for another store may never be measured in this one (a circuit
+        # that never forms): no trajectories or grid of nothing.
+        infos = [p[0][1] for spec in metrics if (p := _infos([store], spec))
+                 and np.isfinite(store.metric(p[0][1].probe, p[0][1].name)).any()]
         # Trajectories first (they sit side by side on a page), then the wide grids.
         for info in infos:
             if info.kind in ("head", "layer"):
@@ -214,7 +217,7 @@ def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
     from tracker.report.circuits import circuit_plots
 
     for store in stores:
-        for _, plot in circuit_plots(store):
+        for plot in circuit_plots(store):
             written.append(save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
             plot.figure.clear()
     return written
