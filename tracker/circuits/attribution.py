@@ -35,10 +35,15 @@ class AttributionConfig:
 
     Attributes:
         ig_steps: Points m interpolating the input embeddings from corrupted to clean in EAP-IG.
+            5 by measurement (``scripts/circuit_agreement.py``, README): on the organism
+            suite's largest model the Spearman correlation with exact patching over the top
+            100 edges plateaus from m = 2 (mean over 9 checkpoint x task cases 0.872 at 2,
+            0.876 at 5, the highest, 0.869 at 30, the circuits-over-time runs' value; plain
+            EAP 0.810); more points cost time and buy nothing.
         batch_size: Examples per forward pass.
     """
 
-    ig_steps: int = 30
+    ig_steps: int = 5
     batch_size: int = 16
 
 
