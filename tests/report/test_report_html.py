@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.report_stores import (
     circuit_store,
+    cluster_store,
     planted_events,
     planted_store,
     store_events,
@@ -153,3 +154,19 @@ def test_circuit_block_renders_in_headless_chromium(tmp_path):
     # The chosen scalar metric's one figure, and the block's.
     total = len(re.findall(r"<img ", html))
     assert f'data-images-loaded="{total}"' in root and total == n_circuit + 1
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless chromium not installed "
+                    "(apt-get install -y chromium)")
+def test_cluster_blocks_render_in_headless_chromium(tmp_path):
+    store = cluster_store(tmp_path / "c.h5")
+    assert main(["report", str(store), "-o", str(tmp_path / "out"), "--metric",
+                 "collapse_speed"]) == 0
+    page = tmp_path / "out" / "index.html"
+    html = page.read_text()
+    assert html.count("<h3>Token clusters</h3>") == 2  # across series, and the series
+    root = _rendered_root(page, tmp_path)
+    assert 'data-report-ready="ok"' in root, root
+    # The chosen metric's curve, the across-series figure and the series' heatmaps.
+    assert len(re.findall(r"<img ", html)) == 3 and 'data-images-loaded="3"' in root

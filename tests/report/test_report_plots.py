@@ -114,3 +114,22 @@ def test_vector_formats(tmp_path):
     pdf = save_figure(plots.timeline_figure(events), tmp_path / "t.pdf")
     svg = save_figure(plots.timeline_figure(events), tmp_path / "t.svg")
     assert pdf.read_bytes().startswith(b"%PDF") and b"<svg" in svg.read_bytes()[:500]
+
+
+def test_heatmap_columns_meet_halfway_in_log_and_step_0_fills_the_init_band():
+    from tracker.views.mpl import new_figure, style
+
+    tokens = np.array([0, 1_000, 10_000, 1_000_000])
+    values = np.arange(8, dtype=float).reshape(4, 2)  # 4 checkpoints x 2 rows
+    with style():
+        ax = new_figure(4, 2).subplots(1, 1)
+        xaxis = plots.LogTokenAxis([tokens])
+        mesh = xaxis.heatmap(ax, tokens, values)
+    init, live = ax.collections
+    assert xaxis.drew_init and mesh is live
+    edges = np.log10(live.get_coordinates()[0, :, 0])
+    # Halfway between neighbours; the outer edges reach at most 0.2 decade out.
+    assert edges.tolist() == pytest.approx([2.8, 3.5, 5.0, 6.2])
+    band = np.log10(init.get_coordinates()[0, :, 0])
+    assert band.tolist() == pytest.approx([3 - 0.75, 3 - 0.25])  # init_x = first / 10**0.5
+    assert np.asarray(live.get_array()).reshape(2, 3).tolist() == [[2, 4, 6], [3, 5, 7]]

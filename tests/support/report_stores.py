@@ -194,3 +194,76 @@ def circuit_store(path: Path, series: str = CIRCUIT_SERIES) -> Path:
         write_shard(path, shard)
     consolidate(path, {"kind": "organism", "series_id": series})
     return path
+
+
+# A store with the token-cluster probe: 3 layers (4 boundaries), 3 betas.
+CLUSTER_SERIES = "organisms/cluster-toy"
+CLUSTER_STEPS = CIRCUIT_STEPS
+CLUSTER_BETAS = ("0p1", "1", "5")
+CLUSTER_COLLAPSE = 2  # the mass near 1 climbs over the layers at this checkpoint (step 20)
+CLUSTER_MONOTONE = (0, 1, 2, 3, 6)  # checkpoints without an energy fall: steps 0-40, 320
+CLUSTER_FALLS = np.array([0.0, 0.5, 0.25])  # share of curves falling per layer, elsewhere
+
+
+def cluster_mass(i: int) -> np.ndarray:
+    """Planted (4,) mass near 1 of checkpoint ``i``: 0.62 at the last boundary at the
+    collapse, 0.05 there at other checkpoints."""
+    slope = 0.2 if i == CLUSTER_COLLAPSE else 0.01
+    return 0.02 + slope * np.arange(4)
+
+
+def cluster_shards(series: str = CLUSTER_SERIES, ratio: bool = False) -> list[StepShard]:
+    """Step shards of :func:`cluster_store`.
+
+    Args:
+        series: Series id.
+        ratio: Plant a defined two-timescale ratio (0.5 x checkpoint index, verdict from it)
+            from checkpoint 1 on; otherwise it is undefined everywhere, the control being
+            collapsed at the embeddings (onset 0), as in rotary models.
+    """
+    def metric(name: str, kind: str, shape: tuple[int, ...] = ()) -> Metric:
+        return Metric(name=name, kind=kind, shape=shape, higher_is_mechanism=None,
+                      description=name.replace("_", " "))
+
+    shards = []
+    for i, step in enumerate(CLUSTER_STEPS):
+        shard = StepShard(series, CIRCUIT_TOKENS_PER_STEP, step,
+                          step * CIRCUIT_TOKENS_PER_STEP, f"step{step}", f"{step:016x}")
+        res = ProbeResult("clusters", 1, '{"n_prompts":8}', ICL_HASH)
+        falls = np.zeros(3) if i in CLUSTER_MONOTONE else CLUSTER_FALLS
+        boundaries = np.arange(4)
+        res.add(metric("mass_near_1", "vector", (4,)), cluster_mass(i))
+        for suffix in CLUSTER_BETAS:
+            beta = float(suffix.replace("p", "."))
+            res.add(metric(f"energy_beta{suffix}", "vector", (4,)),
+                    (1 + 0.1 * boundaries + 0.01 * i) / (2 * beta))
+        res.add(metric("clusters_hdbscan", "vector", (4,)), 30.0 + boundaries + i)
+        res.add(metric("energy_worst_drop", "vector", (4,)), np.full(4, float(i)))
+        res.add(metric("energy_violation_rate", "layer", (3,)), falls)
+        res.add(metric("cka", "layer", (3,)), 0.9 - 0.01 * i - 0.1 * np.arange(3))
+        violations = metric("energy_violations", "scalar")
+        res.add(violations, falls.sum() * len(CLUSTER_BETAS))
+        res.add(violations.standard_error(), 0.1)
+        res.add(metric("energy_monotone", "scalar"), 1.0 if i in CLUSTER_MONOTONE else 0.5)
+        onset = 2.0 if ratio and i >= 1 else 0.0
+        value = 0.5 * i if ratio and i >= 1 else np.nan
+        res.add(metric("collapse_onset_layer", "scalar"), onset)
+        res.add(metric("two_timescale_ratio", "scalar"), value)
+        res.add(metric("two_timescale_verdict", "scalar"),
+                np.nan if np.isnan(value) else 2.0 if value > 2 else float(value >= 1))
+        res.add(metric("clusters_last", "scalar"), 33.0 + i)
+        res.add(metric("ov_spectral_radius_max", "scalar"), 0.1 * 2.0 ** i)
+        res.add(metric("collapse_speed", "scalar"), 0.01 * (i == CLUSTER_COLLAPSE))
+        res.add(metric("cluster_prompts", "scalar"), 8.0)  # constant: no generic curve
+        res.add(metric("cluster_lifespan", "scalar"), np.nan)  # never measured: none either
+        shard.results[("clusters", res.key)] = res
+        shards.append(shard)
+    return shards
+
+
+def cluster_store(path: Path, series: str = CLUSTER_SERIES, ratio: bool = False) -> Path:
+    """Write and consolidate the store of :func:`cluster_shards`."""
+    for shard in cluster_shards(series, ratio):
+        write_shard(path, shard)
+    consolidate(path, {"kind": "organism", "series_id": series})
+    return path

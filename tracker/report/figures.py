@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -185,7 +186,8 @@ def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
                 events: pd.DataFrame | None = None, n_panels: int = 8) -> list[Path]:
     """Draw every figure for some stores into ``out_dir`` (one file per figure).
 
-    By default that includes each store's circuit figures (:mod:`tracker.report.circuits`).
+    By default that includes each store's circuit and token-cluster figures
+    (:mod:`tracker.report.circuits`, :mod:`tracker.report.clusters`).
 
     Args:
         paths: Series store paths.
@@ -213,11 +215,12 @@ def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
         plot.figure.clear()
     if metrics:
         return written  # metrics were chosen: only those
-    # Imported here: the circuit figures build on this module's Plot.
+    # Imported here: the circuit and cluster figures build on this module's Plot.
     from tracker.report.circuits import circuit_plots
+    from tracker.report.clusters import cluster_plots
 
-    for store in stores:
-        for plot in circuit_plots(store):
-            written.append(save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
-            plot.figure.clear()
+    for plot in itertools.chain((p for s in stores for p in circuit_plots(s)),
+                                cluster_plots(stores, events)):
+        written.append(save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
+        plot.figure.clear()
     return written

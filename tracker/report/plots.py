@@ -82,6 +82,33 @@ class LogTokenAxis:
             ax.fill_between(tokens[live], (y - error)[live], (y + error)[live], color=colour,
                             alpha=0.18, lw=0, zorder=1)
 
+    def heatmap(self, ax: Any, tokens: np.ndarray, values: np.ndarray, **kwargs: Any) -> Any:
+        """Draw ``values`` (n_checkpoints, rows) as one column per checkpoint; row r at y = r.
+
+        Columns meet halfway (in log) between neighbouring checkpoints, so each spans the
+        training it stands for; the outer ones reach at most 0.2 decade out, clear of the
+        init band, which the step-0 column fills. NaN cells are left to the axes' colour.
+        Returns a QuadMesh (for a colour bar; None without checkpoints).
+        """
+        tokens = np.asarray(tokens, dtype=float)
+        grid = np.ma.masked_invalid(np.asarray(values, dtype=float))
+        rows = np.arange(grid.shape[1] + 1) - 0.5
+        mesh = None
+        init = np.flatnonzero(tokens <= 0)
+        if len(init):
+            self.drew_init = True
+            band = [self.init_x / 10 ** 0.25, self.init_x * 10 ** 0.25]
+            mesh = ax.pcolormesh(band, rows, grid[init[:1]].T, **kwargs)
+        live = np.flatnonzero(tokens > 0)
+        if len(live):
+            logs = np.log10(tokens[live])
+            mids = (logs[1:] + logs[:-1]) / 2
+            left = logs[0] - min(0.2, mids[0] - logs[0] if len(mids) else 0.15)
+            right = logs[-1] + min(0.2, logs[-1] - mids[-1] if len(mids) else 0.15)
+            edges = 10 ** np.concatenate([[left], mids, [right]])
+            mesh = ax.pcolormesh(edges, rows, grid[live].T, **kwargs)
+        return mesh
+
     def finish(self, ax: Any, label: str = "tokens seen") -> None:
         """Set the log scale, token tick labels and the init band."""
         from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
@@ -114,7 +141,7 @@ def _matching_events(events: pd.DataFrame | None, series: str, info: Metric) -> 
     return events[mask]
 
 
-def _mark_events(ax: Any, rows: pd.DataFrame, colour: Any) -> int:
+def mark_events(ax: Any, rows: pd.DataFrame, colour: Any) -> int:
     """Mark events: a dashed line and a top marker at the midpoint, a bottom marker at onset.
 
     No onset-end bands: detected rises often span decades, and bands of several series
@@ -135,7 +162,8 @@ def _mark_events(ax: Any, rows: pd.DataFrame, colour: Any) -> int:
     return marked
 
 
-def _event_legend_handles() -> list[Any]:
+def event_legend_handles() -> list[Any]:
+    """Legend entries explaining :func:`mark_events`' midpoint line and onset marker."""
     from matplotlib.lines import Line2D
 
     return [Line2D([], [], color="#6b7280", lw=1.0, linestyle="--", marker="v", ms=5,
@@ -144,7 +172,7 @@ def _event_legend_handles() -> list[Any]:
                    label="event onset")]
 
 
-def _legend(ax: Any, **kwargs: Any) -> Any:
+def card_legend(ax: Any, **kwargs: Any) -> Any:
     """Draw the legend on a white card, so curves and event lines behind it stay out of the text."""
     legend = ax.legend(frameon=True, framealpha=0.92, facecolor="white", edgecolor="none",
                        **kwargs)
@@ -203,14 +231,14 @@ def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[Metric],
                 xaxis.band(axes[0], store.tokens, best, best_unit_errors(
                     values, errors, info.higher_is_mechanism) if units else errors, colour)
             rows = _matching_events(events, store.series_id, info)
-            marked += _mark_events(axes[0], rows, colour)
+            marked += mark_events(axes[0], rows, colour)
             if two and info.threshold is not None:
                 counts = np.array([count_past_threshold(v, info.threshold, info.higher_is_mechanism)
                                    if np.isfinite(v).any() else np.nan for v in values],
                                   dtype=np.float64)
                 xaxis.plot(axes[1], store.tokens, counts, colour, lw=1.6, drawstyle="steps-post",
                            label=short_series(store.series_id))
-                _mark_events(axes[1], rows, colour)
+                mark_events(axes[1], rows, colour)
         which = "min" if info0.higher_is_mechanism is False else "max"
         axes[0].set_ylabel(f"{which} over {info0.kind}s" if units else info0.name)
         axes[0].set_title(_metric_label(info0))
@@ -231,8 +259,8 @@ def curves_figure(stores: Sequence[SeriesStore], infos: Sequence[Metric],
             xaxis.finish(ax)
         handles, _ = axes[0].get_legend_handles_labels()
         if marked:
-            handles.extend(_event_legend_handles())
-        _legend(axes[0], handles=handles, loc="best")
+            handles.extend(event_legend_handles())
+        card_legend(axes[0], handles=handles, loc="best")
     return fig
 
 
@@ -298,7 +326,7 @@ def units_figure(store: SeriesStore, info: Metric, events: pd.DataFrame | None =
 
             handles.append(Line2D([], [], marker="D", color="#374151", linestyle="none", ms=5,
                                   label="event midpoint"))
-        _legend(ax, handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+        card_legend(ax, handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                 title_fontsize=7.5, title=f"{len(best)} of {flat.shape[1]} {info.kind}s")
     return fig
 
@@ -372,6 +400,6 @@ def timeline_figure(events: pd.DataFrame, series_ids: Sequence[str] | None = Non
         LogTokenAxis([firsts["onset_tokens"].to_numpy()]).finish(ax, "onset (tokens seen)")
         fig.suptitle("Emergence timeline  (dot: onset, bar: onset–end, tick: midpoint)",
                      x=0.01, ha="left", fontsize=10, fontweight="bold")
-        _legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="series",
+        card_legend(ax, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="series",
                 title_fontsize=8)
     return fig

@@ -14,6 +14,8 @@ import numpy as np
 
 from tracker.events.circuits import PROBE as CIRCUIT_PROBE
 from tracker.store import Metric, SeriesStore, StepShard, default_variant
+from tracker.views.clusters import DRAWN as CLUSTERS_DRAWN
+from tracker.views.clusters import PROBE as CLUSTERS_PROBE
 
 #: One metric (its stored record: probe, name, kind, orientation...) and its value at one step.
 Reading = tuple[Metric, np.ndarray]
@@ -136,14 +138,26 @@ def drawn_by_circuits(metric: Metric) -> bool:
     return metric.probe == CIRCUIT_PROBE and bool(_CIRCUIT_DRAWN.match(metric.name))
 
 
+def drawn_by_clusters(metric: Metric) -> bool:
+    """Whether the report's token-cluster figures already show a cluster-probe metric.
+
+    Energy violations (per prompt and per layer), the two-timescale ratio and verdict, the
+    last boundary's cluster count and the OV spectral radius have panels there, drawn with
+    their events; generic curves of them would only repeat those.
+    """
+    return metric.probe == CLUSTERS_PROBE and metric.name in CLUSTERS_DRAWN
+
+
 def default_metrics(store: SeriesStore) -> list[Metric]:
     """Metrics worth plotting by default: head, layer and scalar metrics, heads first.
 
-    Left out: what the circuit block shows (:func:`drawn_by_circuits`); per-edge vectors
-    are left out with every vector.
+    Left out: what the circuit block and the token-cluster figures show
+    (:func:`drawn_by_circuits`, :func:`drawn_by_clusters`); per-edge vectors and the cluster
+    probe's per-boundary vectors are left out with every vector.
     """
     order = {"head": 0, "layer": 1, "scalar": 2}
-    infos = [i for i in store.metric_infos() if i.kind in order and not drawn_by_circuits(i)]
+    infos = [i for i in store.metric_infos() if i.kind in order
+             and not drawn_by_circuits(i) and not drawn_by_clusters(i)]
     return sorted(infos, key=lambda i: (order[i.kind], i.probe, i.name))
 
 
