@@ -90,7 +90,7 @@ def test_identical_clean_and_corrupted_prompts_give_nan_and_the_reason(
     args = (task.graph, task.adapter, task.clean, task.clean, task.metric)
     curve = faithfulness_curve(*args, induction_exact_scores, [4, task.graph.n_edges])
     assert np.isnan(curve.normalised).all() and np.isnan(curve.ratio).all()
-    assert curve.reason.startswith("clean and corrupted within noise: |diff| 0 <= 2 x SE 0")
+    assert curve.reason == "the model does not prefer the clean answers: clean - corrupted 0 <= 0"
     found = minimal_circuit(*args, induction_exact_scores)
     assert (found.size, found.kept, found.reason) == (-1, -1, curve.reason)
     assert not found.mask.any()
@@ -119,7 +119,8 @@ def test_a_random_model_does_not_do_the_task() -> None:
     scores = np.random.default_rng(0).standard_normal(args[0].n_edges)
     curve = faithfulness_curve(*args, scores, [10, args[0].n_edges])
     assert np.isnan(curve.normalised).all()
-    assert curve.reason == "clean and corrupted within noise: |diff| 0.0152 <= 2 x SE 0.0667"
+    assert curve.reason == ("the model does not prefer the clean answers: clean - corrupted "
+                            "-0.0152 <= 0")
     assert curve.clean == pytest.approx(1.528, abs=1e-3)
 
 
@@ -149,7 +150,15 @@ def test_summary_by_hand() -> None:
     assert f.normalised.tolist() == [pytest.approx(1 / 3)]
     assert f.ratio.tolist() == [pytest.approx(1 / 3)]
     gated = Faithfulness.from_values(*args, noise_multiple=3.0)
-    assert np.isnan(gated.normalised).all() and "|diff| 3 <= 3 x SE 1" in gated.reason
+    assert np.isnan(gated.normalised).all() and "diff 3 <= 3 x SE 1" in gated.reason
+    small = Faithfulness.from_values(*args, min_gap=3.5)
+    assert np.isnan(small.normalised).all()
+    assert small.reason == "clean - corrupted 3 below the task's minimum gap 3.5"
+    assert Faithfulness.from_values(*args, min_gap=3.0).normalised.tolist() == [
+        pytest.approx(1 / 3)]
+    backwards = Faithfulness.from_values(args[0], args[1], args[2], np.zeros(2),
+                                         np.array([2.0, 4.0]))
+    assert np.isnan(backwards.normalised).all() and "does not prefer" in backwards.reason
     near_zero = Faithfulness.from_values(np.array([5]), np.array([5]), np.array([[1.0, 1.0]]),
                                          np.array([-1.0, 1.5]), np.array([-9.0, -9.0]))
     assert near_zero.normalised.tolist() == [pytest.approx(10 / 9.25)]

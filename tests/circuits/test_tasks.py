@@ -44,6 +44,8 @@ def test_a_user_task_file_loads_padded_with_uneven_pairs_dropped(tmp_path: Path)
     assert task.clean[0, 0] == 0 and task.clean[0, 2] == tok.convert_tokens_to_ids("Mary")
     assert task.answers[1] == tuple(tok.convert_tokens_to_ids(["John", "Tom"]))
     assert load_task(str(_write(tmp_path, _task_body())), tok, bos=0, n_examples=1).n_examples == 1
+    assert task.min_gap == 0.5  # the logit difference's default
+    assert load_task(str(_write(tmp_path, _task_body(min_gap=2))), tok, bos=0).min_gap == 2.0
 
 
 @pytest.mark.parametrize("name, expected", [

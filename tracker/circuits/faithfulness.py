@@ -9,9 +9,13 @@ clean run (every edge in) and the corrupted run (none in), means over examples:
 - ``ratio = circuit / clean`` (Tigges et al. 2024). Meaningful for metrics far from 0 on the
   clean run, such as a logit difference; a log-probability near 0 makes it blow up.
 
-Neither is computed when the model does not do the task yet: when the clean and corrupted
-means differ by no more than ``noise_multiple`` standard errors of the per-example difference
-(early checkpoints, prompts that do not separate). They are NaN then and ``reason`` says why.
+Neither is computed when the model does not do the task yet, which takes three things: the
+clean mean must exceed the corrupted one (a model preferring the corrupted prompts' answers
+does the opposite task), by more than ``noise_multiple`` standard errors of the per-example
+difference (statistically), and by at least ``min_gap`` (practically: at initialisation a
+greater-than model's two runs differ by 0.001 in probability, many standard errors of 64
+deterministic prompts, and a "circuit" reproducing that difference explains nothing). They
+are NaN then and ``reason`` says why.
 
 Circuits come from :func:`~tracker.circuits.search.greedy_order` over edge scores; sizes count
 edges taken from that order (pruning can keep fewer, see
@@ -52,18 +56,22 @@ class SearchConfig:
             for every checkpoint and the coarse grid of the minimal-circuit search.
         tolerance: The binary search stops once its bracket is at most this fraction of the
             upper size (or one edge): the minimal size overshoots by at most that much.
+        min_gap: Smallest clean - corrupted mean difference that counts as doing the task, in
+            the metric's units (a task's own, see :mod:`tracker.circuits.tasks`).
     """
 
     target: float = 0.8
     noise_multiple: float = 2.0
     fractions: tuple[float, ...] = FRACTIONS
     tolerance: float = 0.02
+    min_gap: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 < self.target <= 1:
             raise ValueError(f"target must be in (0, 1], got {self.target}")
-        if self.noise_multiple < 0:
-            raise ValueError(f"noise_multiple must be >= 0, got {self.noise_multiple}")
+        if self.noise_multiple < 0 or self.min_gap < 0:
+            raise ValueError(f"noise_multiple and min_gap must be >= 0, got "
+                             f"{self.noise_multiple}, {self.min_gap}")
         fr = self.fractions
         if (not fr or fr[-1] != 1.0 or fr[0] <= 0
                 or any(a >= b for a, b in zip(fr, fr[1:], strict=False))):
@@ -76,6 +84,19 @@ def fraction_sizes(graph: CircuitGraph, fractions: tuple[float, ...] = FRACTIONS
     """Return the edge counts of ``fractions`` of the graph (rounded up, at least one edge)."""
     sizes = np.ceil(np.asarray(fractions, dtype=np.float64) * graph.n_edges).astype(np.int64)
     return np.clip(sizes, 1, graph.n_edges)
+
+
+def _task_gate(diff: float, diff_se: float, noise_multiple: float, min_gap: float) -> str:
+    """Why the model does not do the task ('' when it does); see the module docstring."""
+    if diff <= 0:
+        return (f"the model does not prefer the clean answers: clean - corrupted {diff:.3g} "
+                "<= 0")
+    if diff <= noise_multiple * diff_se:
+        return (f"clean and corrupted within noise: diff {diff:.3g} <= {noise_multiple:g} x "
+                f"SE {diff_se:.3g}")
+    if diff < min_gap:
+        return f"clean - corrupted {diff:.3g} below the task's minimum gap {min_gap:.3g}"
+    return ""
 
 
 def _mean_se(values: np.ndarray) -> tuple[float, float]:
@@ -117,7 +138,7 @@ class Faithfulness:
     @classmethod
     def from_values(cls, requested: np.ndarray, kept: np.ndarray, circuit: np.ndarray,
                     clean: np.ndarray, corrupted: np.ndarray,
-                    noise_multiple: float = 2.0) -> Faithfulness:
+                    noise_multiple: float = 2.0, min_gap: float = 0.0) -> Faithfulness:
         """Summarise per-example metric values.
 
         Args:
@@ -127,6 +148,7 @@ class Faithfulness:
             clean: (N,) metric of the clean run.
             corrupted: (N,) metric of the corrupted run.
             noise_multiple: See :class:`SearchConfig`.
+            min_gap: See :class:`SearchConfig`.
 
         Raises:
             ValueError: With fewer than two examples (no standard error).
@@ -141,9 +163,9 @@ class Faithfulness:
         ses = circuit.std(axis=1, ddof=1) / math.sqrt(circuit.shape[1])
         nan = np.full(len(means), np.nan)
         floor = _RELATIVE_FLOOR * max(1.0, abs(clean_m), abs(corrupt_m))
-        if abs(diff) <= max(noise_multiple * diff_se, floor):
-            reason = (f"clean and corrupted within noise: |diff| {abs(diff):.3g} <= "
-                      f"{noise_multiple:g} x SE {diff_se:.3g}")
+        gate = _task_gate(diff, diff_se, noise_multiple, max(min_gap, floor))
+        if gate:
+            reason = gate
             return cls(np.asarray(requested), np.asarray(kept), means, ses, clean_m, corrupt_m,
                        clean_se, corrupt_se, diff_se, nan, nan.copy(), reason)
         normalised = (means - corrupt_m) / diff
@@ -265,7 +287,8 @@ def faithfulness_curve(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torc
     circuits, clean_v, corrupt_v = runs.circuits(masks), runs.clean, runs.corrupted
     kept = np.array([m.sum() for m in masks], dtype=np.int64)
     return Faithfulness.from_values(requested, kept[inverse], circuits[inverse], clean_v,
-                                    corrupt_v, config.noise_multiple)
+                                    corrupt_v, config.noise_multiple,
+                                    config.min_gap)
 
 
 def minimal_circuit(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.Tensor,
@@ -299,12 +322,12 @@ def minimal_circuit(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.T
     clean_v, corrupt_v = runs.clean, runs.corrupted
     gate = Faithfulness.from_values(np.array(grid), np.zeros(len(grid)),
                                     np.zeros((len(grid), len(clean_v))), clean_v, corrupt_v,
-                                    config.noise_multiple)
+                                    config.noise_multiple, config.min_gap)
     if np.isnan(gate.normalised).all():  # the model does not do the task: no patching needed
         nan = Faithfulness.from_values(
             np.array(grid), np.array([masks[s].sum() for s in grid]),
             np.full((len(grid), len(clean_v)), np.nan), clean_v, corrupt_v,
-            config.noise_multiple)
+            config.noise_multiple, config.min_gap)
         return MinimalCircuit(-1, -1, np.zeros(graph.n_edges, dtype=bool), nan, nan.reason)
     per_size = dict(zip(grid, runs.circuits([masks[s] for s in grid]), strict=True))
 
@@ -312,7 +335,8 @@ def minimal_circuit(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.T
         sizes = sorted(per_size)
         return Faithfulness.from_values(
             np.array(sizes), np.array([masks[s].sum() for s in sizes]),
-            np.stack([per_size[s] for s in sizes]), clean_v, corrupt_v, config.noise_multiple)
+            np.stack([per_size[s] for s in sizes]), clean_v, corrupt_v, config.noise_multiple,
+                                    config.min_gap)
 
     def passes(values: np.ndarray) -> bool:
         diff = clean_v.mean() - corrupt_v.mean()

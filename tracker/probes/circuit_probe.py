@@ -28,13 +28,17 @@ larger of S1 and S2) and ``circuit_ioi_io_shift`` (how patching a head moves the
 attention to IO). Induction, previous-token and successor roles come from those probes' own
 head scores, joined with ``circuit_T_heads`` when read (:mod:`tracker.views`).
 
-Faithfulness is NaN when clean and corrupted runs are within ``noise_multiple`` standard
-errors of each other (the model cannot do the task yet); the size is then NaN too.
+Faithfulness is NaN when the model does not do the task yet: the clean run must beat the
+corrupted one by more than ``noise_multiple`` standard errors and by the task's ``min_gap``
+(:mod:`tracker.circuits.tasks`); the size is then NaN too. Version 2 added the gap and the
+direction (version 1 took any statistically separable difference, which at initialisation
+found "circuits" of a 0.001 difference).
 Only GPT-NeoX graphs are built so far; other architectures get NaN throughout.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +121,7 @@ class CircuitProbe(Probe[CircuitConfig]):
     """Minimal faithful circuits per task by EAP-IG (see the module docstring)."""
 
     name = "circuits"
-    version = 1
+    version = 2
     description = "task circuits: EAP-IG edge scores, minimal faithful circuit, faithfulness"
     Config = CircuitConfig
 
@@ -210,7 +214,7 @@ class CircuitProbe(Probe[CircuitConfig]):
             device = ctx.device
             return CircuitTask(loaded.name, loaded.metric_name, loaded.clean.to(device),
                                loaded.corrupt.to(device), loaded.last, loaded.answers,
-                               loaded.wrongs, loaded.n_dropped)
+                               loaded.wrongs, loaded.n_dropped, loaded.min_gap)
 
         return ctx.memo(f"circuit-task:{task}:{self.config.n_examples}", build)
 
@@ -235,8 +239,9 @@ class CircuitProbe(Probe[CircuitConfig]):
         metric = task.metric()
         scores = eap_ig_scores(graph, adapter, task.clean, task.corrupt, metric,
                                cfg.attribution())
-        found = minimal_circuit(graph, adapter, task.clean, task.corrupt, metric, scores,
-                                cfg.search(), cfg.batch_size)
+        search = dataclasses.replace(cfg.search(), min_gap=task.min_gap)
+        found = minimal_circuit(graph, adapter, task.clean, task.corrupt, metric, scores, search,
+                                cfg.batch_size)
         curve = found.curve
         at = {int(s): i for i, s in enumerate(curve.requested)}
         rows = [at[int(s)] for s in fraction_sizes(graph, cfg.fractions)]
