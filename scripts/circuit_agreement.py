@@ -22,8 +22,10 @@ the mean ``rho`` over all (checkpoint, task) stays within ``--tol`` of its value
 m: where more steps stop changing the answer, whether or not agreement with single-edge
 patching rises on the way (it need not: exact patching moves one edge with every other edge
 clean, where EAP's gradient is taken, while EAP-IG averages gradients along a path on which
-every input moves towards the corrupted run). ``converged`` is the same agreement measured
-against EAP-IG at the largest m instead of exact patching (its top edges by |score|).
+every input moves towards the corrupted run). The same plateau is found for each (checkpoint,
+task) alone; ``plateau_m_every`` is the m from which all of them have settled.
+``converged`` is the same agreement measured against EAP-IG at the largest m instead of exact
+patching (its top edges by |score|).
 ``--from-json FILE`` reprints the table and summary of a saved run without recomputing.
 """
 
@@ -145,10 +147,21 @@ def summary(results: list[dict[str, Any]], ms: list[int], tol: float) -> dict[st
     m_abs, rho_abs = plateau(results, ms, tol, "rho_abs")
     _, overlap = plateau(results, ms, tol, "overlap")
 
+    each = [plateau([r], ms, tol)[0] for r in results]
+    m_all = max(each)
+
     def worst(key: str, m: int) -> float:
         return float(min(r["eap_ig"][str(m)][key] for r in results))
+
+    def passing(m: int | None) -> int:
+        return sum((r["eap"] if m is None else r["eap_ig"][str(m)])["rho"] >= CRITERION
+                   for r in results)
     return {
         "plateau_m_rho": m_rho, "plateau_m_rho_abs": m_abs, "tol": tol,
+        "plateau_m_each": {f"{r['revision']} {r['task']}": m
+                           for r, m in zip(results, each, strict=True)},
+        "plateau_m_every": m_all,
+        "rows_passing": {"eap": passing(None), **{m: passing(m) for m in ms}},
         "mean_rho": rho, "mean_rho_abs": rho_abs, "mean_overlap": overlap,
         "min_rho": {m: worst("rho", m) for m in ms},
         "eap_mean_rho": float(np.mean([r["eap"]["rho"] for r in results])),
@@ -185,6 +198,11 @@ def report(repo: str, args: dict[str, Any], results: list[dict[str, Any]], tol: 
           f"mean rho at m = {summ['best_m_rho']}; rho >= {CRITERION} on every checkpoint and "
           f"task at the plateau: {summ['criterion_holds_at_plateau']}, with EAP: "
           f"{summ['eap_min_rho'] >= CRITERION}")
+    print("plateau per checkpoint and task: " + ", ".join(
+        f"{k}: {m}" for k, m in summ["plateau_m_each"].items())
+        + f"; reached everywhere from m = {summ['plateau_m_every']}")
+    print(f"rows with rho >= {CRITERION} (of {len(results)}): " + ", ".join(
+        f"{'EAP' if k == 'eap' else 'm=' + str(k)}: {v}" for k, v in summ["rows_passing"].items()))
     return summ
 
 

@@ -55,6 +55,8 @@ def test_measure_on_a_tiny_model(agreement_script, tmp_path, capsys) -> None:
     assert row["exact_seconds"] > 0
     summ = agreement_script.summary([{"revision": "r", "task": "t", **row}], [1, 4], 0.01)
     assert summ["plateau_m_rho"] in (1, 4)
+    assert list(summ["plateau_m_each"]) == ["r t"]
+    assert summ["rows_passing"]["eap"] == summ["rows_passing"][1]
     assert summ["eap_mean_rho"] == pytest.approx(row["eap"]["rho"])
     text = agreement_script.table([{"revision": "r", "task": "t", **row}], [1, 4])
     assert text.splitlines()[2].startswith("| r | t | ")
