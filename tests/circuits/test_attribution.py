@@ -42,6 +42,15 @@ def test_split_forward_reproduces_the_models_logits(parallel: bool) -> None:
         torch.testing.assert_close(out.logits, model(clean).logits, atol=1e-4, rtol=0)
 
 
+def test_split_forward_keeps_the_models_attention_patterns() -> None:
+    _, adapter, graph, clean, _, _ = _setup()
+    with torch.no_grad():
+        split = split_forward(adapter, graph, embed(adapter, clean)).patterns
+        hooked = adapter.forward(clean, capture=["patterns"]).patterns
+    assert hooked is not None and len(split) == graph.n_layers
+    torch.testing.assert_close(torch.stack(split), hooked, atol=1e-5, rtol=0)
+
+
 def test_patching_every_edge_gives_the_corrupted_run() -> None:
     _, adapter, graph, clean, corrupt, _ = _setup()
     mask = ReceiverValues.from_edges(graph, np.ones(graph.n_edges))
@@ -94,3 +103,15 @@ def test_eap_and_eap_ig_rank_edges_like_exact_patching() -> None:
     assert eap.dtype == ig.dtype == np.float32
     assert spearmanr(eap, exact).statistic > 0.7
     assert spearmanr(ig, exact).statistic > 0.7
+
+
+def test_a_bfloat16_model_scores_in_float32_close_to_the_float32_model() -> None:
+    """Scores accumulate in fp32 whatever the model's dtype; bf16 rounding barely moves ranks."""
+    model, adapter, graph, clean, corrupt, metric = _setup()
+    config = AttributionConfig(ig_steps=5)
+    full = eap_ig_scores(graph, adapter, clean, corrupt, metric, config)
+    model.to(torch.bfloat16)
+    half = eap_ig_scores(graph, GPTNeoXAdapter(model), clean, corrupt, metric, config)
+    assert half.dtype == np.float32 and np.isfinite(half).all()
+    top = np.argsort(-np.abs(full))[:30]
+    assert spearmanr(full[top], half[top]).statistic > 0.9

@@ -149,3 +149,16 @@ def test_second_call_returns_at_once(tiny_suite: SuiteInfo, tiny_root: Path) -> 
     assert all(m.train_seconds > 0 and m.tokens_per_second > 0 for m in info.models)
     manifest = json.loads((tiny_root / "suites" / "tiny.json").read_text())
     assert [m["repo_id"] for m in manifest["models"]] == [m.repo_id for m in info.models]
+
+
+def test_deep_suite_is_the_largest_default_recipe_at_depth_12() -> None:
+    """The optional deep family shares the default corpus, steps and checkpoint schedule."""
+    deep, default = get_suite("deep"), get_suite("default")
+    (model,) = deep.models
+    largest = max(default.models, key=lambda m: m.n_layers)
+    assert deep.corpus.key() == default.corpus.key()
+    assert (model.n_layers, model.d_model // model.n_heads) == (12, 16)
+    assert model.checkpoint_steps() == largest.checkpoint_steps()
+    assert (model.lr, model.weight_decay, model.batch_size, model.seq_len) == (
+        largest.lr, largest.weight_decay, largest.batch_size, largest.seq_len)
+    assert deep.repo_id(model) == "organisms/deep-l12-seed0"

@@ -7,7 +7,12 @@ import sys
 
 import pytest
 
-from tests.support.report_stores import planted_events, planted_store, store_events
+from tests.support.report_stores import (
+    circuit_store,
+    planted_events,
+    planted_store,
+    store_events,
+)
 from tracker.cli.main import main
 from tracker.store import SeriesStore
 
@@ -58,23 +63,33 @@ def test_report_shows_summary_provenance_and_events(report):
     assert "phase transition" in html
 
 
+def _chromium_flags(tmp_path):
+    return [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000"]
+
+
+def _rendered_root(page, tmp_path):
+    """The page's root element as headless chromium leaves it, after its script has run."""
+    dom = subprocess.run([*_chromium_flags(tmp_path), "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    root = re.search(r"<html[^>]*>", dom.stdout)
+    assert root, dom.stderr[-2000:]
+    assert ":CONSOLE" not in dom.stderr, dom.stderr  # no script errors or warnings
+    return root.group(0)
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless chromium not installed "
                     "(apt-get install -y chromium)")
 def test_report_renders_in_headless_chromium(report, tmp_path):
     page, _ = report
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000"]
-    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120)
-    root = re.search(r"<html[^>]*>", dom.stdout)
-    assert root, dom.stderr[-2000:]
+    flags = _chromium_flags(tmp_path)
+    root = _rendered_root(page, tmp_path)
     # The page's own script marks the root once every image has decoded.
-    assert 'data-report-ready="ok"' in root.group(0), root.group(0)
-    assert f'data-images-loaded="{N_FIGURES}"' in root.group(0)
-    assert ":CONSOLE" not in dom.stderr, dom.stderr  # no script errors or warnings
+    assert 'data-report-ready="ok"' in root, root
+    assert f'data-images-loaded="{N_FIGURES}"' in root
 
     shot = tmp_path / "report.png"
     subprocess.run([*flags, "--hide-scrollbars", "--window-size=1400,2200",
@@ -119,3 +134,22 @@ def test_outliers_are_quality_warnings_not_strongest_events():
     listed = warnings_list(warnings)
     assert "1 quality warning " in listed and "L0H3" in listed and "500" in listed
     assert warnings_list(pd.DataFrame(columns=frame.columns)) == ""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless chromium not installed "
+                    "(apt-get install -y chromium)")
+def test_circuit_block_renders_in_headless_chromium(tmp_path):
+    store = circuit_store(tmp_path / "c.h5")
+    assert main(["report", str(store), "-o", str(tmp_path / "out"), "--metric",
+                 "circuit_ioi_clean_metric"]) == 0
+    page = tmp_path / "out" / "index.html"
+    html = page.read_text()
+    block = html[html.index("<h3>Circuits</h3>"):]
+    n_circuit = len(re.findall(r"<img ", block))
+    assert n_circuit == 5  # curves + drawings at four checkpoints
+    root = _rendered_root(page, tmp_path)
+    assert 'data-report-ready="ok"' in root, root
+    # The chosen scalar metric's one figure, and the block's.
+    total = len(re.findall(r"<img ", html))
+    assert f'data-images-loaded="{total}"' in root and total == n_circuit + 1

@@ -14,6 +14,7 @@ from tracker.cli.main import main
 from tracker.events import normalize_events
 from tracker.report import heatmaps, plots
 from tracker.store import SeriesStore
+from tracker.views.mpl import save_figure
 
 
 @pytest.fixture()
@@ -110,6 +111,6 @@ def test_plot_errors_are_one_line(two_sizes, tmp_path, capsys):
 
 def test_vector_formats(tmp_path):
     events = normalize_events(planted_events("EleutherAI/pythia-70m", 4000))
-    pdf = plots.save_figure(plots.timeline_figure(events), tmp_path / "t.pdf")
-    svg = plots.save_figure(plots.timeline_figure(events), tmp_path / "t.svg")
+    pdf = save_figure(plots.timeline_figure(events), tmp_path / "t.pdf")
+    svg = save_figure(plots.timeline_figure(events), tmp_path / "t.svg")
     assert pdf.read_bytes().startswith(b"%PDF") and b"<svg" in svg.read_bytes()[:500]

@@ -162,3 +162,31 @@ def test_schema_1_stores_without_events_still_read(tmp_path):
     assert view.steps.tolist() == [0, 1]
     assert read_events(store).empty
     assert validate_file(store) == []
+
+
+def test_static_constants_are_stored_once_per_variant_and_read_back(tmp_path):
+    """Schema 3: a variant's ``static`` group (a circuit probe's edge names) survives shards
+    and consolidation; a schema-2 file without one still reads and validates."""
+    store = tmp_path / "s.h5"
+    edges = np.array(["input->L0H0.q", "L0H0->logits"])
+    for step in (0, 4):
+        shard = _shard(step)
+        shard.results[("induction", f"v1-{HASH_A}")].static = {
+            "edge_names": edges, "layers": np.array([-1, 0])}
+        write_shard(store, shard)
+    back = read_shard(list_shards(store)[1]).results[("induction", f"v1-{HASH_A}")]
+    assert back.static["edge_names"].tolist() == edges.tolist()
+    assert set(back.values) == {"score", "loss"}
+    consolidate(store)
+    view = SeriesStore(store)
+    assert view.static("induction", "edge_names").tolist() == edges.tolist()
+    assert view.static("induction", "layers").tolist() == [-1, 0]
+    assert {m.name for m in view.metric_infos("induction")} == {"score", "loss"}
+    with pytest.raises(KeyError, match="stores no constant 'nodes'"):
+        view.static("induction", "nodes")
+    assert validate_file(store) == []
+    with h5py.File(store, "a") as f:
+        f.attrs["schema_version"] = 2
+        del f[f"results/induction/v1-{HASH_A}/static"]
+    assert SeriesStore(store).metric("induction", "score").shape == (2, 2, 3)
+    assert validate_file(store) == []

@@ -42,11 +42,14 @@ def check_frozen_json_config(config: Any, base: type) -> dict[str, Any]:
 
 
 def concrete_subclasses_in_package(package: str, base: type) -> list[type]:
-    """Every non-abstract subclass of ``base`` defined in a module of ``package``."""
+    """Every non-abstract subclass of ``base`` defined in a module of ``package``.
+
+    Subpackages are searched too (a probe split over several files lives in one).
+    """
     pkg = importlib.import_module(package)
     found = []
-    for info in pkgutil.iter_modules(pkg.__path__):
-        module = importlib.import_module(f"{package}.{info.name}")
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}."):
+        module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
             if (issubclass(obj, base) and obj is not base and obj.__module__ == module.__name__
                     and not inspect.isabstract(obj)):

@@ -119,3 +119,78 @@ def store_events(events_by_store: dict[Path, pd.DataFrame]) -> None:
         events = [Event(**{k: v for k, v in row.items() if k in fields})
                   for row in frame.to_dict("records")]
         write_events(path, events, {"detector": "planted"})
+
+
+# A store with the circuit probe: one task (``ioi``) on a 2-layer x 3-head graph.
+CIRCUIT_SERIES = "organisms/circuit-toy"
+CIRCUIT_STEPS = [0, 10, 20, 40, 80, 160, 320, 640]
+CIRCUIT_TOKENS_PER_STEP = 1000
+CIRCUIT_FROM = 2  # no circuit (the model cannot do the task) before this checkpoint
+EARLY_EDGES, LATE_EDGES = (0, 1, 2, 3), (2, 3, 4, 5)  # checkpoints 2-3, then 4 on
+SWAP_AT = 5  # the name-mover role passes L1H0 -> L1H1 at this checkpoint (step 160)
+
+
+def _circuit_metric(name: str, kind: str, shape: tuple[int, ...] = (),
+                    threshold: float | None = None) -> Metric:
+    return Metric(name=name, kind=kind, shape=shape, threshold=threshold,
+                  higher_is_mechanism=True if kind == "head" else None)
+
+
+def circuit_shards(series: str = CIRCUIT_SERIES) -> list[StepShard]:
+    """Step shards of :func:`circuit_store` (the same a live sweep would hand W&B).
+
+    Edges 0-3 form the circuit at checkpoints 2-3 and edges 2-5 from checkpoint 4 on, so
+    Jaccard similarity to the final circuit is NaN, NaN, 1/3, 1/3, 1, 1, 1, 1; the name mover
+    is L1H0 at checkpoints 2-4 and L1H1 from checkpoint 5; no head is ever an S-inhibition
+    head.
+    """
+    from tracker.circuits import CircuitGraph
+
+    graph = CircuitGraph(2, 3, True)
+    n = graph.n_edges
+    shards = []
+    for i, step in enumerate(CIRCUIT_STEPS):
+        shard = StepShard(series, CIRCUIT_TOKENS_PER_STEP, step,
+                          step * CIRCUIT_TOKENS_PER_STEP, f"step{step}", f"{step:016x}")
+        res = ProbeResult("circuits", 1, '{"target":0.8}', INDUCTION_HASH)
+        defined = i >= CIRCUIT_FROM
+        mask = np.full(n, np.nan)
+        heads = np.full((2, 3), np.nan)
+        mover = np.full((2, 3), np.nan)
+        if defined:
+            mask[:] = 0.0
+            mask[list(EARLY_EDGES if i < 4 else LATE_EDGES)] = 1.0
+            heads[:] = 0.0
+            heads[1, :2] = 1.0
+            mover[:] = 0.0
+            mover[1, 0 if i < SWAP_AT else 1] = 1.0
+        size = float(np.nansum(mask)) if defined else np.nan
+        res.add(_circuit_metric("circuit_ioi_edge_scores", "vector", (n,)),
+                -np.linspace(1.0, 0.1, n) * (1 + i))
+        res.add(_circuit_metric("circuit_ioi_in_circuit", "vector", (n,)), mask)
+        res.add(_circuit_metric("circuit_ioi_size", "scalar"), size)
+        res.add(_circuit_metric("circuit_ioi_size_fraction", "scalar"), size / n)
+        res.add(_circuit_metric("circuit_ioi_faithfulness", "scalar"),
+                0.8 + 0.01 * i if defined else np.nan)
+        res.add(_circuit_metric("circuit_ioi_faithfulness_ratio", "scalar"),
+                0.9 if defined else np.nan)
+        res.add(_circuit_metric("circuit_ioi_curve", "vector", (3,)),
+                np.array([0.1, 0.5, 1.0]) if defined else np.full(3, np.nan))
+        res.add(_circuit_metric("circuit_ioi_clean_metric", "scalar"), 0.1 * i)
+        res.add(_circuit_metric("circuit_ioi_heads", "head", threshold=0.5), heads)
+        res.add(_circuit_metric("circuit_ioi_name_mover", "head", threshold=0.5), mover)
+        res.add(_circuit_metric("circuit_ioi_s_inhibition", "head", threshold=0.5),
+                np.where(np.isnan(mover), np.nan, 0.0))
+        res.static = {"edge_names": np.array([e.name for e in graph.edges], dtype=object),
+                      "graph": np.array([2, 3, 1])}
+        shard.results[("circuits", res.key)] = res
+        shards.append(shard)
+    return shards
+
+
+def circuit_store(path: Path, series: str = CIRCUIT_SERIES) -> Path:
+    """Write and consolidate the store of :func:`circuit_shards`."""
+    for shard in circuit_shards(series):
+        write_shard(path, shard)
+    consolidate(path, {"kind": "organism", "series_id": series})
+    return path

@@ -35,15 +35,25 @@ class AttributionConfig:
 
     Attributes:
         ig_steps: Points m interpolating the input embeddings from corrupted to clean in EAP-IG.
+            5 by measurement (``scripts/circuit_agreement.py``, README): on the organism
+            suite's largest model the Spearman correlation with exact patching over the top
+            100 edges plateaus from m = 2 (mean over 9 checkpoint x task cases 0.872 at 2,
+            0.876 at 5, the highest, 0.869 at 30, the circuits-over-time runs' value; plain
+            EAP 0.810); more points cost time and buy nothing.
         batch_size: Examples per forward pass.
     """
 
-    ig_steps: int = 30
+    ig_steps: int = 5
     batch_size: int = 16
 
 
-def _batches(clean: torch.Tensor, corrupt: torch.Tensor, size: int
-             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def paired_batches(clean: torch.Tensor, corrupt: torch.Tensor, size: int
+                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Yield (example indices, clean rows, corrupted rows) in batches of ``size``.
+
+    Raises:
+        ValueError: If the clean and corrupted prompts differ in shape.
+    """
     if clean.shape != corrupt.shape:
         raise ValueError(f"clean {tuple(clean.shape)} and corrupted {tuple(corrupt.shape)} "
                          "prompts differ in shape")
@@ -70,7 +80,8 @@ def exact_edge_scores(
     totals = torch.zeros(graph.n_edges, dtype=torch.float64)
     mask = ReceiverValues.from_edges(graph, np.zeros(graph.n_edges))
     with torch.no_grad():
-        for rows, clean, corrupt in _batches(clean_tokens, corrupt_tokens, config.batch_size):
+        for rows, clean, corrupt in paired_batches(clean_tokens, corrupt_tokens,
+                                                   config.batch_size):
             corrupted = split_forward(adapter, graph, embed(adapter, corrupt)).senders
             base = metric(split_forward(adapter, graph, embed(adapter, clean)).logits, rows)
             clean_embeds = embed(adapter, clean)
@@ -127,8 +138,9 @@ def eap_scores(
     Returns:
         (n_edges,) float32 in ``graph.edges`` order.
     """
-    scores = ReceiverValues.from_edges(graph, np.zeros(graph.n_edges))
-    for rows, clean, corrupt in _batches(clean_tokens, corrupt_tokens, config.batch_size):
+    scores = ReceiverValues.from_edges(graph, np.zeros(graph.n_edges)).to(adapter.device,
+                                                                        torch.float32)
+    for rows, clean, corrupt in paired_batches(clean_tokens, corrupt_tokens, config.batch_size):
         clean_embeds, corrupt_embeds = embed(adapter, clean), embed(adapter, corrupt)
         with torch.no_grad():
             delta = (split_forward(adapter, graph, corrupt_embeds.detach()).senders.float()

@@ -13,6 +13,7 @@ Inputs are unpadded batches of equal length.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,32 @@ def n_senders_into_mlp(graph: CircuitGraph, layer: int) -> int:
     return n_senders_into_heads(graph, layer) + (0 if graph.parallel else graph.n_heads)
 
 
+@functools.lru_cache(maxsize=8)
+def _layout(graph: CircuitGraph) -> tuple[np.ndarray, tuple[tuple[int, ...], ...]]:
+    """Where each edge sits in the receivers' blocks laid end to end (heads, MLPs, logits).
+
+    Returns each edge's flat position and the blocks' shapes; cached, since a graph is
+    immutable and building masks edge by edge in Python is slow for large graphs.
+    """
+    shapes = tuple([(3, graph.n_heads, n_senders_into_heads(graph, i))
+                    for i in range(graph.n_layers)]
+                   + [(n_senders_into_mlp(graph, i),) for i in range(graph.n_layers)]
+                   + [(n_senders_into_heads(graph, graph.n_layers),)])
+    offsets = np.cumsum([0] + [int(np.prod(shape)) for shape in shapes])
+    positions = np.empty(graph.n_edges, dtype=np.int64)
+    for i, edge in enumerate(graph.edges):
+        rec, sender = edge.receiver, sender_index(graph, edge)
+        if rec.kind == "head":
+            n_send = n_senders_into_heads(graph, rec.layer)
+            within = (_CHANNEL[edge.channel] * graph.n_heads + rec.head) * n_send + sender
+            positions[i] = offsets[rec.layer] + within
+        elif rec.kind == "mlp":
+            positions[i] = offsets[graph.n_layers + rec.layer] + sender
+        else:
+            positions[i] = offsets[-2] + sender
+    return positions, shapes
+
+
 @dataclass
 class ReceiverValues:
     """One value per edge, laid out by receiver (masks, gradients or scores).
@@ -62,17 +89,16 @@ class ReceiverValues:
     def from_edges(cls, graph: CircuitGraph, values: np.ndarray | torch.Tensor,
                    dtype: torch.dtype = torch.float32) -> ReceiverValues:
         """Lay out one value per ``graph.edges`` entry by receiver (missing slots are 0)."""
+        positions, shapes = _layout(graph)
         vals = torch.as_tensor(np.asarray(values, dtype=np.float64)).to(dtype)
-        out = cls(
-            heads=[torch.zeros(3, graph.n_heads, n_senders_into_heads(graph, i), dtype=dtype)
-                   for i in range(graph.n_layers)],
-            mlps=[torch.zeros(n_senders_into_mlp(graph, i), dtype=dtype)
-                  for i in range(graph.n_layers)],
-            logits=torch.zeros(n_senders_into_heads(graph, graph.n_layers), dtype=dtype),
-        )
-        for value, edge in zip(vals, graph.edges, strict=True):
-            out.slot(graph, edge, value)
-        return out
+        if vals.shape != (graph.n_edges,):
+            raise ValueError(f"{tuple(vals.shape)} values for {graph.n_edges} edges")
+        flat = torch.zeros(sum(int(np.prod(shape)) for shape in shapes), dtype=dtype)
+        flat[torch.as_tensor(positions)] = vals
+        blocks = [b.reshape(shape) for b, shape in zip(
+            flat.split([int(np.prod(shape)) for shape in shapes]), shapes, strict=True)]
+        n = graph.n_layers
+        return cls(heads=blocks[:n], mlps=blocks[n:2 * n], logits=blocks[-1])
 
     def _target(self, edge: Edge) -> tuple[torch.Tensor, tuple[int, ...]]:
         rec = edge.receiver
@@ -90,11 +116,11 @@ class ReceiverValues:
 
     def to_edges(self, graph: CircuitGraph) -> np.ndarray:
         """Return the values in ``graph.edges`` order, as float32."""
-        out = np.empty(graph.n_edges, dtype=np.float32)
-        for i, edge in enumerate(graph.edges):
-            tensor, where = self._target(edge)
-            out[i] = float(tensor[(*where, sender_index(graph, edge))])
-        return out
+        assert self.logits is not None
+        positions, _ = _layout(graph)
+        flat = torch.cat([t.detach().reshape(-1).float().cpu()
+                          for t in (*self.heads, *self.mlps, self.logits)])
+        return flat[torch.as_tensor(positions)].numpy().astype(np.float32)
 
     def to(self, device: torch.device, dtype: torch.dtype) -> ReceiverValues:
         """Return a copy on ``device`` in ``dtype``."""
@@ -114,11 +140,14 @@ class SplitOutput:
         inputs: The receivers' inputs before their norm: heads (B, T, 3, H, D) per layer, MLPs
             (B, T, D) per layer, logits (B, T, D). Gradients of a metric w.r.t. these are the
             ones EAP needs.
+        patterns: Per layer, the attention patterns (B, H, T, T) (query, key); kept always, as
+            the forward holds them anyway (and autograd keeps them for the backward).
     """
 
     logits: torch.Tensor
     senders: torch.Tensor
     inputs: ReceiverValues
+    patterns: list[torch.Tensor] = field(default_factory=list)
 
 
 def _read(outs: list[torch.Tensor], n: int, bias: torch.Tensor, mask: torch.Tensor | None,
@@ -154,7 +183,7 @@ def split_forward(
             interpolate), 0 elsewhere.
 
     Returns:
-        Logits, the senders' outputs and the receivers' inputs.
+        Logits, the senders' outputs, the receivers' inputs and the attention patterns.
     """
     core = adapter.core
     batch, seq, _ = embeds.shape
@@ -171,6 +200,7 @@ def split_forward(
     outs: list[torch.Tensor] = [embeds]
     bias = torch.zeros_like(embeds[0, 0])
     inputs = ReceiverValues()
+    patterns: list[torch.Tensor] = []
     for layer in range(adapter.n_layers):
         attn = core.layers[layer].attention
         x = _read(outs, n_senders_into_heads(graph, layer), bias,
@@ -186,6 +216,7 @@ def split_forward(
         k = apply_rotary(k, cos, sin, attn.rotary_ndims)
         scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling + attn_mask
         pattern = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        patterns.append(pattern)
         z = torch.matmul(pattern, v)  # (B, H, T, d_head)
         w_o, b_o = adapter.out_matrix(layer)
         head_out = torch.einsum("bhtd,hdm->bthm", z, w_o)
@@ -202,7 +233,7 @@ def split_forward(
                   "btsd,s->btd")
     inputs.logits = final
     logits = adapter.final_norm(final) @ adapter.unembed_matrix()
-    return SplitOutput(logits, torch.stack(outs, dim=2), inputs)
+    return SplitOutput(logits, torch.stack(outs, dim=2), inputs, patterns)
 
 
 def embed(adapter: GPTNeoXAdapter, tokens: torch.Tensor) -> torch.Tensor:

@@ -54,6 +54,10 @@ class TaskError(ValueError):
     """A task file that cannot be used; the message names the file and the field."""
 
 
+class NoExamplesError(TaskError):
+    """A well-formed task none of whose pairs this tokenizer can use."""
+
+
 @dataclass(frozen=True)
 class CircuitTask:
     """Tokenized pairs of one task, ready for attribution and patching.
@@ -156,7 +160,8 @@ def load_task(task: str, tokenizer: Any, bos: int | None = None,
         n_examples: Keep at most this many pairs (the first ones kept, in file order).
 
     Raises:
-        TaskError: Naming the file and field, for a malformed file or when no pair survives.
+        TaskError: Naming the file and field, for a malformed file.
+        NoExamplesError: When no pair survives this tokenizer.
     """
     path = task_path(task)
     body = _read(path)
@@ -181,7 +186,7 @@ def load_task(task: str, tokenizer: Any, bos: int | None = None,
         answers.append(tuple(int(a) for a in ans if a is not None))
         wrongs.append(tuple(int(w) for w in wrong if w is not None))
     if not clean:
-        raise TaskError(f"{path}: no example survives this tokenizer (equal clean/corrupted "
+        raise NoExamplesError(f"{path}: no example survives this tokenizer (equal clean/corrupted "
                         "length, single-token answers)")
     width = max(len(c) for c in clean)
     pad = int(getattr(tokenizer, "pad_token_id", None) or 0)

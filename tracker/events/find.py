@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tracker.events.circuits import circuit_specs, role_swap_events
 from tracker.events.core import DETECTOR, DetectOptions, SeriesSpec, find_in_series
 from tracker.events.io import write_events
 from tracker.events.model import Event, events_frame
@@ -86,8 +88,11 @@ class EventFinder:
 
     def find(self, store: SeriesStore) -> list[Event]:
         """Return every event in the store, sorted by midpoint step."""
-        return find_in_series(store.series_id, store.steps, store_specs(store),
-                              store.tokens_per_step, self.options)
+        specs = itertools.chain(store_specs(store), circuit_specs(store))
+        found = find_in_series(store.series_id, store.steps, specs, store.tokens_per_step,
+                               self.options)
+        return sorted(found + role_swap_events(store),
+                      key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
 
 
 def find_events(store: SeriesStore, options: DetectOptions | None = None) -> list[Event]:

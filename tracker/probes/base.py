@@ -52,6 +52,14 @@ class Probe(Versioned[ConfigT], abc.ABC):
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure the checkpoint; return metric name -> value (numpy array or float)."""
 
+    def static(self, ctx: ProbeContext) -> dict[str, np.ndarray]:
+        """Return constants of the series (the same at every step), stored once per variant.
+
+        Most probes have none; a circuit probe returns its graph's edge names, so per-step
+        edge vectors can be read without rebuilding the graph.
+        """
+        return {}
+
     def with_text(self, path: Path) -> Probe[ConfigT]:
         """Return this probe reading the text dataset at ``path``; probes without text ignore it.
 

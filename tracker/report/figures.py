@@ -17,6 +17,7 @@ from tracker.labels import order_series, slug
 from tracker.report import heatmaps, plots
 from tracker.store import Metric, SeriesStore
 from tracker.views.metrics import default_metrics
+from tracker.views.mpl import save_figure
 
 PLOT_FORMATS = ("png", "pdf", "svg")
 
@@ -158,7 +159,10 @@ def make_plots(stores: Sequence[SeriesStore], metrics: Sequence[str],
                    plots.timeline_figure(events, [s.series_id for s in stores]))
     for store in stores:
         sid = store.series_id
-        infos = [p[0][1] for spec in metrics if (p := _infos([store], spec))]
+        # A metric chosen for another store may never be measured in this one (a circuit
+        # that never forms): no trajectories or grid of nothing.
+        infos = [p[0][1] for spec in metrics if (p := _infos([store], spec))
+                 and np.isfinite(store.metric(p[0][1].probe, p[0][1].name)).any()]
         # Trajectories first (they sit side by side on a page), then the wide grids.
         for info in infos:
             if info.kind in ("head", "layer"):
@@ -180,6 +184,8 @@ def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
                 metrics: Sequence[str] | None = None, fmt: str = "png",
                 events: pd.DataFrame | None = None, n_panels: int = 8) -> list[Path]:
     """Draw every figure for some stores into ``out_dir`` (one file per figure).
+
+    By default that includes each store's circuit figures (:mod:`tracker.report.circuits`).
 
     Args:
         paths: Series store paths.
@@ -203,6 +209,15 @@ def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathL
     out = Path(out_dir)
     written = []
     for plot in make_plots(stores, select_metrics(stores, metrics), events, n_panels):
-        written.append(plots.save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
+        written.append(save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
         plot.figure.clear()
+    if metrics:
+        return written  # metrics were chosen: only those
+    # Imported here: the circuit figures build on this module's Plot.
+    from tracker.report.circuits import circuit_plots
+
+    for store in stores:
+        for plot in circuit_plots(store):
+            written.append(save_figure(plot.figure, out / f"{plot.name}.{fmt}"))
+            plot.figure.clear()
     return written

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
@@ -16,28 +15,20 @@ import pandas as pd
 from tracker import __version__
 from tracker.events import read_events_for
 from tracker.labels import format_tokens, head_label, short_series, slug
-from tracker.report import plots
+from tracker.report.circuit_section import circuits_section
 from tracker.report.figures import (
-    Plot,
     make_plots,
     open_stores,
     select_metrics,
     split_warnings,
 )
+from tracker.report.fragments import figure_html as _figure
+from tracker.report.fragments import num as _num
+from tracker.report.fragments import table_html as _table
+from tracker.report.fragments import when as _when
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
 from tracker.store import SeriesStore
 from tracker.views.metrics import aggregate_names, readings_from_store, step_aggregates
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
-    """Render an HTML table; cells are already-escaped HTML."""
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _num(value: float, digits: int = 3) -> str:
-    return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}g}"
 
 
 def _where(row: pd.Series) -> str:
@@ -51,12 +42,6 @@ def _where(row: pd.Series) -> str:
         where = f"<span title='{escape(members)}'>{escape(short)}</span>" if members else "–"
     more = int(row.get("_more", 0) or 0)
     return where + (f" <span class='muted'>+{more} more</span>" if more else "")
-
-
-def _when(step: float, tokens: float) -> str:
-    if not np.isfinite(step):
-        return "–"
-    return f"{step:,.0f}<span class='sub'>{format_tokens(tokens)} tok</span>"
 
 
 def top_events(events: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
@@ -112,18 +97,6 @@ def warnings_list(warnings: pd.DataFrame, with_series: bool = True, limit: int =
     return (f"<details class='quality'><summary>{len(warnings)} quality warning"
             f"{'s' if len(warnings) != 1 else ''} (isolated outliers: one checkpoint off its "
             f"neighbours; not changes)</summary><ul>{''.join(items)}{more}</ul></details>")
-
-
-def _figure(plot: Plot) -> str:
-    # Shown at 100 CSS px per figure inch whatever the PNG's resolution, so text is the
-    # same size in every figure; wide figures shrink to the column.
-    width = round(float(plot.figure.get_size_inches()[0]) * 100)
-    data = base64.b64encode(plots.figure_png(plot.figure)).decode("ascii")
-    plot.figure.clear()  # the PNG is all the page keeps; free the figure now
-    return (f'<figure id="{escape(plot.name)}" style="max-width:{width + 26}px">'
-            f"<figcaption><b>{escape(plot.title)}</b> {escape(plot.caption)}</figcaption>"
-            f'<img alt="{escape(plot.title)}" width="{width}" '
-            f'src="data:image/png;base64,{data}"></figure>')
 
 
 def _final_numbers(store: SeriesStore) -> list[str]:
@@ -251,7 +224,8 @@ def render_report(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str
             f"<section id='{slug(s.series_id)}'><h2>{escape(s.series_id)}</h2>{_provenance(s)}"
             f"<h3>Events</h3>{stale}{events_table(changes, with_series=False)}"
             f"{warnings_list(warnings, with_series=False)}"
-            f"<div class='figs'>{''.join(per_series[s.series_id])}</div></section>")
+            f"<div class='figs'>{''.join(per_series[s.series_id])}</div>"
+            f"{circuits_section(s)}</section>")
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

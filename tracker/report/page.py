@@ -62,6 +62,10 @@ figure { margin:0; border:1px solid var(--line); border-radius:10px; padding:12p
          background:#fff; flex:0 1 auto; }
 figcaption { font-size:12.5px; color:#374151; margin-bottom:8px; }
 figure img { display:block; max-width:100%; height:auto; }
+.circuit-task { border-top:1px solid var(--line); margin-top:18px; padding-top:6px; }
+.circuit-task h4 { margin:10px 0 4px; font-size:16px; font-weight:650; }
+h5 { margin:18px 0 6px; font-size:12px; font-weight:600; color:#374151; }
+table.roles { max-width:900px; }
 footer { color:var(--muted); font-size:12px; padding-bottom:40px; }
 a { color:var(--accent); }
 """

@@ -2,7 +2,8 @@
 
 matplotlib is imported inside the functions (it is an optional dependency) and figures are
 built as ``matplotlib.figure.Figure`` objects rendered by Agg, never through pyplot, so no
-global backend is switched (a notebook's inline backend stays as it is) and nothing leaks.
+global backend is switched (a notebook's inline backend stays as it is) and nothing leaks
+(the style and the rendering are :mod:`tracker.views.mpl`'s, shared with W&B images).
 
 Token axes are logarithmic. Step 0 has zero tokens, which a log axis cannot show, so the
 initialisation is drawn as a hollow marker left of the first checkpoint, in a band labelled
@@ -12,11 +13,7 @@ sit at some token count.
 
 from __future__ import annotations
 
-import io
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,74 +23,12 @@ from tracker.errors import TrackerError
 from tracker.labels import HeadId, format_tokens, order_series, short_series
 from tracker.store import Metric, SeriesStore
 from tracker.views.metrics import best_over_units, count_past_threshold
+from tracker.views.mpl import new_figure, style
 
-#: House style: quiet axes, light grid, left-aligned titles; applied per figure.
-STYLE: dict[str, Any] = {
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.titleweight": "bold",
-    "axes.titlelocation": "left",
-    "axes.labelsize": 9,
-    "axes.labelcolor": "#1f2937",
-    "axes.edgecolor": "#9ca3af",
-    "axes.linewidth": 0.8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.color": "#e5e7eb",
-    "grid.linewidth": 0.6,
-    "xtick.color": "#4b5563",
-    "ytick.color": "#4b5563",
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "legend.frameon": False,
-    "legend.fontsize": 8,
-    "savefig.dpi": 150,
-    "savefig.facecolor": "white",
-}
 SINGLE_COLOURS = ("#2563eb", "#dc2626", "#059669")
 
 #: Event kinds drawn on the emergence timeline (fades and handovers stay in the tables).
 TIMELINE_KINDS = ("emergence", "phase_transition")
-
-
-@contextmanager
-def style() -> Iterator[Any]:
-    """Import matplotlib lazily and apply the house style for the block; yields the module."""
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise TrackerError("plots need matplotlib: pip install 'tracker[plot]'") from exc
-    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # keys typed as a Literal
-        yield matplotlib
-
-
-def new_figure(width: float, height: float) -> Any:
-    """Make a constrained-layout Figure on an Agg canvas (no pyplot, no global backend)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
-    """Save a figure (format from the suffix: png, pdf, svg) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with style():
-        fig.savefig(path)
-    return path
-
-
-def figure_png(fig: Any, dpi: int = 150) -> bytes:
-    """Render a figure to PNG bytes."""
-    buffer = io.BytesIO()
-    with style():
-        fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def series_colours(series_ids: Sequence[str]) -> dict[str, Any]:

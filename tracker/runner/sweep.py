@@ -119,6 +119,7 @@ def run_probes(
                 raise TrackerError(f"step {step}: probe {probe.name!r} returned undeclared "
                                    f"metric {name!r}")
             result.add(declared[name], value)
+        result.static = probe.static(ctx)
         results[(probe.name, probe.key)] = result
         ctx.release(ctx.active_probe)
     return results, ctx

@@ -23,7 +23,14 @@ from tracker.store.layout import (
     RESULTS,
     SCHEMA_VERSION,
 )
-from tracker.store.shards import ProbeResult, StepShard, check_schema, list_shards, read_shard
+from tracker.store.shards import (
+    ProbeResult,
+    StepShard,
+    check_schema,
+    list_shards,
+    read_shard,
+    write_static,
+)
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
@@ -136,3 +143,4 @@ def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str)
             opts = _COMPRESSION if data.ndim > 1 else {}
             dset = group.create_dataset(name, data=data, **opts)
             dset.attrs.update(specimen.metrics[name].attrs())
+        write_static(group, next((r.static for _, r in reversed(entries) if r.static), {}))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 #: Layout version written to every file. Readers accept this version and older ones.
-#: History: 1 = checkpoints and results; 2 = adds /events (tracker detect).
-SCHEMA_VERSION = 2
+#: History: 1 = checkpoints and results; 2 = adds /events (tracker detect); 3 = adds a
+#: variant's optional ``static`` group (constants of the series, e.g. a circuit graph's edges).
+SCHEMA_VERSION = 3
 #: Oldest layout version readers still understand.
 MIN_READABLE_SCHEMA = 1
 
@@ -14,6 +15,8 @@ KIND_SERIES = "series"
 CHECKPOINTS = "checkpoints"
 RESULTS = "results"
 EVENTS = "events"
+#: Subgroup of a probe variant holding constants of the series (no step axis).
+STATIC = "static"
 
 #: Groups of a consolidated file that shards do not produce; consolidation keeps them.
 PRESERVED_GROUPS = (EVENTS,)

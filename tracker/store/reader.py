@@ -13,8 +13,8 @@ import numpy as np
 
 from tracker.errors import StoreError
 from tracker.metric import Metric
-from tracker.store.layout import CHECKPOINTS, KIND_SERIES, RESULTS
-from tracker.store.shards import check_schema
+from tracker.store.layout import CHECKPOINTS, KIND_SERIES, RESULTS, STATIC
+from tracker.store.shards import check_schema, read_static
 
 
 def default_variant(candidates: Mapping[str, tuple[int, int]]) -> str:
@@ -67,12 +67,16 @@ class SeriesStore:
             self._variants: dict[tuple[str, str], dict[str, Any]] = {}
             self._metrics: dict[tuple[str, str, str], np.ndarray] = {}
             self._infos: list[Metric] = []
+            self._static: dict[tuple[str, str], dict[str, np.ndarray]] = {}
             for probe, group in f.get(RESULTS, {}).items():
                 for key, variant in group.items():
                     self._variants[(probe, key)] = {
                         k: _plain(v) for k, v in variant.attrs.items()
                     } | {"present": np.asarray(variant["present"][()], dtype=bool)}
                     for name, dset in variant.items():
+                        if name == STATIC:
+                            self._static[(probe, key)] = read_static(dset)
+                            continue
                         if name == "present":
                             continue
                         self._metrics[(probe, key, name)] = np.asarray(dset[()])
@@ -93,6 +97,19 @@ class SeriesStore:
     def provenance(self) -> dict[str, Any]:
         """Source facts recorded by the sweep."""
         return json.loads(str(self.attrs.get("provenance_json", "{}")) or "{}")
+
+    def static(self, probe: str, name: str, key: str | None = None) -> np.ndarray:
+        """Return a constant of the series a probe stored (e.g. a circuit graph's edge names).
+
+        Raises:
+            KeyError: Naming the probe, variant and constant, if it is not stored.
+        """
+        key = self.resolve_key(probe, key)
+        try:
+            return self._static[(probe, key)][name]
+        except KeyError:
+            raise KeyError(f"{self.path}: /results/{probe}/{key} stores no constant "
+                           f"{name!r}") from None
 
     def variants(self) -> list[tuple[str, str]]:
         """Return stored (probe, variant key) pairs."""

@@ -21,6 +21,7 @@ from tracker.store.layout import (
     MIN_READABLE_SCHEMA,
     RESULTS,
     SCHEMA_VERSION,
+    STATIC,
     shard_dir,
     shard_name,
 )
@@ -38,6 +39,8 @@ class ProbeResult:
         metrics: What each metric is, by name (as the probe declared it).
         values: Each metric's value at this step, by name (float32).
         seconds: Time the probe took.
+        static: Constants of the series the probe reports (the same at every step, such as a
+            circuit graph's edge names), stored once per variant in its ``static`` group.
     """
 
     probe: str
@@ -47,6 +50,7 @@ class ProbeResult:
     metrics: dict[str, Metric] = field(default_factory=dict)
     values: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
+    static: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -92,6 +96,31 @@ def check_schema(attrs: Mapping[str, Any], path: str | os.PathLike[str]) -> None
         raise StoreError(f"{path}: schema version {int(version)} is too old to read")
 
 
+def write_static(variant: h5py.Group, static: Mapping[str, np.ndarray]) -> None:
+    """Write a variant's constants of the series (strings as UTF-8 text) into ``static``."""
+    if not static:
+        return
+    group = variant.create_group(STATIC)
+    for name, value in sorted(static.items()):
+        array = np.asarray(value)
+        if array.dtype.kind in "USO":
+            group.create_dataset(name, data=array.astype(object), dtype=h5py.string_dtype())
+        else:
+            group.create_dataset(name, data=array)
+
+
+def read_static(group: h5py.Group) -> dict[str, np.ndarray]:
+    """Read a ``static`` group written by :func:`write_static` (text back as ``str``)."""
+    out = {}
+    for name, dset in group.items():
+        value = dset[()]
+        if h5py.check_string_dtype(dset.dtype) is not None:
+            value = np.array([v.decode() if isinstance(v, bytes) else str(v)
+                              for v in np.ravel(value)], dtype=object).reshape(dset.shape)
+        out[name] = np.asarray(value)
+    return out
+
+
 def shard_path(store_path: str | os.PathLike[str], step: int) -> Path:
     """Path of the shard of ``step`` for the store at ``store_path``."""
     return Path(shard_dir(str(store_path))) / shard_name(step)
@@ -127,8 +156,11 @@ def read_shard(path: str | os.PathLike[str]) -> StepShard:
                     config_hash=str(variant.attrs["config_hash"]),
                     seconds=float(variant.attrs.get("seconds", 0.0)),
                 )
-                for name, dset in variant.items():
-                    result.add(Metric.from_attrs(name, dset.attrs), dset[()])
+                for name, item in variant.items():
+                    if name == STATIC:
+                        result.static = read_static(item)
+                    else:
+                        result.add(Metric.from_attrs(name, item.attrs), item[()])
                 shard.results[(probe, key)] = result
     return shard
 
@@ -164,6 +196,7 @@ def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
             for name, metric in result.metrics.items():
                 dset = variant.create_dataset(name, data=result.values[name])
                 dset.attrs.update(metric.attrs())
+            write_static(variant, result.static)
         f.flush()
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())

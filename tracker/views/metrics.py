@@ -7,14 +7,32 @@ replay of the store sends, and the numbers the report plots.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from tracker.events.circuits import PROBE as CIRCUIT_PROBE
 from tracker.store import Metric, SeriesStore, StepShard, default_variant
 
 #: One metric (its stored record: probe, name, kind, orientation...) and its value at one step.
 Reading = tuple[Metric, np.ndarray]
+_EDGE_VECTOR = re.compile(r"^circuit_(.+)_(edge_scores|in_circuit)$")
+_CIRCUIT_DRAWN = re.compile(
+    r"^circuit_.+_(size|size_fraction|faithfulness|faithfulness_ratio|name_mover|s_inhibition)$")
+
+
+def edge_vector(metric: Metric) -> tuple[str, str] | None:
+    """``(task, "edge_scores" | "in_circuit")`` for the circuit probe's per-edge vectors.
+
+    These hold one entry per edge of the model's graph (thousands): their mean or max means
+    little, so aggregates and plots leave them out and :mod:`tracker.views.circuits` shows
+    the circuit instead. None for every other metric.
+    """
+    match = _EDGE_VECTOR.match(metric.name)
+    if metric.probe != CIRCUIT_PROBE or metric.kind != "vector" or not match:
+        return None
+    return match.group(1), match.group(2)
 
 
 def aggregate_names(metric: Metric) -> dict[str, str]:
@@ -46,12 +64,13 @@ def step_aggregates(readings: Iterable[Reading]) -> dict[str, float]:
 
     Head and layer metrics give their best value (max, or min when lower is the mechanism)
     and, when they declare a threshold, how many heads/layers are past it. Scalars are kept
-    as they are; vectors give their mean and max.
+    as they are; vectors give their mean and max, except a circuit's per-edge vectors
+    (:func:`edge_vector`), whose circuit is summarised by its size and faithfulness.
     """
     out: dict[str, float] = {}
     for metric, raw in readings:
         value = np.asarray(raw, dtype=np.float64)
-        if not np.isfinite(value).any():
+        if not np.isfinite(value).any() or edge_vector(metric) is not None:
             continue
         names = aggregate_names(metric)
         if metric.kind == "scalar":
@@ -108,10 +127,23 @@ def best_over_units(values: np.ndarray, higher: bool | None) -> np.ndarray:
     return out
 
 
+def drawn_by_circuits(metric: Metric) -> bool:
+    """Whether the report's circuit block already shows a circuit-probe metric.
+
+    Size and faithfulness have their own panels there, and the 0/1 role labels are its role
+    table; plotted again as generic curves they would only repeat them.
+    """
+    return metric.probe == CIRCUIT_PROBE and bool(_CIRCUIT_DRAWN.match(metric.name))
+
+
 def default_metrics(store: SeriesStore) -> list[Metric]:
-    """Metrics worth plotting by default: head, layer and scalar metrics, heads first."""
+    """Metrics worth plotting by default: head, layer and scalar metrics, heads first.
+
+    Left out: what the circuit block shows (:func:`drawn_by_circuits`); per-edge vectors
+    are left out with every vector.
+    """
     order = {"head": 0, "layer": 1, "scalar": 2}
-    infos = [i for i in store.metric_infos() if i.kind in order]
+    infos = [i for i in store.metric_infos() if i.kind in order and not drawn_by_circuits(i)]
     return sorted(infos, key=lambda i: (order[i.kind], i.probe, i.name))
 
 

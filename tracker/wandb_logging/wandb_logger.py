@@ -26,6 +26,7 @@ import numpy as np
 from tracker import __version__
 from tracker.errors import TrackerError
 from tracker.events import read_store_events
+from tracker.views.circuits import PreviousCircuits
 from tracker.views.metrics import (
     Reading,
     aggregate_names,
@@ -118,6 +119,8 @@ class WandbStepLogger:
         self._defined: set[str] = set()
         self._probes: dict[str, dict[str, Any]] = {}
         self._finished = False
+        # Circuit similarity to the previous checkpoint, computed as steps arrive.
+        self.circuits = PreviousCircuits()
         if dir is not None:
             Path(dir).mkdir(parents=True, exist_ok=True)
         try:
@@ -155,6 +158,10 @@ class WandbStepLogger:
         for (probe, key), result in sorted(shard.results.items()):
             if self.keys.get(probe, key) == key:
                 self.note_probe(probe, result.version, key, result.config_json)
+        if self.circuits.graph is None:
+            from tracker.wandb_logging.circuits import shard_graph
+
+            self.circuits.graph = shard_graph(shard, self.keys)
         self.log_step(int(shard.step), int(shard.tokens), readings_from_shard(shard, self.keys))
 
     def log_step(self, step: int, tokens: int, readings: Sequence[Reading]) -> bool:
@@ -170,6 +177,7 @@ class WandbStepLogger:
             return False
         row: dict[str, Any] = {"tokens": tokens, "train_step": step}
         row.update(step_aggregates(readings))
+        row.update(self.circuits.update(readings))
         self._define(readings)
         if self.heatmaps:
             row.update(self._heatmaps(step, tokens, readings))
@@ -210,7 +218,7 @@ class WandbStepLogger:
         return images
 
     def finish(self, exit_code: int = 0) -> None:
-        """Log the events table and the store artifact (if the store exists), end the run.
+        """Log the events table, circuits and the store artifact (if the store exists), end the run.
 
         Safe to call twice; call it in a ``finally`` so a failed sweep still closes its run.
         """
@@ -219,7 +227,7 @@ class WandbStepLogger:
         self._finished = True
         try:
             if self.store_path is not None and self.store_path.exists():
-                extras = [("events table", self._log_events)]
+                extras = [("events table", self._log_events), ("circuits", self._log_circuits)]
                 if self.artifact:
                     extras.append(("store artifact", self._log_artifact))
                 for what, extra in extras:
@@ -243,6 +251,15 @@ class WandbStepLogger:
         table = self.wandb.Table(dataframe=events.reset_index(drop=True))
         # Same step as the last row: W&B merges it there instead of dropping a lower step.
         self.run.log({"events": table}, step=max(self.last_step, 0))
+
+    def _log_circuits(self) -> None:
+        """Similarity to the final circuit, drawings and role tables: known only at the end."""
+        from tracker.wandb_logging.circuits import circuit_summary
+
+        assert self.store_path is not None
+        row = circuit_summary(self.wandb, self.store_path)
+        if row:
+            self.run.log(row, step=max(self.last_step, 0))  # merged into the last row
 
     def _log_artifact(self) -> None:
         assert self.store_path is not None
@@ -326,6 +343,10 @@ def log_store(store_path: str | os.PathLike[str], project: str = "tracker",
         keys={p: store.resolve_key(p) for p, _ in store.variants()}, heatmaps=heatmaps,
         heatmap_ranges=ranges, artifact=artifact, tags=sorted({p for p, _ in store.variants()}),
     )
+    if any(p == "circuits" for p, _ in store.variants()):
+        from tracker.events.circuits import circuit_graph
+
+        logger.circuits.graph = circuit_graph(store)
     try:
         for probe, key in logger.keys.items():
             attrs = store.variant_attrs(probe, key)
