@@ -37,12 +37,14 @@ from tracker.circuits.tasks import CircuitTask, load_task
 from tracker.models.gpt_neox import GPTNeoXAdapter
 
 #: Pythia-70m's shape; ``--smoke`` swaps in a tiny one.
-PYTHIA_70M = dict(vocab_size=50304, hidden_size=512, num_hidden_layers=6, num_attention_heads=8,
-                  intermediate_size=2048, rotary_pct=0.25, use_parallel_residual=True,
-                  max_position_embeddings=2048)
-TINY = dict(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-            intermediate_size=64, rotary_pct=0.25, use_parallel_residual=True,
-            max_position_embeddings=128)
+PYTHIA_70M: dict[str, Any] = dict(
+    vocab_size=50304, hidden_size=512, num_hidden_layers=6, num_attention_heads=8,
+    intermediate_size=2048, rotary_pct=0.25, use_parallel_residual=True,
+    max_position_embeddings=2048)
+TINY: dict[str, Any] = dict(
+    vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    intermediate_size=64, rotary_pct=0.25, use_parallel_residual=True,
+    max_position_embeddings=128)
 
 
 def random_model(shape: dict[str, Any], seed: int = 0) -> GPTNeoXForCausalLM:

@@ -17,8 +17,16 @@ EAP-IG and exact over the top 100 edges):
 * ``overlap``: share of exact's top edges among the method's own top edges by |score|.
 
 Each method's wall time is measured in the same run. m = 1 is EAP itself (one gradient at the
-clean end): a check that the two code paths agree. The plateau is the smallest m whose mean
-``rho`` over all (checkpoint, task) is within ``--tol`` of the best mean.
+clean end): a check that the two code paths agree. The plateau is the smallest m from which
+the mean ``rho`` over all (checkpoint, task) stays within ``--tol`` of its value at the largest
+m: where more steps stop changing the answer, whether or not agreement with single-edge
+patching rises on the way (it need not: exact patching moves one edge with every other edge
+clean, where EAP's gradient is taken, while EAP-IG averages gradients along a path on which
+every input moves towards the corrupted run). The same plateau is found for each (checkpoint,
+task) alone; ``plateau_m_every`` is the m from which all of them have settled.
+``converged`` is the same agreement measured against EAP-IG at the largest m instead of exact
+patching (its top edges by |score|).
+``--from-json FILE`` reprints the table and summary of a saved run without recomputing.
 """
 
 from __future__ import annotations
@@ -88,19 +96,30 @@ def measure(model: Any, task: CircuitTask, ms: list[int], batch_size: int, top: 
         "eap": {**agreement(exact, eap, top), "seconds": t_eap},
         "eap_ig": {},
     }
+    igs = {}
     for m in ms:
         cfg = AttributionConfig(ig_steps=m, batch_size=batch_size)
-        ig, t_ig = _timed(lambda cfg=cfg: eap_ig_scores(*args, cfg))
-        row["eap_ig"][str(m)] = {**agreement(exact, ig, top), "seconds": t_ig}
+        igs[m], t_ig = _timed(lambda cfg=cfg: eap_ig_scores(*args, cfg))
+        row["eap_ig"][str(m)] = {**agreement(exact, igs[m], top), "seconds": t_ig}
+    limit = igs[max(ms)]
+    for m in ms:
+        row["eap_ig"][str(m)]["converged"] = agreement(limit, igs[m], top)
     return row
 
 
 def plateau(rows: list[dict[str, Any]], ms: list[int], tol: float, key: str = "rho"
             ) -> tuple[int, dict[int, float]]:
-    """Smallest m whose mean ``key`` over rows is within ``tol`` of the best mean, and means."""
+    """Smallest m from which the mean ``key`` stays within ``tol`` of its largest-m value.
+
+    Returns:
+        That m and the mean ``key`` over rows at every m.
+    """
     means = {m: float(np.mean([r["eap_ig"][str(m)][key] for r in rows])) for m in ms}
-    best = max(means.values())
-    return min(m for m in ms if means[m] >= best - tol), means
+    order = sorted(ms)
+    limit = means[order[-1]]
+    settled = [m for i, m in enumerate(order)
+               if all(abs(means[n] - limit) <= tol for n in order[i:])]
+    return settled[0], means
 
 
 def table(results: list[dict[str, Any]], ms: list[int]) -> str:
@@ -128,10 +147,21 @@ def summary(results: list[dict[str, Any]], ms: list[int], tol: float) -> dict[st
     m_abs, rho_abs = plateau(results, ms, tol, "rho_abs")
     _, overlap = plateau(results, ms, tol, "overlap")
 
+    each = [plateau([r], ms, tol)[0] for r in results]
+    m_all = max(each)
+
     def worst(key: str, m: int) -> float:
         return float(min(r["eap_ig"][str(m)][key] for r in results))
+
+    def passing(m: int | None) -> int:
+        return sum((r["eap"] if m is None else r["eap_ig"][str(m)])["rho"] >= CRITERION
+                   for r in results)
     return {
         "plateau_m_rho": m_rho, "plateau_m_rho_abs": m_abs, "tol": tol,
+        "plateau_m_each": {f"{r['revision']} {r['task']}": m
+                           for r, m in zip(results, each, strict=True)},
+        "plateau_m_every": m_all,
+        "rows_passing": {"eap": passing(None), **{m: passing(m) for m in ms}},
         "mean_rho": rho, "mean_rho_abs": rho_abs, "mean_overlap": overlap,
         "min_rho": {m: worst("rho", m) for m in ms},
         "eap_mean_rho": float(np.mean([r["eap"]["rho"] for r in results])),
@@ -139,7 +169,41 @@ def summary(results: list[dict[str, Any]], ms: list[int], tol: float) -> dict[st
         "eap_mean_overlap": float(np.mean([r["eap"]["overlap"] for r in results])),
         "eap_min_rho": float(min(r["eap"]["rho"] for r in results)),
         "criterion_holds_at_plateau": bool(worst("rho", m_rho) >= CRITERION),
+        "best_m_rho": max(ms, key=lambda m: rho[m]),
+        "converged_rho": {m: float(np.mean([r["eap_ig"][str(m)]["converged"]["rho"]
+                                            for r in results if "converged" in r["eap_ig"][str(m)]]
+                                           or [np.nan])) for m in ms},
     }
+
+
+def report(repo: str, args: dict[str, Any], results: list[dict[str, Any]], tol: float
+           ) -> dict[str, Any]:
+    """Print the table and the summary of a run; return the summary."""
+    ms = [int(m) for m in args["m"]]
+    summ = summary(results, ms, tol)
+    print(f"\n{repo}, {args['n_examples']} examples, top {args['top']} edges by |exact|, "
+          f"{args.get('threads', '?')} threads; cells: Spearman signed / Spearman |.| / top-k "
+          "overlap\n")
+    print(table(results, ms))
+    for key in ("rho", "rho_abs", "overlap"):
+        print(f"\nmean {key} per m: " + ", ".join(
+            f"{m}: {v:.3f}" for m, v in summ[f"mean_{key}"].items()), end="")
+    print("\nmin rho per m: " + ", ".join(f"{m}: {v:.3f}" for m, v in summ["min_rho"].items()))
+    print("mean rho against EAP-IG at the largest m: " + ", ".join(
+        f"{m}: {v:.3f}" for m, v in summ["converged_rho"].items()))
+    print(f"EAP: mean rho {summ['eap_mean_rho']:.3f}, min {summ['eap_min_rho']:.3f}, mean "
+          f"rho_abs {summ['eap_mean_rho_abs']:.3f}, mean overlap {summ['eap_mean_overlap']:.2f}")
+    print(f"plateau (mean rho stays within {tol} of its value at m = {max(ms)}): m = "
+          f"{summ['plateau_m_rho']} (absolute scores: m = {summ['plateau_m_rho_abs']}); best "
+          f"mean rho at m = {summ['best_m_rho']}; rho >= {CRITERION} on every checkpoint and "
+          f"task at the plateau: {summ['criterion_holds_at_plateau']}, with EAP: "
+          f"{summ['eap_min_rho'] >= CRITERION}")
+    print("plateau per checkpoint and task: " + ", ".join(
+        f"{k}: {m}" for k, m in summ["plateau_m_each"].items())
+        + f"; reached everywhere from m = {summ['plateau_m_every']}")
+    print(f"rows with rho >= {CRITERION} (of {len(results)}): " + ", ".join(
+        f"{'EAP' if k == 'eap' else 'm=' + str(k)}: {v}" for k, v in summ["rows_passing"].items()))
+    return summ
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -153,10 +217,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--top", type=int, default=100)
     parser.add_argument("--tol", type=float, default=0.01,
-                        help="plateau: mean rho within this of the best m")
+                        help="plateau: mean rho stays within this of its largest-m value")
+    parser.add_argument("--from-json", type=Path, help="reprint a saved run, computing nothing")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--out", type=Path, default=Path("circuit_agreement.json"))
     args = parser.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        report(saved["repo"], saved["args"], saved["results"], args.tol)
+        return
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if args.threads:
@@ -173,21 +242,11 @@ def main(argv: list[str] | None = None) -> None:
             ig = " ".join(f"m{m}={row['eap_ig'][str(m)]['rho']:.3f}" for m in args.m)
             print(f"{rev} {name}: exact {row['exact_seconds']:.0f}s, EAP rho "
                   f"{row['eap']['rho']:.3f}, EAP-IG {ig}", flush=True)
-    summ = summary(results, args.m, args.tol)
-    print(f"\n{args.repo}, {args.n_examples} examples, top {args.top} edges by |exact|, "
-          f"{torch.get_num_threads()} threads; cells: Spearman signed / Spearman |.| / top-k "
-          "overlap\n")
-    print(table(results, args.m))
-    print("\nmean rho per m: " + ", ".join(f"{m}: {v:.3f}" for m, v in summ["mean_rho"].items()))
-    print("min rho per m: " + ", ".join(f"{m}: {v:.3f}" for m, v in summ["min_rho"].items()))
-    print(f"EAP: mean rho {summ['eap_mean_rho']:.3f}, min {summ['eap_min_rho']:.3f}, mean "
-          f"overlap {summ['eap_mean_overlap']:.2f}")
-    print(f"plateau (mean rho within {args.tol} of best): m = {summ['plateau_m_rho']} "
-          f"(absolute scores: m = {summ['plateau_m_rho_abs']}); criterion rho >= {CRITERION} "
-          f"on every checkpoint and task at the plateau: {summ['criterion_holds_at_plateau']}")
-    args.out.write_text(json.dumps({"repo": args.repo, "args": {
-        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "results": results, "summary": summ}, indent=1))
+    saved_args = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    saved_args["threads"] = torch.get_num_threads()
+    summ = report(args.repo, saved_args, results, args.tol)
+    args.out.write_text(json.dumps({"repo": args.repo, "args": saved_args, "results": results,
+                                    "summary": summ}, indent=1))
     print(f"wrote {args.out}")
 
 
