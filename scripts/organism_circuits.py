@@ -53,7 +53,8 @@ def summarise(store: SeriesStore) -> dict[str, Any]:
         frac = store.metric("circuits", p + "size_fraction")
         sim = task_similarity(store, task)
         defined = np.nonzero(np.isfinite(faith))[0]
-        settles = [e for e in events if e.metric == p + "jaccard_final" and e.kind == "emergence"]
+        settles = sorted((e for e in events if e.kind == "emergence" and e.metric in (
+            p + "jaccard_final", p + "weighted_final")), key=lambda e: e.onset_step)
         roles = {role: _heads(held[-1]) for role, held in role_table(store, task).items()}
         out["tasks"][task] = {
             "faithfulness": faith.tolist(), "size": size.tolist(),
@@ -83,7 +84,7 @@ def print_summary(summary: dict[str, Any], every: int) -> None:
             f"{t['settles_step']:.0f} ({format_tokens(t['settles_tokens'])} tokens)")
         print(f"\n### {task}: faithfulness first defined at step {t['first_defined_step']}, "
               f"at every later checkpoint from {t['defined_from_step']}; "
-              f"Jaccard-to-final emergence event at {settles}; weighted Jaccard to final "
+              f"similarity-to-final emergence event at {settles}; weighted Jaccard to final "
               f">= {SETTLED} from step {t['settled_step']}")
         print("| step | clean | corrupted | edges | fraction | faithfulness | Jaccard final "
               "| weighted |\n|---|---|---|---|---|---|---|---|")
