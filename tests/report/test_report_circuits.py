@@ -135,3 +135,12 @@ def test_a_metric_never_measured_in_one_store_gets_no_per_series_figures(store, 
     assert "organisms-circuit-toy-2_grid_circuits-circuit_ioi_heads.png" not in names
     assert "organisms-circuit-toy-2_units_circuits-circuit_ioi_heads.png" not in names
     assert f"{slug(CIRCUIT_SERIES)}_grid_circuits-circuit_ioi_heads.png" in names
+
+
+def test_overview_says_when_each_circuit_forms_in_steps_and_tokens(store):
+    html = render_report([store.path])
+    overview = html[html.index("<section id=\"overview\">"):]
+    overview = overview[:overview.index("</section>")]
+    assert "<h3>When circuits form</h3>" in overview
+    text = _text(overview[overview.index("When circuits form"):])
+    assert "circuit-toy ioi 20 20K tok 160 160K tok 4 0.87" in text

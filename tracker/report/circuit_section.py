@@ -5,12 +5,13 @@ Empty for a store without the ``circuits`` probe, so such reports are unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 import numpy as np
 
-from tracker.events.circuits import circuit_tasks
-from tracker.labels import format_tokens, slug
+from tracker.events.circuits import SETTLED, circuit_tasks, formation
+from tracker.labels import format_tokens, short_series, slug
 from tracker.report.circuits import DRAWING_GUIDE, task_plots
 from tracker.report.fragments import figure_html, num, table_html, when
 from tracker.store import SeriesStore
@@ -83,8 +84,9 @@ def task_facts(view: TaskCircuits) -> str:
     """One sentence: when the circuit first exists, and its size and faithfulness at the end."""
     have = np.flatnonzero(view.defined)
     if not len(have):
-        return ("No circuit at any checkpoint: the clean and corrupted runs never differ "
-                "beyond noise (the model does not do the task).")
+        return ("No circuit at any checkpoint: the clean run never beats the corrupted one by "
+                "more than the noise and the task's minimum gap (the model does not do the "
+                "task).")
     first, last = int(have[0]), int(have[-1])
     return (f"First circuit at step {int(view.steps[first]):,} "
             f"({format_tokens(view.tokens[first])} tokens); at step "
@@ -114,3 +116,28 @@ def circuits_section(store: SeriesStore, n_drawings: int = 4) -> str:
             f"circuits per task, found by EAP-IG over a graph of {graph.n_edges} edges "
             f"({graph.n_layers} layers × {graph.n_heads} heads + MLPs). {DRAWING_GUIDE}</p>"
             f"{''.join(parts)}</div>")
+
+
+def _from(step: int | None, tokens: float) -> str:
+    return "–" if step is None else when(step, tokens)
+
+
+def circuits_overview(stores: Sequence[SeriesStore]) -> str:
+    """Across series: when each task's circuit forms, in steps and tokens ('' without any)."""
+    rows = []
+    for store in stores:
+        for task in circuit_tasks(store):
+            found = formation(store, task)
+            rows.append([escape(short_series(store.series_id)), escape(task),
+                         _from(found.defined_step, found.defined_tokens),
+                         _from(found.settled_step, found.settled_tokens),
+                         f"{found.final_size:.0f}" if np.isfinite(found.final_size) else "–",
+                         _faith(found.final_faithfulness)])
+    if not rows:
+        return ""
+    table = table_html(["series", "task", "circuit at every later checkpoint from",
+                        f"similar to the final circuit (weighted Jaccard >= {SETTLED:g}) from",
+                        "final edges", "final faithfulness"], rows, "compact")
+    return (f"<h3>When circuits form</h3><p class='muted'>Descriptions of the curves, not "
+            f"tested claims; the tested ones are the similarity curves' emergence events."
+            f"</p>{table}")
