@@ -99,6 +99,15 @@ class ArchitectureAdapter(abc.ABC):
         return self.d_model // self.n_heads
 
     @property
+    def n_kv_heads(self) -> int:
+        """Key/value heads per layer (fewer than ``n_heads`` under grouped-query attention).
+
+        Weight accessors and captured activations are always per query head: query head
+        ``h`` reads key/value head ``h // (n_heads // n_kv_heads)``.
+        """
+        return self.n_heads
+
+    @property
     def n_ctx(self) -> int:
         """Longest input the model takes (its position limit)."""
         return int(self.model.config.max_position_embeddings)
@@ -142,6 +151,13 @@ class ArchitectureAdapter(abc.ABC):
     def embed_matrix(self) -> torch.Tensor:
         """Token embedding W_E, (V, D)."""
 
+    def pos_embed_matrix(self) -> torch.Tensor | None:
+        """Learned position embedding W_pos, (n_ctx, D), added to W_E at the input.
+
+        None when positions enter only through rotary attention (GPT-NeoX, Llama, OLMo).
+        """
+        return None
+
     @abc.abstractmethod
     def unembed_matrix(self) -> torch.Tensor:
         """Unembedding W_U, (D, V)."""
@@ -152,19 +168,26 @@ class ArchitectureAdapter(abc.ABC):
 
     @abc.abstractmethod
     def out_matrix(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (W_O, b_O): (H, d_head, D) and (D,)."""
+        """Return (W_O, b_O): (H, d_head, D) and (D,).
+
+        ``head_out`` of a forward pass is ``z[h] @ W_O[h]`` (times a per-position scale where
+        a norm follows attention, as in OLMo 2), so heads plus ``b_O`` sum to ``attn_out``.
+        """
 
     @abc.abstractmethod
     def attn_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Apply the layer norm in front of attention."""
+        """Apply the layer norm in front of attention (the identity where there is none)."""
 
     @abc.abstractmethod
     def mlp_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Apply the layer norm in front of the MLP."""
+        """Apply the layer norm in front of the MLP (the identity where there is none)."""
 
     @abc.abstractmethod
     def mlp(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Apply the MLP of a layer (without its norm)."""
+        """Apply the MLP of a layer without its input norm, with any norm after it (OLMo 2).
+
+        ``mlp(layer, mlp_norm(layer, x))`` is what the block adds to the stream.
+        """
 
     @abc.abstractmethod
     def final_norm(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,5 +195,9 @@ class ArchitectureAdapter(abc.ABC):
 
     @property
     def parallel_residual(self) -> bool:
-        """Whether attention and MLP read the same residual (GPT-J/NeoX style)."""
+        """Whether attention and MLP read the same residual (GPT-J/NeoX style).
+
+        False for sequential blocks (GPT-2, Llama, OLMo), where the MLP reads the residual
+        after the attention output was added.
+        """
         return False
