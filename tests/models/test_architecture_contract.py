@@ -148,7 +148,8 @@ def test_bf16_runs_and_tracks_fp32(built) -> None:  # type: ignore[no-untyped-de
 def test_value_weights_reproduce_the_heads_from_the_pattern(built) -> None:  # type: ignore[no-untyped-def]
     """Per query head, pattern @ (attn_norm(resid) W_V + b_V) @ W_O is the head's output,
     up to the per-position scale of a norm after attention (OLMo 2), which is the same for
-    every head: so each head's output is parallel to the one rebuilt from the weights."""
+    every head: so each head's output is parallel to the one rebuilt from the weights; and
+    ``attn_output`` of those per-head values is the attention output."""
     _, _, adapter, _, out, _ = built
     with torch.no_grad():
         for layer in range(adapter.n_layers):
@@ -163,3 +164,6 @@ def test_value_weights_reproduce_the_heads_from_the_pattern(built) -> None:  # t
             assert (got - ratio[..., None] * rebuilt).abs().max() < 1e-5
             assert (ratio - ratio[..., :1]).abs().max() < 1e-4  # one scale for all heads
             assert ratio.min() > 0
+            # attn_output turns those per-head values into the block's attention output.
+            written = adapter.attn_output(layer, z.transpose(1, 2))
+            assert (written - out.attn_out[layer]).abs().max() < 1e-5

@@ -174,6 +174,20 @@ class ArchitectureAdapter(abc.ABC):
         a norm follows attention, as in OLMo 2), so heads plus ``b_O`` sum to ``attn_out``.
         """
 
+    def attn_output(self, layer: int, z: torch.Tensor) -> torch.Tensor:
+        """Return what attention adds to the stream given each head's mixed values.
+
+        Args:
+            layer: The layer.
+            z: (..., H, d_head) per-head results of attention (pattern times values).
+
+        Returns:
+            (..., D): ``sum_h z[h] W_O[h] + b_O`` here; architectures with a norm after
+            attention (OLMo 2) apply it, so this is always the block's attention output.
+        """
+        w_o, b_o = self.out_matrix(layer)
+        return torch.einsum("...hd,hdm->...m", z, w_o.to(z.dtype)) + b_o.to(z.dtype)
+
     @abc.abstractmethod
     def attn_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:
         """Apply the layer norm in front of attention (the identity where there is none)."""

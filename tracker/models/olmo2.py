@@ -65,6 +65,12 @@ class Olmo2Adapter(LlamaAdapter):
         head_out = per_head_out(z, self.out_matrix(layer)[0]) * scale.to(z.dtype)[:, :, None]
         return out, head_out
 
+    def attn_output(self, layer: int, z: torch.Tensor) -> torch.Tensor:
+        """Return the post-normed attention output from per-head values z (..., H, d_head)."""
+        w_o, b_o = super().out_matrix(layer)  # the raw o_proj map
+        raw = torch.einsum("...hd,hdm->...m", z, w_o.to(z.dtype)) + b_o.to(z.dtype)
+        return self.core.layers[layer].post_attention_layernorm(raw)
+
     def out_matrix(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (W_O * w, 0): the output map with the post-attention norm's gain folded in."""
         w_o, b_o = super().out_matrix(layer)
