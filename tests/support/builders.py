@@ -98,6 +98,18 @@ def build_pythia_cache(
     return cache_dir
 
 
+def build_suite_cache(
+    cache_dir: Path, repo_id: str, model_type: str, revisions: list[str], **overrides: Any
+) -> Path:
+    """Write a hub-layout cache of tiny ``model_type`` models, one per revision name (weights
+    seeded by the name's position), as a suite publishes them (``checkpoint-1000``, ...)."""
+    tok = tiny_tokenizer()
+    for i, revision in enumerate(revisions):
+        model = tiny_arch_model(model_type, seed=100 + i, **overrides)
+        write_cache_revision(cache_dir, repo_id, revision, model, tok)
+    return cache_dir
+
+
 #: Config class and the size fields of a tiny model of each non-GPT-NeoX architecture:
 #: 2 layers, 4 heads of width 8 (d_model 32), grouped-query attention (2 key/value heads) where
 #: the architecture has it.
