@@ -40,7 +40,10 @@ class HookedOutput:
             (before the final layer norm).
         patterns: (L, B, H, T, T) attention probabilities, query by key.
         head_out: (L, B, T, H, D) each head's output through its slice of the output projection,
-            before the heads are summed (the projection bias is not included).
+            before the heads are summed (the projection bias is not included; where a norm
+            follows attention, as in OLMo 2, each head is scaled by that norm's per-position
+            factor, so heads plus bias always sum to ``attn_out``). Per query head under
+            grouped-query attention, as are ``patterns``.
         mlp_out: (L, B, T, D) MLP outputs.
         attn_out: (L, B, T, D) attention-layer outputs (sum of heads plus the projection bias).
     """
