@@ -3,9 +3,14 @@ import sys
 
 import h5py
 import pytest
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import GPTJConfig, GPTJForCausalLM
 
-from tests.support.builders import PYTHIA_REPO, build_pythia_cache, tiny_tokenizer
+from tests.support.builders import (
+    PYTHIA_REPO,
+    build_pythia_cache,
+    build_suite_cache,
+    tiny_tokenizer,
+)
 from tracker.cli.main import main
 from tracker.sources import list_cached_refs
 from tracker.sources.hf_cache import repo_folder
@@ -95,14 +100,29 @@ def test_corrupt_weights(tmp_path, capsys):
 
 
 def test_unsupported_architecture(tmp_path, capsys):
-    folder = tmp_path / "gpt2run"
-    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=64)).save_pretrained(
-        folder / "step10")
+    folder = tmp_path / "gptjrun"
+    config = GPTJConfig(n_layer=1, n_embd=16, n_head=2, rotary_dim=4, vocab_size=64)
+    GPTJForCausalLM(config).save_pretrained(folder / "step10")
     tiny_tokenizer().save_pretrained(folder / "step10")
     code, _, err = _run(capsys, "sweep", str(folder), "--store", str(tmp_path / "s.h5"),
                         "--no-progress", "--probes", "induction")
     assert code == 1
-    assert "gpt2run@step10: unsupported architecture 'gpt2'" in _error_line(err)
+    assert "gptjrun@step10: unsupported architecture 'gptj'" in _error_line(err)
+
+
+def test_sweep_a_llama_run_named_by_a_user_pattern(tmp_path, capsys):
+    cache = build_suite_cache(tmp_path / "hub", "me/llama-run", "llama",
+                              ["main", "run-10-5M", "run-20-10M"])
+    store = tmp_path / "s.h5"
+    code, out, _ = _run(capsys, "sweep", "me/llama-run", "--cache-dir", str(cache),
+                        "--store", str(store), "--no-progress", "--probes", "induction",
+                        "--revisions", r"run-(?P<step>\d+)-(?P<tokens>\d+M)")
+    assert code == 0 and "computed 2 probe results at 2 steps" in out
+    view = SeriesStore(store)
+    assert view.steps.tolist() == [10, 20] and view.tokens.tolist() == [5 * 10**6, 10**7]
+    code, _, err = _run(capsys, "sweep", "me/llama-run", "--cache-dir", str(cache),
+                        "--store", str(store), "--revisions", r"run-(\d+)")
+    assert code == 1 and "no (?P<step>...) group" in _error_line(err)
 
 
 def test_newer_schema_store_is_refused_untouched(swept, pythia_cache, capsys):

@@ -34,7 +34,7 @@ def _head(name: str, threshold: float | None = None) -> Metric:
 
 
 def _write(path: Path, circuit_at: int, mover: list[tuple[int, int]],
-           induction: np.ndarray) -> SeriesStore:
+           induction: np.ndarray, graph: bool = True) -> SeriesStore:
     """Circuit = first 3 edges from checkpoint ``circuit_at`` (undefined before); the name
     mover label per checkpoint from ``mover``; the induction probe's scores as given."""
     n = GRAPH.n_edges
@@ -56,7 +56,7 @@ def _write(path: Path, circuit_at: int, mover: list[tuple[int, int]],
         label[mover[i]] = 1.0
         circuits.add(_head("circuit_ioi_name_mover", 0.5), label)
         circuits.static = {"edge_names": np.array([e.name for e in GRAPH.edges]),
-                           "graph": np.array([2, 2, 1])}
+                           "graph": np.array([2, 2, 1])} if graph else {}
         shard.results[("circuits", circuits.key)] = circuits
         probe = ProbeResult("induction", 3, "{}", HASH)
         probe.add(_head("induction_score", 0.4), induction[i])
@@ -124,3 +124,14 @@ def test_first_steady_ignores_early_flicker() -> None:
     assert first_steady(steps, np.array([1, 0, 1, 1, 1, 1], bool)) == 20
     assert first_steady(steps, np.array([1, 1, 1, 1, 1, 0], bool)) is None
     assert first_steady(steps, np.ones(6, bool)) == 0
+
+
+def test_a_store_without_a_circuit_graph_has_no_circuit_events(tmp_path: Path) -> None:
+    """The circuits probe builds no graph for some architectures (all NaN, no constants):
+    events still run, with no circuit series and no role swaps."""
+    nan = np.full((12, 2, 2), np.nan)
+    store = _write(tmp_path / "s.h5", circuit_at=12, mover=[(1, 0)] * 12, induction=nan,
+                   graph=False)
+    assert circuit_tasks(store) == [] and role_swap_events(store) == []
+    assert list(circuit_specs(store)) == []
+    assert all(e.probe != "circuits" for e in find_events(store))

@@ -105,3 +105,65 @@ def test_weight_matrices_have_the_documented_shapes(built) -> None:  # type: ign
         assert adapter.attn_norm(layer, x).shape == x.shape
         assert adapter.mlp_norm(layer, x).shape == x.shape
         assert adapter.mlp(layer, x).shape == x.shape
+
+
+def test_patterns_and_streams_match_the_hf_forward(built) -> None:  # type: ignore[no-untyped-def]
+    """Patterns equal HF's attention weights; the stream before each block equals HF's
+    hidden state (HF reports the last one after the final norm); the MLP output is
+    ``mlp(mlp_norm(.))`` of what the block's MLP reads."""
+    _, model, adapter, ids, out, _ = built
+    with torch.no_grad():
+        ref = model(ids, output_attentions=True, output_hidden_states=True)
+        for layer in range(adapter.n_layers):
+            assert (out.patterns[layer] - ref.attentions[layer]).abs().max() < 1e-5
+            assert (out.resid[layer] - ref.hidden_states[layer]).abs().max() < 1e-5
+            x = out.resid[layer]
+            read = x if adapter.parallel_residual else x + out.attn_out[layer]
+            mlp = adapter.mlp(layer, adapter.mlp_norm(layer, read))
+            assert (out.mlp_out[layer] - mlp).abs().max() < 1e-5
+        final = adapter.final_norm(out.resid[-1])
+    assert (final - ref.hidden_states[-1]).abs().max() < 1e-5
+
+
+def test_attention_mask_matches_hf_on_a_padded_batch(built) -> None:  # type: ignore[no-untyped-def]
+    _, model, adapter, ids, _, _ = built
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0
+    with torch.no_grad():
+        ours = adapter.forward(ids, attention_mask=mask).logits
+        ref = model(ids, attention_mask=mask).logits
+    assert (ours[0] - ref[0]).abs().max() < 1e-4
+    assert (ours[1, :9] - ref[1, :9]).abs().max() < 1e-4
+
+
+def test_bf16_runs_and_tracks_fp32(built) -> None:  # type: ignore[no-untyped-def]
+    model_type, _, _, ids, out, _ = built
+    low = TINY_MODELS[model_type]().to(torch.bfloat16)
+    with torch.no_grad():
+        got = get_adapter(low).forward(ids, {"patterns", "head_out"})
+    assert got.logits.dtype == torch.bfloat16 and got.head_out.dtype == torch.bfloat16
+    assert (got.logits.float() - out.logits).abs().max() < 0.1 * out.logits.abs().max()
+
+
+def test_value_weights_reproduce_the_heads_from_the_pattern(built) -> None:  # type: ignore[no-untyped-def]
+    """Per query head, pattern @ (attn_norm(resid) W_V + b_V) @ W_O is the head's output,
+    up to the per-position scale of a norm after attention (OLMo 2), which is the same for
+    every head: so each head's output is parallel to the one rebuilt from the weights; and
+    ``attn_output`` of those per-head values is the attention output."""
+    _, _, adapter, _, out, _ = built
+    with torch.no_grad():
+        for layer in range(adapter.n_layers):
+            _, _, w_v, _, _, b_v = adapter.qkv_matrices(layer)
+            w_o, _ = adapter.out_matrix(layer)
+            normed = adapter.attn_norm(layer, out.resid[layer])  # (B, T, D)
+            values = torch.einsum("btd,hde->bhte", normed, w_v) + b_v[None, :, None]
+            z = out.patterns[layer] @ values  # (B, H, T, d_head)
+            rebuilt = torch.einsum("bhte,hed->bthd", z, w_o)
+            got = out.head_out[layer]
+            ratio = (got * rebuilt).sum(-1) / rebuilt.pow(2).sum(-1)  # (B, T, H)
+            assert (got - ratio[..., None] * rebuilt).abs().max() < 1e-5
+            assert (ratio - ratio[..., :1]).abs().max() < 1e-4  # one scale for all heads
+            assert ratio.min() > 0
+            # attn_output turns those per-head values into the block's attention output.
+            written = adapter.attn_output(layer, z.transpose(1, 2))
+            assert (written - out.attn_out[layer]).abs().max() < 1e-5

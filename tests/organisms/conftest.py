@@ -22,3 +22,12 @@ def tiny_suite(tiny_root: Path) -> SuiteInfo:
     info = train_suite("tiny", tiny_root, threads=1, progress=False)
     info.wall_seconds = time.perf_counter() - start
     return info
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_suite(tiny_root: Path) -> SuiteInfo:
+    """The tiny suite as Llama models (same corpus, schedule and sizes), in the same root."""
+    start = time.perf_counter()
+    info = train_suite("tiny-llama", tiny_root, threads=1, progress=False)
+    info.wall_seconds = time.perf_counter() - start
+    return info

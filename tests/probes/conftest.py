@@ -1,6 +1,6 @@
 import pytest
 
-from tests.support.builders import tiny_model, tiny_tokenizer
+from tests.support.builders import TINY_MODELS, tiny_model, tiny_tokenizer
 from tests.support.planted_models import Planted, circuits_model
 
 
@@ -14,3 +14,9 @@ def circuits() -> Planted:
 def tiny():  # type: ignore[no-untyped-def]
     """A random tiny GPT-NeoX and its word-level tokenizer (from tests/support/builders.py)."""
     return tiny_model(), tiny_tokenizer()
+
+
+@pytest.fixture(scope="session", params=sorted(TINY_MODELS))
+def tiny_arch(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A random tiny model of each supported architecture and the word-level tokenizer."""
+    return TINY_MODELS[request.param](), tiny_tokenizer()

@@ -46,9 +46,10 @@ def test_all_probes_share_forward_passes(circuits: Planted) -> None:
     assert results["icl"]["icl_score"] < -5
 
 
-def test_all_probes_on_random_tiny_model(tiny) -> None:  # type: ignore[no-untyped-def]
-    """A random model with a tokenizer that lacks every task word: nothing crashes."""
-    model, tok = tiny
+def test_all_probes_on_random_tiny_model(tiny_arch) -> None:  # type: ignore[no-untyped-def]
+    """A random model of each architecture with a tokenizer that lacks every task word:
+    nothing crashes and the passes are shared."""
+    model, tok = tiny_arch
     ctx = ProbeContext(model, tok, batch_size=256)
     ctx.scratch["text_dataset"] = [" ".join(f"w{i % 60}" for i in range(k, k + 40))
                                    for k in range(4)]

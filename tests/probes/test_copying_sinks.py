@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from tests.support.planted_archs import PLANTED_ARCHS, planted_induction
 from tests.support.planted_models import Planted, circuits_model
 from tracker.probes import ProbeContext, make_probes
+from tracker.probes.inputs import repeated_tokens
 
 
 def _others(values: np.ndarray, head: tuple[int, int]) -> np.ndarray:
@@ -29,6 +32,25 @@ def test_copying_head(circuits: Planted) -> None:
     assert abs(scores["copying_logit_zscore"][head] - np.sqrt(29)) < 1e-3
     assert np.abs(_others(scores["copying_logit_zscore"], head)).max() < 1.0
     assert scores["copying_logit_zscore"][circuits.heads["prev"]] == 0.0
+
+
+@pytest.mark.parametrize("model_type", PLANTED_ARCHS)
+def test_copying_head_in_every_architecture(model_type: str) -> None:
+    """The planted induction head copies in GPT-2, Llama and OLMo 2 (whose W_O carries the
+    post-attention norm's gain): top-1 always, the same z-score as in GPT-NeoX; the
+    previous-token head's writes all tie; the eigenvalue score of the copy is +1."""
+    planted = planted_induction(model_type)
+    ctx = ProbeContext(planted.model, planted.tokenizer)
+    (probe,) = make_probes(["copying"], copying={"seq_len": 30})
+    scores = probe.run(ctx)
+    head = planted.heads["induction"]
+    assert scores["copying_top1"][head] == 1.0
+    assert _others(scores["copying_top1"], head).max() == 0.0
+    n_words = repeated_tokens(ctx, probe.config).seq_len  # 24 distinct filler words
+    assert n_words == 24
+    assert abs(scores["copying_logit_zscore"][head] - np.sqrt(n_words - 1)) < 1e-3
+    assert scores["copying_logit_zscore"][planted.heads["prev"]] == 0.0
+    assert abs(scores["copying_eigen"][head] - 1.0) < 1e-9
 
 
 def test_sink_head_and_residual_peak(circuits: Planted) -> None:

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.support.builders import TINY_MODELS, tiny_tokenizer
+from tests.support.planted_archs import PLANTED_ARCHS, planted_induction
 from tests.support.planted_models import Planted
 from tracker.probes import ProbeContext, make_probes, probe_class
 from tracker.probes.induction import (
@@ -78,6 +80,32 @@ def test_planted_heads(circuits: Planted) -> None:
         assert others.max() < 0.05, metric
 
 
+@pytest.fixture(scope="module", params=PLANTED_ARCHS)
+def planted_arch(request: pytest.FixtureRequest) -> Planted:
+    """The planted induction model of each architecture beyond GPT-NeoX."""
+    return planted_induction(request.param)
+
+
+def test_planted_heads_in_every_architecture(planted_arch: Planted) -> None:
+    """GPT-2 (learned positions), Llama and OLMo 2 (rotary, grouped-query attention, QK-norm
+    and post-norms): the planted previous-token and induction heads score ~1, the rest low."""
+    ctx = ProbeContext(planted_arch.model, planted_arch.tokenizer)
+    (probe,) = make_probes(["induction"], induction={"seq_len": 30})
+    scores = probe.run(ctx)
+    expected = {
+        "prev_token_score": planted_arch.heads["prev"],
+        "induction_score": planted_arch.heads["induction"],
+        "prefix_matching_score": planted_arch.heads["induction"],
+    }
+    for metric, head in expected.items():
+        values = scores[metric]
+        assert values.shape == (2, 2)
+        assert values[head] > 0.999, metric
+        others = np.delete(values.ravel(), np.ravel_multi_index(head, values.shape))
+        assert others.max() < 0.05, metric
+    assert scores["duplicate_score"].max() < 0.05
+
+
 def test_layout_and_version(circuits: Planted) -> None:
     ctx = ProbeContext(circuits.model, circuits.tokenizer)
     probe = probe_class("induction")()
@@ -88,6 +116,12 @@ def test_layout_and_version(circuits: Planted) -> None:
     assert all(len(set(row.tolist())) == rep.seq_len for row in x)  # distinct tokens
     assert torch.equal(rep.tokens[:, 1:], x.repeat(1, 4))
     assert (rep.tokens[:, 0] == 0).all()
+
+
+#: A hub name of each architecture TransformerLens bridges (its config is not fetched: the
+#: bridge reads the given model's own). TL 4.3 has no OLMo 2 bridge.
+TL_NAMES = {"gpt_neox": "EleutherAI/pythia-70m", "gpt2": "gpt2",
+            "llama": "meta-llama/Llama-3.2-1B"}
 
 
 def _bridge(model: torch.nn.Module, tokenizer):  # type: ignore[no-untyped-def]
@@ -102,7 +136,7 @@ def _bridge(model: torch.nn.Module, tokenizer):  # type: ignore[no-untyped-def]
     tok.init_kwargs["name_or_path"] = "in-memory"
     tok.init_kwargs["add_bos_token"] = True
     return bridge_mod.TransformerBridge.boot_transformers(
-        "EleutherAI/pythia-70m", hf_model=copy.deepcopy(model), tokenizer=tok
+        TL_NAMES[model.config.model_type], hf_model=copy.deepcopy(model), tokenizer=tok
     )
 
 
@@ -121,17 +155,21 @@ def _tl_equivalents(tl: dict[str, np.ndarray], t_len: int, seq_len: int) -> dict
     }
 
 
-def test_matches_transformer_lens_detect_head(tiny) -> None:  # type: ignore[no-untyped-def]
-    """TL's ``detect_head`` (strings through the bridge's tokenizer) on a random tiny model."""
+@pytest.mark.parametrize("model_type", sorted(TL_NAMES))
+def test_matches_transformer_lens_detect_head(model_type: str) -> None:
+    """TL's ``detect_head`` (strings through the bridge's tokenizer) on a random tiny model
+    of GPT-NeoX, GPT-2 and Llama (grouped-query) shape."""
     head_detector = pytest.importorskip("transformer_lens.head_detector")
-    model, tok = tiny
+    model, tok = TINY_MODELS[model_type](), tiny_tokenizer()
     ctx = ProbeContext(model, tok)
     (probe,) = make_probes(["induction"], induction={"seq_len": 20, "n_seqs": 4})
     ours = probe.run(ctx)
     rep = repeated_tokens(ctx, probe.config)
     bridge = _bridge(model, tok)
-    full = [tok.decode(row) for row in rep.tokens]
-    two = [tok.decode(row[: 1 + 2 * rep.seq_len]) for row in rep.tokens]
+    # The bridge prepends BOS itself for some architectures (GPT-2, Llama): leave it out then.
+    start = 1 if bridge.cfg.default_prepend_bos else 0
+    full = [tok.decode(row[start:]) for row in rep.tokens]
+    two = [tok.decode(row[start : 1 + 2 * rep.seq_len]) for row in rep.tokens]
     for text, row in zip(full, rep.tokens, strict=True):
         assert torch.equal(bridge.to_tokens(text)[0].cpu(), row)
     tl = {
@@ -144,9 +182,12 @@ def test_matches_transformer_lens_detect_head(tiny) -> None:  # type: ignore[no-
         assert ours[metric].std() > 0  # non-degenerate patterns
 
 
-def test_matches_transformer_lens_scoring_on_planted(circuits: Planted) -> None:
+@pytest.mark.parametrize("model_type", sorted(TL_NAMES))
+def test_matches_transformer_lens_scoring_on_planted(model_type: str, circuits: Planted) -> None:
     """TL's detection patterns and 'mul' similarity on the bridge's own cached patterns."""
     hd = pytest.importorskip("transformer_lens.head_detector")
+    if model_type != "gpt_neox":
+        circuits = planted_induction(model_type)
     ctx = ProbeContext(circuits.model, circuits.tokenizer)
     (probe,) = make_probes(["induction"], induction={"seq_len": 30, "n_seqs": 6})
     ours = probe.run(ctx)

@@ -54,10 +54,11 @@ def test_probe_config_is_frozen_json_with_a_stable_key(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", probe_names())
-def test_probe_metrics_and_run_agree_on_a_tiny_model(name: str, tiny) -> None:  # type: ignore[no-untyped-def]
+def test_probe_metrics_and_run_agree_on_a_tiny_model(name: str, tiny_arch) -> None:  # type: ignore[no-untyped-def]
     """Each metric is declared once with a known kind, and ``run`` returns exactly the declared
-    metrics, each of its kind's shape (the random tiny model lacks every task word)."""
-    model, tok = tiny
+    metrics, each of its kind's shape (the random tiny model lacks every task word), on a
+    tiny model of every supported architecture."""
+    model, tok = tiny_arch
     ctx = ProbeContext(model, tok, batch_size=256)
     ctx.scratch["text_dataset"] = [" ".join(f"w{i % 60}" for i in range(k, k + 40))
                                    for k in range(4)]

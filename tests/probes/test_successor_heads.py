@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.support.builders import TINY_MODELS
 from tests.support.planted_models import (
     DAYS,
     KEPT_PAIRS,
@@ -17,7 +18,11 @@ from tests.support.planted_models import (
 )
 from tracker.probes import ProbeContext, make_probes, probe_class
 from tracker.probes.prompts import load_task_file
-from tracker.probes.successor_heads import SUCCESSION_TASKS, succession_tasks
+from tracker.probes.successor_heads import (
+    SUCCESSION_TASKS,
+    effective_embedding,
+    succession_tasks,
+)
 
 
 def _run(planted: Planted, **config: object) -> dict[str, np.ndarray]:
@@ -117,3 +122,25 @@ def test_config_validation_and_hash() -> None:
     assert listed.config.tasks == ("days", "months")
     hash(listed.config)
     assert listed.config_hash != cls().config_hash
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY_MODELS))
+def test_attn_mlp0_embedding_is_the_stream_after_block_0_of_one_token(model_type: str) -> None:
+    """For a one-token input attention 0 can only attend to the token itself, so the
+    ``attn_mlp0`` effective embedding is the stream after block 0, parallel block or
+    sequential, with or without a norm after attention (GPT-2's position 0 embedding is zeroed
+    so that only the token enters)."""
+    model = TINY_MODELS[model_type]()
+    if model_type == "gpt2":
+        with torch.no_grad():
+            model.transformer.wpe.weight.zero_()
+    ctx = ProbeContext(model, None)
+    ids = torch.arange(1, 20)
+    with torch.no_grad():
+        stream = ctx.adapter.forward(ids[:, None], {"resid"}).require("resid")[1, :, 0]
+        got = effective_embedding(ctx, ids, "attn_mlp0")
+        assert (got - stream).abs().max() < 1e-5
+        mlp_only = effective_embedding(ctx, ids, "mlp0")
+        assert (mlp_only - stream).abs().max() > 1e-3  # attention 0 does matter here
+        low = ProbeContext(TINY_MODELS[model_type]().to(torch.bfloat16), None)
+        assert effective_embedding(low, ids, "attn_mlp0").dtype == torch.float32

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,14 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import (
+    AutoModelForCausalLM,
+    GPT2Config,
     GPTNeoXConfig,
     GPTNeoXForCausalLM,
+    LlamaConfig,
+    Olmo2Config,
+    OlmoConfig,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
@@ -91,9 +98,65 @@ def build_pythia_cache(
     return cache_dir
 
 
+def build_suite_cache(
+    cache_dir: Path, repo_id: str, model_type: str, revisions: list[str], **overrides: Any
+) -> Path:
+    """Write a hub-layout cache of tiny ``model_type`` models, one per revision name (weights
+    seeded by the name's position), as a suite publishes them (``checkpoint-1000``, ...)."""
+    tok = tiny_tokenizer()
+    for i, revision in enumerate(revisions):
+        model = tiny_arch_model(model_type, seed=100 + i, **overrides)
+        write_cache_revision(cache_dir, repo_id, revision, model, tok)
+    return cache_dir
+
+
+#: Config class and the size fields of a tiny model of each non-GPT-NeoX architecture:
+#: 2 layers, 4 heads of width 8 (d_model 32), grouped-query attention (2 key/value heads) where
+#: the architecture has it.
+_LLAMA_LIKE: dict[str, Any] = dict(
+    vocab_size=TINY_VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+    tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, pad_token_id=0,
+)
+_ARCH_CONFIGS: dict[str, tuple[type[PretrainedConfig], dict[str, Any]]] = {
+    "gpt2": (GPT2Config, dict(vocab_size=TINY_VOCAB, n_embd=32, n_layer=2, n_head=4,
+                              n_inner=64, n_positions=128, bos_token_id=0, eos_token_id=0)),
+    "llama": (LlamaConfig, _LLAMA_LIKE),
+    "olmo": (OlmoConfig, {**_LLAMA_LIKE, "num_key_value_heads": 4}),
+    "olmo2": (Olmo2Config, _LLAMA_LIKE),
+}
+
+
+def tiny_arch_config(model_type: str, **overrides: Any) -> PretrainedConfig:
+    """A tiny config of any supported architecture (eager attention); GPT-NeoX's is
+    :func:`tiny_config`."""
+    if model_type == "gpt_neox":
+        return tiny_config(**overrides)
+    cls, params = _ARCH_CONFIGS[model_type]
+    config = cls(**{**params, **overrides})
+    config._attn_implementation = "eager"
+    return config
+
+
+def tiny_arch_model(
+    model_type: str, seed: int = 0, scale: float = 0.2, **overrides: Any
+) -> PreTrainedModel:
+    """A tiny model of any supported architecture with weights drawn from N(0, scale)."""
+    if model_type == "gpt_neox":
+        return tiny_model(seed, scale, **overrides)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(tiny_arch_config(model_type, **overrides))
+    model.eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0.0, scale)
+    return model
+
+
 #: A tiny random model of each architecture the tracker supports, by Hugging Face
 #: ``model_type``. A new adapter gets its builder here (the architecture contract tests fail
 #: for a registered type without one).
 TINY_MODELS: dict[str, Callable[[], PreTrainedModel]] = {
-    "gpt_neox": lambda: tiny_model(seed=5, scale=0.3, num_hidden_layers=3),
+    name: functools.partial(tiny_arch_model, name, seed=5, scale=0.3, num_hidden_layers=3)
+    for name in ("gpt_neox", *_ARCH_CONFIGS)
 }

@@ -15,7 +15,8 @@ from typing import Any
 def register(sub: Any) -> None:
     """Add the ``demo`` command."""
     parser = sub.add_parser("demo", help="train/reuse the organism suite, sweep, detect, report")
-    parser.add_argument("--suite", default="default", help="organism suite (default, tiny)")
+    parser.add_argument("--suite", default="default",
+                        help="organism suite (default, tiny, default-llama, tiny-llama, ...)")
     parser.add_argument("--root",
                         help="organism artifact root (default ~/.cache/tracker/organisms)")
     parser.add_argument("--out", default="out/demo", help="folder for stores and the report")

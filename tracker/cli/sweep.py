@@ -28,6 +28,11 @@ def register(sub: Any) -> None:
                              ".parquet/.csv file (without it, a default sweep skips icl)")
     parser.add_argument("--tokens-per-step", type=int, help="override tokens per step")
     parser.add_argument("--pattern", help="glob of checkpoint folders inside a local folder")
+    parser.add_argument("--revisions", metavar="REGEX",
+                        help="regex of a hub repo's checkpoint revisions, with groups (?P<step>) "
+                             "and optionally (?P<tokens>) such as 84B (default: the repo's "
+                             "suite: step{N}, step{N}-tokens{M}B, stage1-step{N}-tokens{M}B, "
+                             "checkpoint-{N}, ckpt_{N})")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -109,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         local_files_only=False if args.online else None,
         tokens_per_step=args.tokens_per_step,
         pattern=args.pattern,
+        revisions=args.revisions,
     )
     on_step = finish = None
     if args.wandb:

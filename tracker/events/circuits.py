@@ -59,6 +59,10 @@ def circuit_tasks(store: SeriesStore) -> list[str]:
     """Tasks whose circuits the store holds (metric-name slugs such as ``ioi``)."""
     if not any(probe == PROBE for probe, _ in store.variants()):
         return []
+    try:
+        store.static(PROBE, "graph")
+    except KeyError:
+        return []  # the probe built no graph (an architecture without one): all NaN
     return sorted(m.group(1) for info in store.metric_infos(PROBE)
                   if (m := _IN_CIRCUIT.match(info.name)))
 

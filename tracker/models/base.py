@@ -40,7 +40,10 @@ class HookedOutput:
             (before the final layer norm).
         patterns: (L, B, H, T, T) attention probabilities, query by key.
         head_out: (L, B, T, H, D) each head's output through its slice of the output projection,
-            before the heads are summed (the projection bias is not included).
+            before the heads are summed (the projection bias is not included; where a norm
+            follows attention, as in OLMo 2, each head is scaled by that norm's per-position
+            factor, so heads plus bias always sum to ``attn_out``). Per query head under
+            grouped-query attention, as are ``patterns``.
         mlp_out: (L, B, T, D) MLP outputs.
         attn_out: (L, B, T, D) attention-layer outputs (sum of heads plus the projection bias).
     """
@@ -99,6 +102,15 @@ class ArchitectureAdapter(abc.ABC):
         return self.d_model // self.n_heads
 
     @property
+    def n_kv_heads(self) -> int:
+        """Key/value heads per layer (fewer than ``n_heads`` under grouped-query attention).
+
+        Weight accessors and captured activations are always per query head: query head
+        ``h`` reads key/value head ``h // (n_heads // n_kv_heads)``.
+        """
+        return self.n_heads
+
+    @property
     def n_ctx(self) -> int:
         """Longest input the model takes (its position limit)."""
         return int(self.model.config.max_position_embeddings)
@@ -142,6 +154,13 @@ class ArchitectureAdapter(abc.ABC):
     def embed_matrix(self) -> torch.Tensor:
         """Token embedding W_E, (V, D)."""
 
+    def pos_embed_matrix(self) -> torch.Tensor | None:
+        """Learned position embedding W_pos, (n_ctx, D), added to W_E at the input.
+
+        None when positions enter only through rotary attention (GPT-NeoX, Llama, OLMo).
+        """
+        return None
+
     @abc.abstractmethod
     def unembed_matrix(self) -> torch.Tensor:
         """Unembedding W_U, (D, V)."""
@@ -152,19 +171,40 @@ class ArchitectureAdapter(abc.ABC):
 
     @abc.abstractmethod
     def out_matrix(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (W_O, b_O): (H, d_head, D) and (D,)."""
+        """Return (W_O, b_O): (H, d_head, D) and (D,).
+
+        ``head_out`` of a forward pass is ``z[h] @ W_O[h]`` (times a per-position scale where
+        a norm follows attention, as in OLMo 2), so heads plus ``b_O`` sum to ``attn_out``.
+        """
+
+    def attn_output(self, layer: int, z: torch.Tensor) -> torch.Tensor:
+        """Return what attention adds to the stream given each head's mixed values.
+
+        Args:
+            layer: The layer.
+            z: (..., H, d_head) per-head results of attention (pattern times values).
+
+        Returns:
+            (..., D): ``sum_h z[h] W_O[h] + b_O`` here; architectures with a norm after
+            attention (OLMo 2) apply it, so this is always the block's attention output.
+        """
+        w_o, b_o = self.out_matrix(layer)
+        return torch.einsum("...hd,hdm->...m", z, w_o.to(z.dtype)) + b_o.to(z.dtype)
 
     @abc.abstractmethod
     def attn_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Apply the layer norm in front of attention."""
+        """Apply the layer norm in front of attention (the identity where there is none)."""
 
     @abc.abstractmethod
     def mlp_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Apply the layer norm in front of the MLP."""
+        """Apply the layer norm in front of the MLP (the identity where there is none)."""
 
     @abc.abstractmethod
     def mlp(self, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Apply the MLP of a layer (without its norm)."""
+        """Apply the MLP of a layer without its input norm, with any norm after it (OLMo 2).
+
+        ``mlp(layer, mlp_norm(layer, x))`` is what the block adds to the stream.
+        """
 
     @abc.abstractmethod
     def final_norm(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,5 +212,9 @@ class ArchitectureAdapter(abc.ABC):
 
     @property
     def parallel_residual(self) -> bool:
-        """Whether attention and MLP read the same residual (GPT-J/NeoX style)."""
+        """Whether attention and MLP read the same residual (GPT-J/NeoX style).
+
+        False for sequential blocks (GPT-2, Llama, OLMo), where the MLP reads the residual
+        after the attention output was added.
+        """
         return False

@@ -6,24 +6,20 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
+from tracker.models.attention import (
+    Recorder,
+    apply_rotary,
+    attend,
+    causal_mask,
+    merge_heads,
+    per_head_out,
+)
 from tracker.models.base import ArchitectureAdapter, Capture, HookedOutput, check_capture
 from tracker.models.registry import register_architecture
 
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def apply_rotary(
-    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotary_ndims: int
-) -> torch.Tensor:
-    """Rotate the first ``rotary_ndims`` dims of (B, H, T, d) by GPT-NeoX's half-split RoPE."""
-    rot, keep = x[..., :rotary_ndims], x[..., rotary_ndims:]
-    rot = rot * cos + _rotate_half(rot) * sin
-    return torch.cat((rot, keep), dim=-1)
+#: Re-exported: the circuits code imports the rotary from here.
+__all__ = ["GPTNeoXAdapter", "apply_rotary"]
 
 
 @register_architecture
@@ -77,16 +73,9 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         q, k, v = qkv.chunk(3, dim=-1)
         q = apply_rotary(q, cos, sin, attn.rotary_ndims)
         k = apply_rotary(k, cos, sin, attn.rotary_ndims)
-        scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling + mask
-        # Softmax in fp32 as the HF module does, so low-precision runs match it.
-        pattern = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-        z = torch.matmul(pattern, v)  # (B, H, T, d_head)
-        merged = z.transpose(1, 2).reshape(batch, seq, n_heads * d_head)
-        out = attn.dense(merged)
-        head_out = None
-        if want_head_out:
-            w_o = attn.dense.weight.view(self.d_model, n_heads, d_head)
-            head_out = torch.einsum("bhtd,mhd->bthm", z, w_o)
+        pattern, z = attend(q, k, v, attn.scaling, mask)
+        out = attn.dense(merge_heads(z))
+        head_out = per_head_out(z, self.out_matrix(layer)[0]) if want_head_out else None
         return out, pattern, head_out
 
     def forward(
@@ -96,25 +85,17 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         attention_mask: torch.Tensor | None = None,
     ) -> HookedOutput:
         """Run the model, returning logits and the requested activations."""
-        capture = check_capture(capture)
+        wanted = check_capture(capture)
         input_ids = input_ids.to(self.device)
-        batch, seq = input_ids.shape
         x = self.core.embed_in(input_ids)
-        positions = torch.arange(seq, device=x.device).unsqueeze(0)
+        positions = torch.arange(input_ids.shape[1], device=x.device).unsqueeze(0)
         cos, sin = self.core.rotary_emb(x, position_ids=positions)
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-        causal = torch.ones(seq, seq, dtype=torch.bool, device=x.device).tril()
-        allowed = causal.view(1, 1, seq, seq)
-        if attention_mask is not None:
-            allowed = allowed & attention_mask.to(x.device).bool().view(batch, 1, 1, seq)
-        mask = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device)
-        mask = mask.masked_fill(~allowed, torch.finfo(x.dtype).min)
-
-        resid = [x] if "resid" in capture else None
-        patterns, head_outs, mlp_outs, attn_outs = [], [], [], []
+        mask = causal_mask(input_ids, attention_mask, x.dtype)
+        rec = Recorder(wanted, x)
         for i, block in enumerate(self.core.layers):
             attn_out, pattern, head_out = self._attention(
-                i, block.input_layernorm(x), cos, sin, mask, "head_out" in capture
+                i, block.input_layernorm(x), cos, sin, mask, rec.wants("head_out")
             )
             if self.parallel_residual:
                 mlp_out = block.mlp(block.post_attention_layernorm(x))
@@ -123,25 +104,8 @@ class GPTNeoXAdapter(ArchitectureAdapter):
                 mid = attn_out + x
                 mlp_out = block.mlp(block.post_attention_layernorm(mid))
                 x = mlp_out + mid
-            if resid is not None:
-                resid.append(x)
-            if "patterns" in capture:
-                patterns.append(pattern)
-            if head_out is not None:
-                head_outs.append(head_out)
-            if "mlp_out" in capture:
-                mlp_outs.append(mlp_out)
-            if "attn_out" in capture:
-                attn_outs.append(attn_out)
-        logits = self.model.get_output_embeddings()(self.core.final_layer_norm(x))
-        return HookedOutput(
-            logits=logits,
-            resid=torch.stack(resid) if resid is not None else None,
-            patterns=torch.stack(patterns) if patterns else None,
-            head_out=torch.stack(head_outs) if head_outs else None,
-            mlp_out=torch.stack(mlp_outs) if mlp_outs else None,
-            attn_out=torch.stack(attn_outs) if attn_outs else None,
-        )
+            rec.block(x, pattern, head_out, mlp_out, attn_out)
+        return rec.output(self.model.get_output_embeddings()(self.core.final_layer_norm(x)))
 
     def embed_matrix(self) -> torch.Tensor:
         """Token embedding W_E, (V, D)."""

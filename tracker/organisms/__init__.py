@@ -5,7 +5,8 @@ of Pythia-architecture models (parallel residual, rotary on a quarter of each he
 on a generated corpus in which real mechanisms (induction heads, successor heads, IOI,
 greater-than) emerge during training. Each model is written as a local Hugging Face cache
 (``refs/step{N}``) and loads through ``tracker.sources.open_series`` exactly like a Pythia
-repo.
+repo. The ``-llama`` suites (``default-llama``, ``tiny-llama``, ``deep-llama``) train the same
+family (corpus, schedule, sizes, seeds, recipe) as Llama models, for comparing architectures.
 
 Typical use::
 

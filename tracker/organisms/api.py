@@ -59,6 +59,7 @@ class OrganismInfo:
         complete: Whether every checkpoint is written.
         train_seconds: Training compute time recorded so far (excluding checkpoint writes).
         tokens_per_second: Training speed of the completed run (0 while incomplete).
+        architecture: Hugging Face ``model_type`` (``gpt_neox`` or ``llama``).
     """
 
     repo_id: str
@@ -73,6 +74,7 @@ class OrganismInfo:
     complete: bool
     train_seconds: float = 0.0
     tokens_per_second: float = 0.0
+    architecture: str = "gpt_neox"
 
     def open(self) -> Any:
         """Open the model's checkpoint series (``tracker.sources.open_series``)."""
@@ -138,6 +140,7 @@ def _info(suite: SuiteSpec, spec: ModelSpec, cache_dir: Path) -> OrganismInfo:
         train_seconds=float(meta.get("train_seconds", 0.0)) if meta.get("key") == spec.key(
             suite.corpus) else 0.0,
         tokens_per_second=float(meta.get("tokens_per_second", 0.0)),
+        architecture=spec.architecture,
     )
 
 
@@ -147,7 +150,8 @@ def suite_info(
     """Describe a suite's models as they stand on disk, training nothing.
 
     Args:
-        suite_name: ``default`` or ``tiny``.
+        suite_name: A suite of :func:`tracker.organisms.suite_names` (``default``, ``tiny``,
+            ``default-llama``, ...).
         root: Artifact root (default :func:`default_root`).
     """
     suite = get_suite(suite_name)
@@ -182,7 +186,8 @@ def train_suite(
     built (or reused) first and shared by all models.
 
     Args:
-        suite_name: ``default`` or ``tiny``.
+        suite_name: A suite of :func:`tracker.organisms.suite_names` (``default``, ``tiny``,
+            ``default-llama``, ...).
         root: Artifact root (default :func:`default_root`).
         threads: Torch CPU threads (default: all usable cores). Resuming is bit-exact only
             with the thread count of the interrupted run.

@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "organisms",
         help="train / locate the embedded model-organism checkpoint suites",
         description=(
-            "Small GPT-NeoX models trained on a generated corpus, saved on a Pythia-style "
+            "Small GPT-NeoX models (or, in the -llama suites, the same family as Llama "
+            "models) trained on a generated corpus, saved on a Pythia-style "
             f"schedule into a hub-layout cache. Artifacts go under --root (default: ${ROOT_ENV} "
             f"or {default_root()})."
         ),
@@ -74,12 +75,12 @@ def _path(args: argparse.Namespace) -> int:
 
 def _print_models(info: SuiteInfo) -> None:
     print(f"suite {info.name}: cache {info.cache_dir}")
-    print(f"{'repo id':32} {'size':>4} {'seed':>4} {'layers':>6} {'d_model':>7} "
+    print(f"{'repo id':32} {'arch':>8} {'size':>4} {'seed':>4} {'layers':>6} {'d_model':>7} "
           f"{'ckpts':>5} {'steps':>6} {'tok/step':>8} {'train s':>8} {'tok/s':>7}  state")
     for m in info.models:
         state = "complete" if m.complete else "not trained"
         # Speed as measured when the model was trained (training steps only, no checkpoints).
         speed = f"{m.tokens_per_second:>7,.0f}" if m.tokens_per_second else f"{'-':>7}"
-        print(f"{m.repo_id:32} {m.size:>4} {m.seed:>4} {m.n_layers:>6} {m.d_model:>7} "
-              f"{len(m.steps):>5} {m.steps[-1]:>6} {m.tokens_per_step:>8} "
+        print(f"{m.repo_id:32} {m.architecture:>8} {m.size:>4} {m.seed:>4} {m.n_layers:>6} "
+              f"{m.d_model:>7} {len(m.steps):>5} {m.steps[-1]:>6} {m.tokens_per_step:>8} "
               f"{m.train_seconds:>8.1f} {speed}  {state}")

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from tracker.errors import UnknownNameError
 from tracker.organisms.corpus import CorpusConfig
@@ -14,11 +14,14 @@ from tracker.sources.schedule import pythia_like_steps
 
 #: Hub-style organisation the organism repos are filed under.
 REPO_ORG = "organisms"
+#: Architectures an organism can have (Hugging Face ``model_type``).
+Architecture = Literal["gpt_neox", "llama"]
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One organism: a GPT-NeoX architecture, a seed and its optimisation recipe.
+    """One organism: an architecture and size, a seed and its optimisation recipe.
 
     Attributes:
         size: Size label (``s``, ``m``, ``l``); depth and width grow together.
@@ -38,7 +41,11 @@ class ModelSpec:
         tie_embeddings: Share the embedding and unembedding matrices.
         unembed_from_embed: Start the (untied) unembedding as a copy of the embedding.
         rotary_pct: Share of each head's dimensions that rotary embeddings rotate (Pythia:
-            0.25). The rest match queries to keys by content alone, at any distance.
+            0.25). The rest match queries to keys by content alone, at any distance. GPT-NeoX
+            only: Llama rotates every dimension.
+        architecture: ``gpt_neox`` (Pythia's: LayerNorm, parallel residual, GELU MLP of width
+            4 D, partial rotary) or ``llama`` (RMSNorm, sequential blocks, SwiGLU MLP of width
+            8 D / 3 so the MLP has the same parameter count, full rotary, no biases).
     """
 
     size: str
@@ -58,6 +65,12 @@ class ModelSpec:
     tie_embeddings: bool = False
     unembed_from_embed: bool = False
     rotary_pct: float = 0.25
+    architecture: Architecture = "gpt_neox"
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, "
+                             f"got {self.architecture!r}")
 
     @property
     def tokens_per_step(self) -> int:
@@ -70,7 +83,11 @@ class ModelSpec:
 
     def key(self, corpus: CorpusConfig) -> str:
         """Hash of this spec and its corpus: a trained model is valid only for both."""
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True) + corpus.key()
+        fields = dataclasses.asdict(self)
+        if fields["architecture"] == "gpt_neox":
+            # Keys from before the field existed stay valid: trained suites are not redone.
+            del fields["architecture"]
+        blob = json.dumps(fields, sort_keys=True) + corpus.key()
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -89,9 +106,22 @@ class SuiteSpec:
     models: tuple[ModelSpec, ...]
 
     def repo_id(self, model: ModelSpec) -> str:
-        """Repo id: ``organisms/neox-<size>-seed<seed>`` (other suites: ``<suite>-...``)."""
-        prefix = "neox" if self.name == "default" else self.name
+        """Return the repo id: ``organisms/neox-<size>-seed<seed>``.
+
+        The default suite's Llama family is ``organisms/llama-...``, other suites
+        ``organisms/<suite>-...``.
+        """
+        prefix = {"default": "neox", "default-llama": "llama"}.get(self.name, self.name)
         return f"{REPO_ORG}/{prefix}-{model.size}-seed{model.seed}"
+
+
+def with_architecture(suite: SuiteSpec, architecture: Architecture) -> SuiteSpec:
+    """Return the same suite (corpus, schedule, sizes, seeds, recipe) in another architecture.
+
+    It is named ``<suite>-<architecture>``.
+    """
+    models = tuple(dataclasses.replace(m, architecture=architecture) for m in suite.models)
+    return SuiteSpec(f"{suite.name}-{architecture}", suite.corpus, models)
 
 
 def _default() -> SuiteSpec:
@@ -166,7 +196,10 @@ def _tiny() -> SuiteSpec:
     )
 
 
-SUITES = {"default": _default, "deep": _deep, "tiny": _tiny}
+SUITES = {"default": _default, "deep": _deep, "tiny": _tiny,
+          "default-llama": lambda: with_architecture(_default(), "llama"),
+          "deep-llama": lambda: with_architecture(_deep(), "llama"),
+          "tiny-llama": lambda: with_architecture(_tiny(), "llama")}
 
 
 def suite_names() -> list[str]:

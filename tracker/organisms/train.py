@@ -100,29 +100,41 @@ class TokenBatches:
 
 
 def build_model(spec: ModelSpec, vocab_size: int, tokenizer: Any) -> Any:
-    """Build a freshly initialised GPT-NeoX model (seeded by ``spec.seed``).
+    """Build a freshly initialised model of the spec's architecture (seeded by ``spec.seed``).
 
-    Rotary width, parallel residual and (by default) the untied unembedding follow Pythia.
+    GPT-NeoX follows Pythia (rotary width, parallel residual); Llama is the Llama recipe at the
+    same depth, width and heads (see :class:`ModelSpec`).
     """
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    config = GPTNeoXConfig(
+    shared: dict[str, Any] = dict(
         vocab_size=vocab_size,
         hidden_size=spec.d_model,
         num_hidden_layers=spec.n_layers,
         num_attention_heads=spec.n_heads,
-        intermediate_size=4 * spec.d_model,
         max_position_embeddings=spec.seq_len,
-        rotary_pct=spec.rotary_pct,  # type: ignore[call-arg]  # taken by **kwargs, not typed
-        use_parallel_residual=True,
         tie_word_embeddings=spec.tie_embeddings,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         initializer_range=spec.init_std,
     )
+    config: Any
+    if spec.architecture == "llama":
+        # A gated MLP has three matrices: width 8 D / 3 matches GPT-NeoX's two of width 4 D.
+        config = LlamaConfig(intermediate_size=round(8 * spec.d_model / 3),
+                             num_key_value_heads=spec.n_heads, **shared)
+        model_cls: Any = LlamaForCausalLM
+    else:
+        config = GPTNeoXConfig(
+            intermediate_size=4 * spec.d_model,
+            rotary_pct=spec.rotary_pct,  # type: ignore[call-arg]  # taken by **kwargs, not typed
+            use_parallel_residual=True,
+            **shared,
+        )
+        model_cls = GPTNeoXForCausalLM
     torch.manual_seed(spec.seed)
-    model = GPTNeoXForCausalLM(config)
+    model = model_cls(config)
     if spec.unembed_from_embed and not spec.tie_embeddings:
         # Starting with W_U = W_E^T makes "copy the attended token" the default readout of
         # any head, which shortens the plateau before induction heads form; the two

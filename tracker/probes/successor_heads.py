@@ -15,8 +15,10 @@ For head ``h`` of layer ``l`` and each kept word ``t`` (all in fp32, whatever th
      computes it, with its own norm (exact for GPT-NeoX's parallel residual when attention
      is ignored; for sequential blocks it ignores attention 0's input to the MLP);
    * ``"attn_mlp0"``: also adds attention 0's output when every token attends only to itself,
-     ``a0 = sum_h (LN_attn0(W_E[t]) W_V[h] + b_V[h]) W_O[h] + b_O`` (and, for sequential
-     blocks, feeds ``W_E[t] + a0`` to the MLP).
+     ``a0 = sum_h (LN_attn0(W_E[t]) W_V[h] + b_V[h]) W_O[h] + b_O`` (through the norm after
+     attention where the architecture has one, OLMo 2), and, for sequential blocks, feeds
+     ``W_E[t] + a0`` to the MLP: then the effective embedding is exactly the stream after
+     block 0 of a one-token input (without GPT-2's position embedding).
 
    The MLP runs in the model's dtype, as in the model; everything after it runs in fp32.
 2. OV: ``o = LN_l(input) W_V[h] W_O[h]`` with the head's own input norm; ``b_V[h] W_O[h]`` (the
@@ -47,7 +49,7 @@ import torch
 
 from tracker.metric import Metric
 from tracker.probes.base import Probe, ProbeValues
-from tracker.probes.circuits import attn_norm, direct_logits, head_ov
+from tracker.probes.circuits import attn_norm, direct_logits, fp32_call, head_ov, head_values
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompts import as_tuple, load_task_file, word_token
 from tracker.probes.ranking import strictly_first
@@ -139,8 +141,10 @@ def effective_embedding(
         return out
     mlp_in = w_e
     if variant == "attn_mlp0":
-        _, b_o = adapter.out_matrix(0)
-        attn = head_ov(ctx, 0, attn_norm(ctx, 0, w_e)).sum(dim=0) + b_o.float()
+        # Each head's value of its own token, through the architecture's attention output
+        # (the sum of heads plus bias, or OLMo 2's norm of it), in fp32.
+        z = head_values(ctx, 0, attn_norm(ctx, 0, w_e)).transpose(0, 1)  # (N, H, d_head)
+        attn = fp32_call(ctx.model, adapter.attn_output, 0, z)
         out = out + attn
         if not adapter.parallel_residual:
             mlp_in = out.to(w_e.dtype)

@@ -22,15 +22,25 @@ from tracker.sources.schedule import (
     pythia_steps,
     select_steps,
 )
+from tracker.sources.suites import (
+    KNOWN_SCHEMES,
+    RevisionScheme,
+    checkpoints_from_revisions,
+    scheme_for,
+    user_scheme,
+)
 
 __all__ = [
     "SERIES_META",
     "Checkpoint",
     "CheckpointSeries",
     "HubSeries",
+    "KNOWN_SCHEMES",
     "LoadedCheckpoint",
     "LocalFolderSeries",
     "PYTHIA_TOKENS_PER_STEP",
+    "RevisionScheme",
+    "checkpoints_from_revisions",
     "cached_repo_ids",
     "list_cached_refs",
     "open_series",
@@ -39,7 +49,9 @@ __all__ = [
     "pythia_steps",
     "read_series_meta",
     "repo_folder",
+    "scheme_for",
     "select_steps",
+    "user_scheme",
     "write_cache_revision",
     "write_series_meta",
 ]
@@ -51,6 +63,7 @@ def open_series(
     local_files_only: bool | None = None,
     tokens_per_step: int | None = None,
     pattern: str | None = None,
+    revisions: str | None = None,
 ) -> CheckpointSeries:
     """Open a series from what a user types: a local folder or a hub repo id.
 
@@ -61,9 +74,12 @@ def open_series(
         spec: Folder path or repo id (``EleutherAI/pythia-70m``).
         cache_dir: Hub cache root for repo ids.
         local_files_only: Force offline (True) or online (False) listing and loading.
-        tokens_per_step: Override tokens per step (default: Pythia's for hub repos, the value
-            in the series metadata (:mod:`tracker.sources.metadata`) or 1 for folders).
+        tokens_per_step: Override tokens per step (default: the value in the series metadata
+            (:mod:`tracker.sources.metadata`); else, for hub repos, the known suite's or what
+            revision names say (:mod:`tracker.sources.suites`); else 1).
         pattern: Glob for checkpoint folders inside a local folder.
+        revisions: Regex over a hub repo's revision names with a ``(?P<step>...)`` group and
+            optionally ``(?P<tokens>...)`` (``84B``, ``512M``); default: the repo's suite.
 
     Returns:
         The series.
@@ -88,5 +104,6 @@ def open_series(
         spec,
         cache_dir=cache_dir,
         local_files_only=bool(offline),
-        tokens_per_step=per_step or PYTHIA_TOKENS_PER_STEP,
+        tokens_per_step=per_step,
+        scheme=None if revisions is None else user_scheme(revisions),
     )

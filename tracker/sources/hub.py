@@ -1,4 +1,4 @@
-"""Checkpoint series stored as ``step{N}`` revisions of a Hugging Face repo (Pythia naming)."""
+"""Checkpoint series stored as revisions of a Hugging Face repo (one branch per checkpoint)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,29 @@ from typing import Any
 import torch
 
 from tracker.errors import SourceError
-from tracker.sources.base import CheckpointSeries, LoadedCheckpoint, parse_step
+from tracker.sources.base import CheckpointSeries, LoadedCheckpoint
 from tracker.sources.hf_cache import list_cached_refs
 from tracker.sources.integrity import weights_hash
 from tracker.sources.loading import load_model_and_tokenizer
-from tracker.sources.schedule import PYTHIA_TOKENS_PER_STEP, Checkpoint
+from tracker.sources.schedule import Checkpoint
+from tracker.sources.suites import RevisionScheme, checkpoints_from_revisions, scheme_for
 
 
 class HubSeries(CheckpointSeries):
-    """A hub repo whose revisions ``step{N}`` are checkpoints.
+    """A hub repo whose revisions are checkpoints, named by one suite's scheme.
 
-    Online, revisions are listed through ``huggingface_hub.list_repo_refs``; offline
-    (``local_files_only``), through the cache's ``refs/`` folder. Loading always goes through
-    ``from_pretrained(repo, revision=..., cache_dir=..., local_files_only=...)``.
+    Online, revisions are listed through ``huggingface_hub.list_repo_refs`` (branches and
+    tags); offline (``local_files_only``), through the cache's ``refs/`` folder. Loading always
+    goes through ``from_pretrained(repo, revision=..., cache_dir=..., local_files_only=...)``.
+    Revision names become steps and tokens by the repo's scheme
+    (:mod:`tracker.sources.suites`): a known suite's, a user's, or the one its names follow.
 
     Args:
         repo_id: Repo id such as ``EleutherAI/pythia-70m``.
         cache_dir: Hub cache root (None: the default cache).
         local_files_only: Never touch the network.
-        tokens_per_step: Tokens per optimiser step (Pythia: 2,097,152).
+        tokens_per_step: Tokens per optimiser step (None: the suite's, or from the names).
+        scheme: How revisions are named (None: found from the repo id and its names).
     """
 
     def __init__(
@@ -34,15 +38,30 @@ class HubSeries(CheckpointSeries):
         repo_id: str,
         cache_dir: str | os.PathLike[str] | None = None,
         local_files_only: bool = False,
-        tokens_per_step: int = PYTHIA_TOKENS_PER_STEP,
+        tokens_per_step: int | None = None,
+        scheme: RevisionScheme | None = None,
     ) -> None:
         self.series_id = repo_id
         self.repo_id = repo_id
         self.cache_dir = None if cache_dir is None else str(cache_dir)
         self.local_files_only = local_files_only
-        self.tokens_per_step = tokens_per_step
+        self._tokens_per_step = tokens_per_step
+        self._given_tokens_per_step = tokens_per_step
+        self.scheme = scheme
         self._refs: dict[str, str] | None = None
         self._tokenizer: Any = None
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens per optimiser step (listing the revisions first where it comes from them)."""
+        if self._tokens_per_step is None:
+            self.checkpoints()
+        assert self._tokens_per_step is not None
+        return self._tokens_per_step
+
+    @tokens_per_step.setter
+    def tokens_per_step(self, value: int) -> None:
+        self._tokens_per_step = self._given_tokens_per_step = value
 
     def _list_refs(self) -> dict[str, str]:
         if self._refs is not None:
@@ -59,20 +78,19 @@ class HubSeries(CheckpointSeries):
                 listing = list_repo_refs(self.repo_id)
             except Exception as exc:  # noqa: BLE001 - network and auth failures alike
                 raise SourceError(f"{self.repo_id}: cannot list revisions: {exc}") from exc
-            refs = {b.name: b.target_commit for b in listing.branches}
+            refs = {ref.name: ref.target_commit for ref in [*listing.branches, *listing.tags]}
         self._refs = refs
         return refs
 
     def checkpoints(self) -> list[Checkpoint]:
-        """List ``step{N}`` revisions as checkpoints sorted by step."""
-        out = []
-        for name in self._list_refs():
-            step = parse_step(name)
-            if step is not None:
-                out.append(Checkpoint(step, name, step * self.tokens_per_step))
-        if not out:
-            raise SourceError(f"{self.repo_id}: no step{{N}} revisions found")
-        return sorted(out, key=lambda c: c.step)
+        """List the revisions the scheme names as checkpoints, sorted by step."""
+        refs = self._list_refs()
+        if self.scheme is None:
+            self.scheme = scheme_for(self.repo_id, refs)
+        out, per_step = checkpoints_from_revisions(
+            refs, self.scheme, self._given_tokens_per_step, what=self.repo_id)
+        self._tokens_per_step = per_step
+        return out
 
     def load(
         self, checkpoint: Checkpoint, device: str = "cpu", dtype: torch.dtype = torch.float32
@@ -103,8 +121,10 @@ class HubSeries(CheckpointSeries):
         )
 
     def describe(self) -> dict[str, str]:
-        """Return kind, repo and cache location."""
-        return {"kind": "hub", "series_id": self.series_id, "cache_dir": self.cache_dir or ""}
+        """Return kind, repo, cache location and the revision scheme."""
+        scheme = self.scheme
+        return {"kind": "hub", "series_id": self.series_id, "cache_dir": self.cache_dir or "",
+                "revisions": "" if scheme is None else f"{scheme.name}: {scheme.pattern}"}
 
 
 def _default_cache() -> str:
