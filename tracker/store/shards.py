@@ -136,32 +136,37 @@ def read_shard(path: str | os.PathLike[str]) -> StepShard:
         handle = h5py.File(path, "r")
     except OSError as exc:
         raise StoreError(f"{path}: unreadable shard ({exc})") from exc
-    with handle as f:
-        check_schema(f.attrs, path)
-        shard = StepShard(
-            series_id=str(f.attrs["series_id"]),
-            tokens_per_step=int(f.attrs["tokens_per_step"]),
-            step=int(f.attrs["step"]),
-            tokens=int(f.attrs["tokens"]),
-            revision=str(f.attrs["revision"]),
-            checkpoint_hash=str(f.attrs["checkpoint_hash"]),
-            repeats_step=int(f.attrs.get("repeats_step", -1)),
-        )
-        for probe, group in f.get(RESULTS, {}).items():
-            for key, variant in group.items():
-                result = ProbeResult(
-                    probe=probe,
-                    version=int(variant.attrs["probe_version"]),
-                    config_json=str(variant.attrs["config_json"]),
-                    config_hash=str(variant.attrs["config_hash"]),
-                    seconds=float(variant.attrs.get("seconds", 0.0)),
-                )
-                for name, item in variant.items():
-                    if name == STATIC:
-                        result.static = read_static(item)
-                    else:
-                        result.add(Metric.from_attrs(name, item.attrs), item[()])
-                shard.results[(probe, key)] = result
+    try:
+        with handle as f:
+            check_schema(f.attrs, path)
+            shard = StepShard(
+                series_id=str(f.attrs["series_id"]),
+                tokens_per_step=int(f.attrs["tokens_per_step"]),
+                step=int(f.attrs["step"]),
+                tokens=int(f.attrs["tokens"]),
+                revision=str(f.attrs["revision"]),
+                checkpoint_hash=str(f.attrs["checkpoint_hash"]),
+                repeats_step=int(f.attrs.get("repeats_step", -1)),
+            )
+            for probe, group in f.get(RESULTS, {}).items():
+                for key, variant in group.items():
+                    result = ProbeResult(
+                        probe=probe,
+                        version=int(variant.attrs["probe_version"]),
+                        config_json=str(variant.attrs["config_json"]),
+                        config_hash=str(variant.attrs["config_hash"]),
+                        seconds=float(variant.attrs.get("seconds", 0.0)),
+                    )
+                    for name, item in variant.items():
+                        if name == STATIC:
+                            result.static = read_static(item)
+                        else:
+                            result.add(Metric.from_attrs(name, item.attrs), item[()])
+                    shard.results[(probe, key)] = result
+    except StoreError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise StoreError(f"{path}: unreadable shard ({exc})") from exc
     return shard
 
 
@@ -173,33 +178,41 @@ def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
     final = shard_path(store_path, shard.step)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    with h5py.File(tmp, "w") as f:
-        f.attrs["schema_version"] = SCHEMA_VERSION
-        f.attrs["package_version"] = __version__
-        f.attrs["kind"] = KIND_SHARD
-        f.attrs["series_id"] = shard.series_id
-        f.attrs["tokens_per_step"] = shard.tokens_per_step
-        f.attrs["step"] = shard.step
-        f.attrs["tokens"] = shard.tokens
-        f.attrs["revision"] = shard.revision
-        f.attrs["checkpoint_hash"] = shard.checkpoint_hash
-        f.attrs["repeats_step"] = shard.repeats_step
-        f.attrs["written_at"] = time.time()
-        results = f.create_group(RESULTS)
-        for (probe, key), result in sorted(shard.results.items()):
-            variant = results.require_group(probe).create_group(key)
-            variant.attrs["probe"] = probe
-            variant.attrs["probe_version"] = result.version
-            variant.attrs["config_json"] = result.config_json
-            variant.attrs["config_hash"] = result.config_hash
-            variant.attrs["seconds"] = result.seconds
-            for name, metric in result.metrics.items():
-                dset = variant.create_dataset(name, data=result.values[name])
-                dset.attrs.update(metric.attrs())
-            write_static(variant, result.static)
-        f.flush()
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            f.attrs["package_version"] = __version__
+            f.attrs["kind"] = KIND_SHARD
+            f.attrs["series_id"] = shard.series_id
+            f.attrs["tokens_per_step"] = shard.tokens_per_step
+            f.attrs["step"] = shard.step
+            f.attrs["tokens"] = shard.tokens
+            f.attrs["revision"] = shard.revision
+            f.attrs["checkpoint_hash"] = shard.checkpoint_hash
+            f.attrs["repeats_step"] = shard.repeats_step
+            f.attrs["written_at"] = time.time()
+            results = f.create_group(RESULTS)
+            for (probe, key), result in sorted(shard.results.items()):
+                variant = results.require_group(probe).create_group(key)
+                variant.attrs["probe"] = probe
+                variant.attrs["probe_version"] = result.version
+                variant.attrs["config_json"] = result.config_json
+                variant.attrs["config_hash"] = result.config_hash
+                variant.attrs["seconds"] = result.seconds
+                for name, metric in result.metrics.items():
+                    dset = variant.create_dataset(name, data=result.values[name])
+                    dset.attrs.update(metric.attrs())
+                write_static(variant, result.static)
+            f.flush()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"{final}: cannot write the shard of step {shard.step} ({exc}); "
+                         "earlier shards are intact") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, final)
     return final
 
@@ -222,3 +235,14 @@ def remove_stale_temporaries(store_path: str | os.PathLike[str]) -> int:
             count += 1
     return count
 
+
+
+def quarantine_shard(path: str | os.PathLike[str]) -> Path:
+    """Move an unreadable shard aside (``NAME.corrupt-TIME``) so its step is computed again.
+
+    The file is kept for inspection; ``list_shards`` no longer sees it.
+    """
+    source = Path(path)
+    target = source.with_name(f"{source.name}.corrupt-{int(time.time())}")
+    os.replace(source, target)
+    return target
