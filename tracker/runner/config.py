@@ -30,6 +30,7 @@ keys (every one optional except ``series``)::
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import re
@@ -324,9 +325,13 @@ def _read_probes(r: _Reader, table: dict[str, Any], base: Path
             r.error(where, "expected a table of config fields")
             continue
         cls = probe_class(probe)
-        for key in fields:
-            if key not in cls.Config.__dataclass_fields__:
+        known_fields = cls.Config.__dataclass_fields__
+        for key, value in fields.items():
+            if key not in known_fields:
                 r.error(f"{where}.{key}", f"probe {probe!r} has no config field {key!r}")
+            elif not _fits(known_fields[key].default, value):
+                r.error(f"{where}.{key}", f"expected {type(known_fields[key].default).__name__}"
+                                          f" like the default, got {value!r}")
         try:
             cls(**fields)
         except (TypeError, ValueError, TrackerError) as exc:
@@ -337,6 +342,19 @@ def _read_probes(r: _Reader, table: dict[str, Any], base: Path
     if text is not None and not Path(text).exists():
         r.error("probes.text_dataset", f"{text}: no such file or folder")
     return (tuple(names) if names else None), clean, text
+
+
+def _fits(default: Any, value: Any) -> bool:
+    """Whether a config value has the type of the field's default (ints pass for floats)."""
+    if default is None or isinstance(default, type(dataclasses.MISSING)):
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, list)
+    return isinstance(value, type(default))
 
 
 def _read_detect(r: _Reader, table: dict[str, Any]) -> tuple[bool, dict[str, Any]]:

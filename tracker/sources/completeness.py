@@ -39,11 +39,15 @@ def weights_file_problem(path: str | os.PathLike[str]) -> str | None:
         return _safetensors_problem(file, size)
     if file.name.endswith(".bin"):
         try:
-            ok = zipfile.is_zipfile(file)
+            with open(file, "rb") as fh:
+                magic = fh.read(4)
+            whole = zipfile.is_zipfile(file)
         except OSError as exc:
             return f"{file.name} is unreadable ({exc.strerror})"
+        if magic == b"PK\x03\x04" and not whole:
+            return f"{file.name} is truncated (no zip central directory)"
         # Old non-zip torch pickles cannot be checked from their header; accept them.
-        return None if ok or size > 0 else f"{file.name} is empty"
+        return None if size > 0 else f"{file.name} is empty"
     return None
 
 

@@ -170,6 +170,9 @@ def evict_revision(cache_dir: str | os.PathLike[str], repo_id: str, revision: st
     snapshot = snapshot_folder(cache_dir, repo_id, revision)
     if snapshot is None or not snapshot.is_dir():
         return 0
+    refs = list_cached_refs(cache_dir, repo_id)
+    if any(name != revision and commit == snapshot.name for name, commit in refs.items()):
+        return 0  # another ref (identical weights) still uses this very snapshot
     targets = {(link.parent / os.readlink(link)).resolve() for link in snapshot.rglob("*")
                if link.is_symlink()}
     still_used: set[Path] = set()
