@@ -49,6 +49,9 @@ def run_config_command(args: argparse.Namespace) -> int:
         print(f"{result.name}: {', '.join(parts)}, {result.seconds:.1f}s -> {result.store}")
         for note in result.notes:
             print(f"  {note}")
+        for probe, steps in sorted(result.all_nan.items()):
+            print(f"  warning: probe {probe!r} returned metrics that are all NaN at step(s) "
+                  f"{', '.join(str(s) for s in sorted(steps))} (nothing measurable?)")
         for earlier, later in result.repeated:
             print(f"  warning: step {later} has the same weights as step {earlier}")
         for step, error in sorted(result.failed.items()):

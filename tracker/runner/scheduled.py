@@ -12,6 +12,7 @@ a run with nothing new only reads shard headers.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -157,6 +158,8 @@ class SeriesResult:
     evicted_bytes: int = 0
     published: int = 0
     seconds: float = 0.0
+    #: Probe name -> steps at which some of its metrics came back entirely NaN.
+    all_nan: dict[str, list[int]] = field(default_factory=dict)
 
 
 def mark_repeats(store: Path, chosen: Sequence[Checkpoint], fresh: set[int]
@@ -268,8 +271,10 @@ def run_config(config: SweepConfig, executor: Executor | None = None,
             result.incomplete = dict(plan.incomplete)
             result.done_before = len(plan.done)
             result.notes.extend(f"{c} (moved aside; computed again)" for c in plan.corrupt)
+        run_id = f"{os.getpid()}-{started}"
         tasks = [StepTask(plan.spec, ckpt, probe_set, pending, config.executor.device,
-                          config.executor.dtype, config.executor.batch_size, config.evict)
+                          config.executor.dtype, config.executor.batch_size, config.evict,
+                          run_id)
                  for plan in plans.values() if not plan.error for ckpt, pending in plan.tasks]
         if tasks and executor is None:
             executor = make_executor(config.executor)
@@ -305,6 +310,8 @@ def _record(outcome: StepOutcome, result: SeriesResult, journal: Journal) -> Non
     if outcome.computed or outcome.ok:
         result.computed.append(outcome.step)
     result.evicted_bytes += outcome.evicted_bytes
+    for probe in outcome.all_nan:
+        result.all_nan.setdefault(probe, []).append(outcome.step)
     if outcome.evicted_bytes:
         journal.evicted.append(outcome.step)
     if outcome.ok:

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
 from tracker.runner.spec import ProbeSet, SeriesSpec
@@ -47,6 +49,8 @@ class StepTask:
     dtype: str = "float32"
     batch_size: int = 64
     evict: bool = False
+    #: Identifies the sweep run: a worker reopens the series (relists it) once per run.
+    run_id: str = ""
 
 
 @dataclass
@@ -63,6 +67,7 @@ class StepOutcome:
         seconds: Wall time.
         evicted_bytes: Bytes freed from the download cache.
         worker: ``host:pid`` that ran it.
+        all_nan: Probe name -> its metrics that came back entirely NaN.
     """
 
     series: str
@@ -74,6 +79,7 @@ class StepOutcome:
     seconds: float = 0.0
     evicted_bytes: int = 0
     worker: str = ""
+    all_nan: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -85,15 +91,18 @@ class StepOutcome:
         return "\n".join([self.error] * bool(self.error) + list(self.failures.values()))
 
 
-_SERIES: dict[SeriesSpec, CheckpointSeries] = {}
+_SERIES: dict[tuple[SeriesSpec, str], CheckpointSeries] = {}
 _PROBES: dict[ProbeSet, list[Any]] = {}
 
 
-def _series(spec: SeriesSpec) -> CheckpointSeries:
-    # One series object per process: it keeps the tokenizer it loaded the first time.
-    if spec not in _SERIES:
-        _SERIES[spec] = spec.open()
-    return _SERIES[spec]
+def _series(spec: SeriesSpec, run_id: str) -> CheckpointSeries:
+    # One series object per process and run: it keeps the tokenizer it loaded the first time,
+    # and the next run (a long-lived Ray worker may serve many) lists the series afresh.
+    key = (spec, run_id)
+    if key not in _SERIES:
+        _SERIES.clear()
+        _SERIES[key] = spec.open()
+    return _SERIES[key]
 
 
 def _probes(probe_set: ProbeSet) -> list[Any]:
@@ -133,7 +142,7 @@ def compute_step(task: StepTask) -> StepOutcome:
 
 def _compute(task: StepTask, out: StepOutcome) -> None:
     ckpt = task.checkpoint
-    series = _series(task.series)
+    series = _series(task.series, task.run_id)
     store = task.series.store
     wanted = set(task.pending)
     probes = [p for p in _probes(task.probes) if (p.name, p.key) in wanted]
@@ -160,6 +169,10 @@ def _compute(task: StepTask, out: StepOutcome) -> None:
                               ckpt.revision, out.weights_hash)
         shard.results.update(results)
         write_shard(store, shard)
+        for (name, _), result in sorted(results.items()):
+            nan = [m for m, v in sorted(result.values.items()) if v.size and np.isnan(v).all()]
+            if nan:
+                out.all_nan[name] = nan
         out.computed = sorted({name for name, _ in results})
     if task.evict and not out.failures:
         out.evicted_bytes = series.evict(ckpt)
