@@ -46,14 +46,14 @@ def write_config(path: Path, series: list[dict[str, Any]],
 
 def hub_config(path: Path, cache: Path, store_dir: Path, executor: str = "sequential",
                probes: tuple[str, ...] = ("induction",), detect: bool = False,
-               **extra: dict[str, Any]) -> Path:
+               workers: int = 2, **extra: dict[str, Any]) -> Path:
     """A config sweeping the tiny Pythia cache with the fast induction probe."""
     sections: dict[str, dict[str, Any]] = {
         "store": {"dir": str(store_dir)},
         "probes": {"names": list(probes)},
         "probes.config.induction": dict(FAST_INDUCTION),
         "detect": {"enabled": detect},
-        "executor": {"kind": executor, "workers": 2},
+        "executor": {"kind": executor, "workers": workers},
     }
     for key, table in extra.items():
         sections.setdefault(key, {}).update(table)

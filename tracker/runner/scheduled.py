@@ -162,33 +162,53 @@ class SeriesResult:
     all_nan: dict[str, list[int]] = field(default_factory=dict)
 
 
-def mark_repeats(store: Path, chosen: Sequence[Checkpoint], fresh: set[int]
-                 ) -> list[tuple[int, int]]:
-    """Record in the fresh shards whether each repeats the previous stored step's weights.
+def mark_repeats(store: Path, chosen: Sequence[Checkpoint]) -> tuple[list[tuple[int, int]], int]:
+    """Record in each shard whether it repeats the previous stored step's weights.
 
-    Tasks ran apart, so the comparison a sequential sweep makes as it goes is made here, in
-    step order over the chosen steps, and written into the shards this run produced.
+    Tasks run apart, so the comparison a sequential sweep makes as it goes is made here, in
+    step order over the chosen steps. Every shard is checked, not only this run's: a run
+    killed between writing shards and marking them leaves flags for the next run to settle.
 
     Returns:
-        (earlier step, step) pairs with identical weights among the fresh steps.
+        (earlier step, step) pairs with identical weights, and how many shards were rewritten.
     """
-    pairs = []
+    pairs, rewritten = [], 0
     previous: StepShard | None = None
     for ckpt in chosen:
         path = shard_path(store, ckpt.step)
         if not path.exists():
             continue
         shard = read_shard(path)
-        if ckpt.step in fresh:
-            same = previous is not None and previous.checkpoint_hash == shard.checkpoint_hash
-            want = previous.step if same and previous is not None else -1
-            if same:
-                pairs.append((want, ckpt.step))
-            if shard.repeats_step != want:
-                shard.repeats_step = want
-                write_shard(store, shard)
+        same = previous is not None and previous.checkpoint_hash == shard.checkpoint_hash
+        want = previous.step if same and previous is not None else -1
+        if same:
+            pairs.append((want, ckpt.step))
+        if shard.repeats_step != want:
+            shard.repeats_step = want
+            write_shard(store, shard)
+            rewritten += 1
         previous = shard
-    return pairs
+    return pairs, rewritten
+
+
+def _stale(store: Path) -> bool:
+    """Whether the consolidated file is missing, damaged, or older than a shard.
+
+    A run killed after writing shards but before consolidating leaves exactly this; the
+    next run, finding nothing new to compute, still consolidates.
+    """
+    if not store.exists() or not _consolidated_ok(store):
+        return True
+    built = store.stat().st_mtime_ns
+    return any(p.stat().st_mtime_ns > built for p in list_shards(store))
+
+
+def _events_current(store: Path) -> bool:
+    from tracker.events.io import events_meta, steps_digest
+    from tracker.store import SeriesStore
+
+    meta = events_meta(store)
+    return bool(meta) and meta.get("steps_digest") == steps_digest(SeriesStore(store).steps)
 
 
 def _consolidated_ok(store: Path) -> bool:
@@ -330,13 +350,13 @@ def _finish_series(plan: SeriesPlan, config: SweepConfig, result: SeriesResult,
     assert plan.series is not None
     fresh = set(result.computed)
     try:
-        if fresh:
-            result.repeated = mark_repeats(store, plan.chosen, fresh)
+        pairs, rewritten = mark_repeats(store, plan.chosen)
+        result.repeated = [(a, b) for a, b in pairs if b in fresh]
         if not list_shards(store):
             return
-        if fresh or not store.exists() or not _consolidated_ok(store):
+        if fresh or rewritten or _stale(store):
             consolidate(store, plan.series.describe() | {"probes": variants})
-        if config.detect and (fresh or not _has_events(store)):
+        if config.detect and (fresh or not _events_current(store)):
             run_detect = detect or _detect_store
             result.notes.append(f"{run_detect(store, config.detect_options)} events detected")
         if publish is not None:
@@ -344,17 +364,10 @@ def _finish_series(plan: SeriesPlan, config: SweepConfig, result: SeriesResult,
             new = [s for s in new if s.step > journal.wandb_last_step]
             if new:
                 journal.wandb_last_step = publish(plan.spec, plan.series, store, new, journal)
+                journal.save(store)  # at once: a kill now must not log these steps twice
                 result.published = len(new)
     except TrackerError as exc:
         result.error = str(exc)
-
-
-def _has_events(store: Path) -> bool:
-    try:
-        with h5py.File(store, "r") as f:
-            return "events" in f
-    except OSError:
-        return False
 
 
 def _detect_store(store: Path, options: dict[str, Any]) -> int:

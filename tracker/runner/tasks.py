@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 #: Fault injection for the fault-tolerance tests: ``kill:STEP:MARKER`` makes the process
 #: computing STEP kill itself with SIGKILL before writing the shard, once (the MARKER file
-#: records that it did), as a crashed or preempted worker would.
+#: records that it did), as a crashed or preempted worker would; ``kill:STEP:always`` every
+#: time.
 FAULT_ENV = "TRACKER_INJECT_FAULT"
 
 
@@ -185,6 +186,8 @@ def _inject_fault(step: int) -> None:
     _, at, marker = spec.split(":", 2)
     if int(at) != step:
         return
+    if marker == "always":
+        os.kill(os.getpid(), signal.SIGKILL)
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
