@@ -27,6 +27,7 @@ from tracker.runner.executors import Executor, make_executor
 from tracker.runner.spec import SeriesSpec, SweepConfig
 from tracker.runner.tasks import StepOutcome, StepTask
 from tracker.sources import Checkpoint, CheckpointSeries, select_steps
+from tracker.sources.completeness import is_corrupt
 from tracker.store import (
     Journal,
     LockBusyError,
@@ -60,6 +61,7 @@ class SeriesPlan:
         done: Steps whose shard holds every probe.
         tasks: Work to do: (checkpoint, pending (probe, key) pairs).
         incomplete: Step -> why it is skipped for now (still being written).
+        broken: Step -> why its files can never load (corrupt, not in progress).
         missing: Listed steps (``steps.list``) the series does not have yet.
         corrupt: Shards found unreadable (moved aside; their steps are in ``tasks``).
         error: Why the series could not be planned ('' if it could).
@@ -71,6 +73,7 @@ class SeriesPlan:
     done: list[int] = field(default_factory=list)
     tasks: list[tuple[Checkpoint, tuple[tuple[str, str], ...]]] = field(default_factory=list)
     incomplete: dict[int, str] = field(default_factory=dict)
+    broken: dict[int, str] = field(default_factory=dict)
     missing: list[int] = field(default_factory=list)
     corrupt: list[str] = field(default_factory=list)
     error: str = ""
@@ -134,6 +137,9 @@ def plan_series(spec: SeriesSpec, config: SweepConfig, probes: Sequence[Any],
             plan.done.append(ckpt.step)
             continue
         why = plan.series.incomplete(ckpt)
+        if is_corrupt(why):
+            plan.broken[ckpt.step] = f"{plan.series.series_id}@{ckpt.revision}: {why}"
+            continue
         if why is not None:
             plan.incomplete[ckpt.step] = why
             continue
@@ -291,6 +297,8 @@ def run_config(config: SweepConfig, executor: Executor | None = None,
             result.incomplete = dict(plan.incomplete)
             result.done_before = len(plan.done)
             result.notes.extend(f"{c} (moved aside; computed again)" for c in plan.corrupt)
+            for step, why in plan.broken.items():
+                _record(StepOutcome(spec.name, step, error=why), result, journals[spec.name])
         run_id = f"{os.getpid()}-{started}"
         tasks = [StepTask(plan.spec, ckpt, probe_set, pending, config.executor.device,
                           config.executor.dtype, config.executor.batch_size, config.evict,

@@ -84,6 +84,7 @@ def series_status(spec: SeriesSpec, config: SweepConfig, probes: list[Any]) -> S
                           incomplete=plan.incomplete, missing=plan.missing, error=plan.error,
                           corrupt=plan.corrupt)
     status.failed = {s: e for s, e in journal.failed_steps().items() if s not in plan.done}
+    status.failed.update(plan.broken)
     status.last_run = journal.runs[-1] if journal.runs else None
     busy = [r for r in journal.runs if r.computed_steps and r.seconds > 0]
     if busy:

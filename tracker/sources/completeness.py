@@ -62,12 +62,21 @@ def _safetensors_problem(file: Path, size: int) -> str | None:
                 return f"{file.name} is truncated (header of {length} bytes, file {size})"
             header = json.loads(fh.read(length))
     except (OSError, ValueError) as exc:
-        return f"{file.name} has an unreadable header ({exc})"
+        return f"{file.name} is corrupt (unreadable header: {exc})"
     ends = [int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"]
     expected = 8 + length + max(ends, default=0)
     if size < expected:
         return f"{file.name} is truncated ({size} of {expected} bytes)"
     return None
+
+
+def is_corrupt(problem: str | None) -> bool:
+    """Whether a problem found here is damage rather than a write still in progress.
+
+    A writer fills a safetensors file front to back, so a file of full length whose header
+    does not parse will never become whole: waiting for it would wait forever.
+    """
+    return problem is not None and " is corrupt " in problem
 
 
 def folder_problem(folder: str | os.PathLike[str]) -> str | None:
@@ -91,7 +100,7 @@ def folder_problem(folder: str | os.PathLike[str]) -> str | None:
             try:
                 shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
             except (OSError, ValueError, KeyError, AttributeError) as exc:
-                return f"{name} is unreadable ({exc})"
+                return f"{name} is corrupt (unreadable index: {exc})"
             for shard in shards:
                 problem = weights_file_problem(root / shard)
                 if problem:

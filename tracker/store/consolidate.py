@@ -17,6 +17,7 @@ import numpy as np
 
 from tracker import __version__
 from tracker.errors import StoreError
+from tracker.store.atomic import write_hdf5_atomically
 from tracker.store.layout import (
     CHECKPOINTS,
     KIND_SERIES,
@@ -29,6 +30,7 @@ from tracker.store.shards import (
     StepShard,
     check_schema,
     list_shards,
+    os_error_text,
     read_shard,
     write_static,
 )
@@ -77,22 +79,17 @@ def consolidate(
         series = {s.series_id for s in shards}
         if len(series) > 1:
             raise StoreError(f"{path}: shards from several series {sorted(series)}")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+        def fill(out: h5py.File) -> None:
+            old_provenance = _copy_preserved(path, out)
+            prov = json.dumps(provenance, sort_keys=True) if provenance else old_provenance
+            _write_series(out, shards, prov or "{}", path)
+
         try:
-            with h5py.File(tmp, "w") as out:
-                old_provenance = _copy_preserved(path, out)
-                prov = json.dumps(provenance, sort_keys=True) if provenance else old_provenance
-                _write_series(out, shards, prov or "{}", path)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
+            write_hdf5_atomically(path, fill)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise StoreError(f"{path}: cannot write the consolidated file ({exc}); the shards "
-                             "are intact, run again once the cause is fixed") from exc
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, path)
+            raise StoreError(f"{path}: cannot write the consolidated file ({os_error_text(exc)});"
+                             " the shards are intact, run again once the cause is fixed") from exc
     return path
 
 
@@ -109,7 +106,7 @@ def _copy_preserved(path: Path, out: h5py.File) -> str | None:
         old = h5py.File(path, "r")
     except OSError as exc:
         log.warning("%s: damaged consolidated file (%s); rebuilding it from the shards "
-                    "(events are detected again)", path, exc)
+                    "(events are detected again)", path, os_error_text(exc))
         return None
     with old:
         check_schema(old.attrs, path)

@@ -107,11 +107,15 @@ class Journal:
                 "wandb_run_id": self.wandb_run_id, "wandb_last_step": self.wandb_last_step,
                 "evicted": sorted(set(self.evicted))}
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w") as fh:
+                json.dump(data, fh, indent=1, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave a half file behind
+            raise
         return path
 
     def record_failure(self, step: int, error: str) -> None:

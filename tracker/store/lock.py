@@ -191,8 +191,12 @@ class SweepLock:
         self.owner = LockOwner(self.owner.host, self.owner.pid, self.owner.started,
                                self.owner.since, time.time())
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.owner.__dict__))
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps(self.owner.__dict__))
+            os.replace(tmp, self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def release(self) -> None:
         """Give the lock up (only if this process still owns it)."""

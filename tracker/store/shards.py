@@ -16,6 +16,7 @@ from tracker import __version__
 from tracker.errors import StoreError
 from tracker.identity import variant_key
 from tracker.metric import Metric
+from tracker.store.atomic import write_hdf5_atomically
 from tracker.store.layout import (
     KIND_SHARD,
     MIN_READABLE_SCHEMA,
@@ -171,50 +172,55 @@ def read_shard(path: str | os.PathLike[str]) -> StepShard:
 
 
 def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
-    """Write a step's shard atomically (temporary file, fsync, rename).
+    """Write a step's shard atomically (built in memory, then temporary file, fsync, rename).
 
     A kill at any moment leaves either the previous shard or the new one, never a torn file.
+
+    Raises:
+        StoreError: If the disk refuses the write (full, read-only), naming the step.
     """
     final = shard_path(store_path, shard.step)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
+    def fill(f: h5py.File) -> None:
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["package_version"] = __version__
+        f.attrs["kind"] = KIND_SHARD
+        f.attrs["series_id"] = shard.series_id
+        f.attrs["tokens_per_step"] = shard.tokens_per_step
+        f.attrs["step"] = shard.step
+        f.attrs["tokens"] = shard.tokens
+        f.attrs["revision"] = shard.revision
+        f.attrs["checkpoint_hash"] = shard.checkpoint_hash
+        f.attrs["repeats_step"] = shard.repeats_step
+        f.attrs["written_at"] = time.time()
+        results = f.create_group(RESULTS)
+        for (probe, key), result in sorted(shard.results.items()):
+            variant = results.require_group(probe).create_group(key)
+            variant.attrs["probe"] = probe
+            variant.attrs["probe_version"] = result.version
+            variant.attrs["config_json"] = result.config_json
+            variant.attrs["config_hash"] = result.config_hash
+            variant.attrs["seconds"] = result.seconds
+            for name, metric in result.metrics.items():
+                dset = variant.create_dataset(name, data=result.values[name])
+                dset.attrs.update(metric.attrs())
+            write_static(variant, result.static)
+
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            f.attrs["package_version"] = __version__
-            f.attrs["kind"] = KIND_SHARD
-            f.attrs["series_id"] = shard.series_id
-            f.attrs["tokens_per_step"] = shard.tokens_per_step
-            f.attrs["step"] = shard.step
-            f.attrs["tokens"] = shard.tokens
-            f.attrs["revision"] = shard.revision
-            f.attrs["checkpoint_hash"] = shard.checkpoint_hash
-            f.attrs["repeats_step"] = shard.repeats_step
-            f.attrs["written_at"] = time.time()
-            results = f.create_group(RESULTS)
-            for (probe, key), result in sorted(shard.results.items()):
-                variant = results.require_group(probe).create_group(key)
-                variant.attrs["probe"] = probe
-                variant.attrs["probe_version"] = result.version
-                variant.attrs["config_json"] = result.config_json
-                variant.attrs["config_hash"] = result.config_hash
-                variant.attrs["seconds"] = result.seconds
-                for name, metric in result.metrics.items():
-                    dset = variant.create_dataset(name, data=result.values[name])
-                    dset.attrs.update(metric.attrs())
-                write_static(variant, result.static)
-            f.flush()
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        write_hdf5_atomically(final, fill)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"{final}: cannot write the shard of step {shard.step} ({exc}); "
-                         "earlier shards are intact") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, final)
+        raise StoreError(f"{final}: cannot write the shard of step {shard.step} "
+                         f"({os_error_text(exc)}); earlier shards are intact") from exc
     return final
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for an OS error (HDF5's own messages span several lines of buffer details)."""
+    if exc.errno:
+        return f"[Errno {exc.errno}] {os.strerror(exc.errno)}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def list_shards(store_path: str | os.PathLike[str]) -> list[Path]:
