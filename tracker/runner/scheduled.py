@@ -302,8 +302,9 @@ def run_config(config: SweepConfig, executor: Executor | None = None,
         run_id = f"{os.getpid()}-{started}"
         tasks = [StepTask(plan.spec, ckpt, probe_set, pending, config.executor.device,
                           config.executor.dtype, config.executor.batch_size, config.evict,
-                          run_id)
-                 for plan in plans.values() if not plan.error for ckpt, pending in plan.tasks]
+                          run_id, _fence(locks[name]))
+                 for name, plan in plans.items() if not plan.error
+                 for ckpt, pending in plan.tasks]
         if tasks and executor is None:
             executor = make_executor(config.executor)
         if tasks:
@@ -332,6 +333,11 @@ def run_config(config: SweepConfig, executor: Executor | None = None,
                     log.error("%s: cannot write the sweep journal (%s)", lock.store, exc)
             lock.release()
     return [results[spec.name] for spec in config.series]
+
+
+def _fence(lock: SweepLock) -> tuple[str, int]:
+    assert lock.owner is not None
+    return lock.owner.host, lock.owner.pid
 
 
 def _record(outcome: StepOutcome, result: SeriesResult, journal: Journal) -> None:

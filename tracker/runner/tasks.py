@@ -28,6 +28,7 @@ from tracker.runner.sweep import run_probes
 from tracker.sources import Checkpoint, CheckpointSeries
 from tracker.sources.loading import parse_dtype
 from tracker.store import StepShard, read_shard, shard_path, write_shard
+from tracker.store.lock import read_owner
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class StepTask:
     evict: bool = False
     #: Identifies the sweep run: a worker reopens the series (relists it) once per run.
     run_id: str = ""
+    #: (host, pid) holding the series' sweep lock for this run: a task outliving its sweep
+    #: (a Ray worker on another node, say) writes nothing once another sweep took the lock.
+    fence: tuple[str, int] = ("", 0)
 
 
 @dataclass
@@ -164,6 +168,7 @@ def _compute(task: StepTask, out: StepOutcome) -> None:
                             task.batch_size, failures=out.failures)
     del loaded
     _inject_fault(ckpt.step)
+    _check_fence(task)
     if results:
         if shard is None:
             shard = StepShard(series.series_id, series.tokens_per_step, ckpt.step, ckpt.tokens,
@@ -177,6 +182,15 @@ def _compute(task: StepTask, out: StepOutcome) -> None:
         out.computed = sorted({name for name, _ in results})
     if task.evict and not out.failures:
         out.evicted_bytes = series.evict(ckpt)
+
+
+def _check_fence(task: StepTask) -> None:
+    if not task.fence[1]:
+        return
+    owner = read_owner(task.series.store)
+    if owner is None or (owner.host, owner.pid) != task.fence:
+        raise StoreError(f"{task.series.store}: the sweep that started step "
+                         f"{task.checkpoint.step} no longer holds the lock; result dropped")
 
 
 def _inject_fault(step: int) -> None:
