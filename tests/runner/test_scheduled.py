@@ -183,6 +183,8 @@ def test_cli_sweep_and_status(tmp_path, cache, capsys):
     assert main(["sweep", str(bad)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}: executor.kind: expected sequential or processes or ray" in err
+    assert main(["sweep", PYTHIA_REPO, "--cache-dir", str(cache)]) == 1  # the series form
+    assert "--store is required (or give a sweep config .toml)" in capsys.readouterr().err
 
 
 def test_new_steps_go_to_one_wandb_run_in_order(tmp_path, cache, monkeypatch):

@@ -29,6 +29,7 @@ from tracker.store import (
     shard_path,
     write_shard,
 )
+from tracker.store.lock import SweepLock
 from tracker.store.shards import remove_stale_temporaries
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,29 @@ def sweep(
 
     Returns:
         A report of what was computed and skipped.
+
+    Raises:
+        LockBusyError: If another sweep is running on the store.
     """
+    # One sweep at a time per store, whichever form started it (a config run or this one).
+    with SweepLock(store_path):
+        return _sweep(series, store_path, probes, steps, device, dtype, batch_size, progress,
+                      on_step, extras)
+
+
+def _sweep(
+    series: CheckpointSeries,
+    store_path: str | os.PathLike[str],
+    probes: Sequence[Probe],
+    steps: str | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    batch_size: int = 64,
+    progress: bool = True,
+    on_step: StepCallback | None = None,
+    extras: dict[str, Any] | None = None,
+) -> SweepReport:
+    """Body of :func:`sweep`, run under the store's sweep lock."""
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
