@@ -4,6 +4,8 @@ The worker deaths are real: ``TRACKER_INJECT_FAULT`` makes the process computing
 SIGKILL itself once, before it writes the shard.
 """
 
+import os
+
 import pytest
 
 from tests.support.builders import build_pythia_cache
@@ -92,3 +94,22 @@ def test_ray_retries_a_killed_worker_and_matches_sequential(tmp_path, cache, ref
     assert sorted(result.computed) == STEPS and result.failed == {}
     assert result.repeated == [(4, 8)]
     assert_same_values(values, reference)
+
+
+def test_one_pool_worker_per_gpu_each_pinned_to_its_own(monkeypatch):
+    import queue
+
+    from tracker.runner import executors
+
+    monkeypatch.setattr(executors, "gpu_count", lambda: 3)
+    assert ProcessExecutor().workers == 3
+    assert ProcessExecutor(workers=5).workers == 5
+    gpus = queue.Queue()
+    for i in (0, 1, 2):
+        gpus.put(i)
+    seen = []
+    for _ in range(3):
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        executors.pin_gpu(gpus)
+        seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
+    assert seen == ["0", "1", "2"]

@@ -233,3 +233,40 @@ def test_nan_values_are_stored_as_nan(tmp_path, cache, monkeypatch):
     with h5py.File(_store(tmp_path)) as f:
         scores = f["results/induction"][next(iter(f["results/induction"]))]["induction_score"]
         assert np.isnan(scores[2]).all() and np.isfinite(scores[3]).all()
+
+
+def test_a_local_run_being_saved_is_skipped_until_whole(tmp_path):
+    from tests.support.builders import tiny_model, tiny_tokenizer
+    from tests.support.sweeps import FAST_INDUCTION, write_config
+
+    run = tmp_path / "run"
+    for step in (0, 10):
+        tiny_model(seed=step + 1).save_pretrained(run / f"step{step}")
+    tiny_tokenizer().save_pretrained(run / "step0")
+    (run / "step20").mkdir()  # save_pretrained has written config.json, not the weights yet
+    (run / "step20" / "config.json").write_text((run / "step0" / "config.json").read_text())
+    config = load_config(write_config(tmp_path / "s.toml", [{"folder": "run"}], {
+        "store": {"dir": "stores"}, "probes": {"names": ["induction"]},
+        "probes.config.induction": FAST_INDUCTION, "detect": {"enabled": False}}))
+    result, = run_config(config)
+    assert result.computed == [0, 10]
+    assert result.incomplete == {20: "no weights file (model.safetensors or pytorch_model.bin)"}
+    tiny_model(seed=21).save_pretrained(run / "step20")
+    again, = run_config(config)
+    assert again.computed == [20] and again.incomplete == {}
+
+
+def test_locks_are_kept_alive_while_tasks_run(tmp_path):
+    from tracker.runner.scheduled import _Heartbeat
+    from tracker.store.lock import read_owner
+
+    lock = SweepLock(tmp_path / "s.h5", stale_after=0.2)
+    lock.acquire()
+    first = read_owner(tmp_path / "s.h5").heartbeat
+    with _Heartbeat({"s": lock}, every=0.05):
+        import time
+
+        time.sleep(0.3)
+    assert read_owner(tmp_path / "s.h5").heartbeat > first
+    assert read_owner(tmp_path / "s.h5").stale(0.2) is None
+    lock.release()

@@ -79,6 +79,11 @@ def _init_worker(gpus: Any) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    pin_gpu(gpus)
+
+
+def pin_gpu(gpus: Any) -> None:
+    """Take the next GPU id from the pool's queue and see only it (None: no GPUs)."""
     if gpus is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
 
