@@ -128,3 +128,9 @@ def test_two_series_cannot_share_a_store(tmp_path):
     with pytest.raises(ConfigError, match="share the store"):
         load_config(_write(tmp_path, '[store]\ndir = "s"\n[[series]]\nhub = "a/m"\n'
                                      '[[series]]\nfolder = "b/m"\n'))
+
+
+def test_two_series_cannot_share_a_name(tmp_path):
+    with pytest.raises(ConfigError, match="two series are named 'm'"):
+        load_config(_write(tmp_path, '[[series]]\nhub = "a/m"\nstore = "x.h5"\n'
+                                     '[[series]]\nfolder = "b/m"\nstore = "y.h5"\n'))

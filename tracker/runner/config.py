@@ -267,7 +267,11 @@ def _read_series(r: _Reader, raw: Any, base: Path, store_dir: str | None) -> lis
                     one.get("tokens_per_step")) else None,
                 pattern=one.get("pattern") if _is_str(one.get("pattern")) else None))
     stores: dict[Path, str] = {}
+    names: set[str] = set()
     for spec in out:
+        if spec.name in names:
+            r.error("series", f"two series are named {spec.name!r}; give each its own name=")
+        names.add(spec.name)
         if spec.store in stores:
             r.error("series", f"{spec.name} and {stores[spec.store]} share the store "
                               f"{spec.store}; give each its own name= or store=")
