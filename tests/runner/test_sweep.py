@@ -116,3 +116,13 @@ def test_probe_failure_names_step_and_probe(tmp_path, pythia_cache):
     with pytest.raises(TrackerError, match=r"step 0: probe 'broken' failed: ValueError\('boom'\)"):
         sweep(series, store, [EmbedNormProbe(), Broken()], steps="first:2", progress=False)
     assert np.array_equal(SeriesStore(store).metric("embed_norm", "embed_norm"), before)
+
+
+def test_a_sweep_never_runs_beside_another_on_the_same_store(tmp_path, pythia_cache):
+    from tracker.store import LockBusyError, SweepLock
+
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    store = tmp_path / "s.h5"
+    with SweepLock(store), pytest.raises(LockBusyError, match="another sweep holds it"):
+        sweep(series, store, [EmbedNormProbe()], steps="first:1", progress=False)
+    assert sweep(series, store, [EmbedNormProbe()], steps="first:1", progress=False).loads == 1

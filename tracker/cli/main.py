@@ -17,6 +17,7 @@ from tracker.errors import TrackerError
 #: Modules that add sub-commands, in help order.
 COMMAND_MODULES = (
     "tracker.cli.sweep",
+    "tracker.cli.scheduled",
     "tracker.cli.inspect",
     "tracker.organisms.cli",
     "tracker.cli.detect",

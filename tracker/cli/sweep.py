@@ -13,9 +13,12 @@ def register(sub: Any) -> None:
     """Add the ``sweep`` command."""
     from tracker.runner.watch import IDLE_TIMEOUT, POLL_SECONDS
 
-    parser = sub.add_parser("sweep", help="run probes over a checkpoint series into a store")
-    parser.add_argument("series", help="hub repo id (EleutherAI/pythia-70m) or a local folder")
-    parser.add_argument("--store", required=True, help="path of the series store (.h5)")
+    parser = sub.add_parser("sweep", help="run probes over a checkpoint series into a store, "
+                                          "or run a sweep config (CONFIG.toml)")
+    parser.add_argument("series", help="hub repo id (EleutherAI/pythia-70m), a local folder, "
+                                       "or a sweep config file (.toml; see tracker status)")
+    parser.add_argument("--store", help="path of the series store (.h5); required unless "
+                                        "SERIES is a config")
     parser.add_argument("--cache-dir", help="Hugging Face cache root (implies offline loading)")
     parser.add_argument("--online", action="store_true",
                         help="list and download revisions from the hub even with --cache-dir")
@@ -101,8 +104,21 @@ def build_probes(names: str | None, overrides: list[str],
     return probes
 
 
+def is_config(spec: str) -> bool:
+    """Whether a SERIES argument names a sweep config file rather than a series."""
+    from pathlib import Path
+
+    return spec.endswith(".toml") and not Path(spec).is_dir()
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print a summary."""
+    if is_config(args.series):
+        from tracker.cli.scheduled import run_config_command
+
+        return run_config_command(args)
+    if not args.store:
+        raise TrackerError("sweep: --store is required (or give a sweep config .toml)")
     from tracker.runner import sweep, watch
     from tracker.sources import open_series
     from tracker.sources.loading import parse_dtype

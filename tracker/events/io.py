@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,8 +23,9 @@ from tracker.events.model import (
     normalize_events,
 )
 from tracker.store import SeriesStore, writer_lock
+from tracker.store.atomic import write_hdf5_atomically
 from tracker.store.layout import EVENTS, SCHEMA_VERSION
-from tracker.store.shards import check_schema
+from tracker.store.shards import check_schema, os_error_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,8 +40,8 @@ def write_events(store_path: str | os.PathLike[str], events: list[Event],
                  meta: dict[str, Any]) -> None:
     """Replace the events of a series file, atomically and under the writer lock.
 
-    The file is copied, the copy's ``/events`` rewritten and the copy renamed over the
-    original, so a crash leaves the old file whole. Writing events raises the file's schema
+    The file is edited in memory and its new bytes renamed over the original, so a crash
+    leaves the old file whole. Writing events raises the file's schema
     version to the current one (older layouts stay readable).
 
     Args:
@@ -52,24 +52,24 @@ def write_events(store_path: str | os.PathLike[str], events: list[Event],
     path = Path(store_path)
     store = SeriesStore(path)  # validates kind and schema before anything is touched
     with writer_lock(path):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.events.tmp")
-        shutil.copyfile(path, tmp)
+        def fill(f: h5py.File) -> None:
+            check_schema(f.attrs, path)
+            if EVENTS in f:
+                del f[EVENTS]
+            group = f.create_group(EVENTS)
+            group.attrs["n_steps"] = len(store.steps)
+            group.attrs["steps_digest"] = steps_digest(store.steps)
+            group.attrs["written_at"] = time.time()
+            for key, value in meta.items():
+                group.attrs[key] = value
+            _write_columns(group, events)
+            f.attrs["schema_version"] = SCHEMA_VERSION
+
         try:
-            with h5py.File(tmp, "a") as f:
-                check_schema(f.attrs, path)
-                if EVENTS in f:
-                    del f[EVENTS]
-                group = f.create_group(EVENTS)
-                group.attrs["n_steps"] = len(store.steps)
-                group.attrs["steps_digest"] = steps_digest(store.steps)
-                group.attrs["written_at"] = time.time()
-                for key, value in meta.items():
-                    group.attrs[key] = value
-                _write_columns(group, events)
-                f.attrs["schema_version"] = SCHEMA_VERSION
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            write_hdf5_atomically(path, fill, start_from=path, tag="events.tmp")
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot write events ({os_error_text(exc)}); the "
+                             "results are intact") from exc
 
 
 def _write_columns(group: h5py.Group, events: list[Event]) -> None:

@@ -29,6 +29,7 @@ from tracker.store import (
     shard_path,
     write_shard,
 )
+from tracker.store.lock import SweepLock
 from tracker.store.shards import remove_stale_temporaries
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def _existing_shard(
 def run_probes(
     probes: Sequence[Probe], model: Any, tokenizer: Any, step: int,
     batch_size: int = 64, extras: dict[str, Any] | None = None,
+    failures: dict[str, str] | None = None,
 ) -> tuple[dict[tuple[str, str], ProbeResult], ProbeContext]:
     """Run probes on one loaded model through one shared context.
 
@@ -87,42 +89,65 @@ def run_probes(
         step: Training step (probes may use it).
         batch_size: Largest forward batch.
         extras: Objects placed in ``ctx.scratch`` (e.g. a text dataset for the ICL probe).
+        failures: Where given, a probe that fails is recorded here (probe name -> one-line
+            error naming the step and cause) and the others still run; otherwise the first
+            failure raises.
 
     Returns:
         Results by (probe name, variant key), so two configs of one probe both come back,
         and the context (for its forward count).
 
     Raises:
-        TrackerError: Naming the step and probe, if a probe fails or returns bad metrics.
+        TrackerError: Naming the step and probe, if a probe fails or returns bad metrics
+            (only when ``failures`` is None).
     """
     ctx = ProbeContext(model=model, tokenizer=tokenizer, step=step, batch_size=batch_size)
     ctx.scratch.update(extras or {})
+    broken: dict[int, TrackerError] = {}
     # Owners are positions in the list: two variants of one probe are two owners.
     for i, probe in enumerate(probes):
         ctx.active_probe = f"{i}:{probe.name}"
-        probe.declare(ctx)
+        try:
+            probe.declare(ctx)
+        except Exception as exc:  # noqa: BLE001 - e.g. a tokenizer raising on the prompts
+            broken[i] = _probe_error(step, probe, exc)
     results: dict[tuple[str, str], ProbeResult] = {}
     for i, probe in enumerate(probes):
         ctx.active_probe = f"{i}:{probe.name}"
-        start = time.perf_counter()
-        declared = {metric.name: metric for metric in probe.metrics(ctx)}
         try:
-            values = probe.run(ctx)
-        except TrackerError:
-            raise
+            if i in broken:
+                raise broken[i]
+            results[(probe.name, probe.key)] = _run_one(probe, ctx, step)
         except Exception as exc:  # noqa: BLE001 - reported with the step and probe named
-            raise TrackerError(f"step {step}: probe {probe.name!r} failed: {exc!r}") from exc
-        result = ProbeResult(probe.name, probe.version, probe.config.to_json(), probe.config_hash,
-                             seconds=time.perf_counter() - start)
-        for name, value in values.items():
-            if name not in declared:
-                raise TrackerError(f"step {step}: probe {probe.name!r} returned undeclared "
-                                   f"metric {name!r}")
-            result.add(declared[name], value)
-        result.static = probe.static(ctx)
-        results[(probe.name, probe.key)] = result
-        ctx.release(ctx.active_probe)
+            error = _probe_error(step, probe, exc)
+            if failures is None:
+                raise error from exc
+            failures[probe.name] = str(error)
+            log.error("%s", error)
+        finally:
+            ctx.release(ctx.active_probe)
     return results, ctx
+
+
+def _probe_error(step: int, probe: Probe, exc: BaseException) -> TrackerError:
+    if isinstance(exc, TrackerError):
+        return exc
+    return TrackerError(f"step {step}: probe {probe.name!r} failed: {exc!r}")
+
+
+def _run_one(probe: Probe, ctx: ProbeContext, step: int) -> ProbeResult:
+    start = time.perf_counter()
+    declared = {metric.name: metric for metric in probe.metrics(ctx)}
+    values = probe.run(ctx)
+    result = ProbeResult(probe.name, probe.version, probe.config.to_json(), probe.config_hash,
+                         seconds=time.perf_counter() - start)
+    for name, value in values.items():
+        if name not in declared:
+            raise TrackerError(f"step {step}: probe {probe.name!r} returned undeclared "
+                               f"metric {name!r}")
+        result.add(declared[name], value)
+    result.static = probe.static(ctx)
+    return result
 
 
 def sweep(
@@ -153,7 +178,29 @@ def sweep(
 
     Returns:
         A report of what was computed and skipped.
+
+    Raises:
+        LockBusyError: If another sweep is running on the store.
     """
+    # One sweep at a time per store, whichever form started it (a config run or this one).
+    with SweepLock(store_path):
+        return _sweep(series, store_path, probes, steps, device, dtype, batch_size, progress,
+                      on_step, extras)
+
+
+def _sweep(
+    series: CheckpointSeries,
+    store_path: str | os.PathLike[str],
+    probes: Sequence[Probe],
+    steps: str | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    batch_size: int = 64,
+    progress: bool = True,
+    on_step: StepCallback | None = None,
+    extras: dict[str, Any] | None = None,
+) -> SweepReport:
+    """Body of :func:`sweep`, run under the store's sweep lock."""
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
@@ -186,15 +233,19 @@ def sweep(
             log.warning("%s: step %d has the same weights as the previous checkpoint",
                         series.series_id, ckpt.step)
             report.repeated_weights.append((previous_step, ckpt.step))
+        failures: dict[str, str] = {}
         results, _ = run_probes(pending, loaded.model, loaded.tokenizer, ckpt.step, batch_size,
-                                extras)
+                                extras, failures)
         if shard is None:
             shard = StepShard(series.series_id, series.tokens_per_step, ckpt.step, ckpt.tokens,
                               ckpt.revision, loaded.weights_hash)
         # The store records what this sweep found; consolidation does not recompute it.
         shard.repeats_step = previous_step if repeats else -1
         shard.results.update(results)
-        write_shard(store, shard)
+        if results:  # the probes that worked are kept even when another one failed
+            write_shard(store, shard)
+        if failures:
+            raise TrackerError(next(iter(failures.values())))
         report.computed.extend((ckpt.step, p.name) for p in pending)
         previous_hash, previous_step = loaded.weights_hash, ckpt.step
         del loaded

@@ -61,6 +61,20 @@ class CheckpointSeries(abc.ABC):
             SourceError: When the revision is missing or its files are unreadable.
         """
 
+    def incomplete(self, checkpoint: Checkpoint) -> str | None:
+        """Return why ``checkpoint`` is not completely written yet, or None when it is.
+
+        A source that cannot tell (an online hub repo, whose commits are atomic) says None.
+        """
+        return None
+
+    def evict(self, checkpoint: Checkpoint) -> int:
+        """Delete the downloaded files only ``checkpoint`` uses; return the bytes freed.
+
+        Sources that hold no download (local folders) free nothing.
+        """
+        return 0
+
     def describe(self) -> dict[str, str]:
         """Return provenance facts stored with results (kind, location)."""
         return {"kind": type(self).__name__, "series_id": self.series_id}

@@ -145,3 +145,49 @@ def remove_partial_writes(cache_dir: str | os.PathLike[str], repo_id: str) -> in
         else:
             path.unlink(missing_ok=True)
     return len(partial)
+
+
+def snapshot_folder(cache_dir: str | os.PathLike[str], repo_id: str, revision: str) -> Path | None:
+    """Return the snapshot folder a cached ref points to (None when the ref is not cached)."""
+    repo = repo_folder(cache_dir, repo_id)
+    ref = repo / "refs" / revision
+    if not ref.is_file():
+        return None
+    return repo / "snapshots" / ref.read_text().strip()
+
+
+def evict_revision(cache_dir: str | os.PathLike[str], repo_id: str, revision: str) -> int:
+    """Delete a cached revision's snapshot and the blobs no other snapshot links to.
+
+    The ref is kept (it is a few bytes), so an offline listing still shows the checkpoint and a
+    sweep's step selection does not shift once processed checkpoints are evicted; loading it
+    again needs a download.
+
+    Returns:
+        Bytes freed (0 when the revision was not cached or was already evicted).
+    """
+    repo = repo_folder(cache_dir, repo_id)
+    snapshot = snapshot_folder(cache_dir, repo_id, revision)
+    if snapshot is None or not snapshot.is_dir():
+        return 0
+    refs = list_cached_refs(cache_dir, repo_id)
+    if any(name != revision and commit == snapshot.name for name, commit in refs.items()):
+        return 0  # another ref (identical weights) still uses this very snapshot
+    targets = {(link.parent / os.readlink(link)).resolve() for link in snapshot.rglob("*")
+               if link.is_symlink()}
+    still_used: set[Path] = set()
+    for other in (repo / "snapshots").iterdir():
+        if other != snapshot:
+            still_used.update((p.parent / os.readlink(p)).resolve()
+                              for p in other.rglob("*") if p.is_symlink())
+    # Snapshot links first: a kill between the two steps leaves orphan blobs (harmless,
+    # unreferenced), never a snapshot whose links dangle into deleted blobs.
+    shutil.rmtree(snapshot)
+    freed = 0
+    for blob in targets - still_used:
+        try:
+            freed += blob.stat().st_size
+            blob.unlink()
+        except FileNotFoundError:
+            pass
+    return freed

@@ -9,7 +9,8 @@ import torch
 
 from tracker.errors import SourceError
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint
-from tracker.sources.hf_cache import list_cached_refs
+from tracker.sources.completeness import folder_problem
+from tracker.sources.hf_cache import evict_revision, list_cached_refs, snapshot_folder
 from tracker.sources.integrity import weights_hash
 from tracker.sources.loading import load_model_and_tokenizer
 from tracker.sources.schedule import Checkpoint
@@ -119,6 +120,27 @@ class HubSeries(CheckpointSeries):
             weights_hash=weights_hash(model),
             provenance={"repo": self.repo_id, "revision": checkpoint.revision, "commit": commit},
         )
+
+    def incomplete(self, checkpoint: Checkpoint) -> str | None:
+        """Why an offline cache's revision is not complete (online revisions always are).
+
+        ``huggingface_hub`` links a snapshot file only once its blob is downloaded, so a
+        missing or truncated weights file here is a copy into the cache still under way.
+        """
+        if not self.local_files_only:
+            return None
+        cache = self.cache_dir or _default_cache()
+        snapshot = snapshot_folder(cache, self.repo_id, checkpoint.revision)
+        if snapshot is None:
+            return "revision is not in the cache"
+        if not snapshot.is_dir():
+            return "snapshot is not in the cache (evicted?)"
+        return folder_problem(snapshot)
+
+    def evict(self, checkpoint: Checkpoint) -> int:
+        """Delete the revision's snapshot and its unshared blobs from the cache (ref kept)."""
+        return evict_revision(self.cache_dir or _default_cache(), self.repo_id,
+                              checkpoint.revision)
 
     def describe(self) -> dict[str, str]:
         """Return kind, repo, cache location and the revision scheme."""

@@ -12,6 +12,7 @@ import torch
 
 from tracker.errors import SourceError
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint, parse_step
+from tracker.sources.completeness import folder_problem
 from tracker.sources.integrity import weights_hash
 from tracker.sources.loading import load_model_and_tokenizer
 from tracker.sources.schedule import Checkpoint
@@ -100,6 +101,13 @@ class LocalFolderSeries(CheckpointSeries):
             weights_hash=weights_hash(model),
             provenance={"path": str(path)},
         )
+
+    def incomplete(self, checkpoint: Checkpoint) -> str | None:
+        """Why the checkpoint's folder is not completely written (see ``folder_problem``)."""
+        path = self._paths.get(checkpoint.revision, self.root / checkpoint.revision)
+        if not path.is_dir():
+            return "folder is missing"
+        return folder_problem(path)
 
     def describe(self) -> dict[str, str]:
         """Return kind and folder."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import numpy as np
 
 from tracker import __version__
 from tracker.errors import StoreError
+from tracker.store.atomic import write_hdf5_atomically
 from tracker.store.layout import (
     CHECKPOINTS,
     KIND_SERIES,
@@ -28,9 +30,12 @@ from tracker.store.shards import (
     StepShard,
     check_schema,
     list_shards,
+    os_error_text,
     read_shard,
     write_static,
 )
+
+log = logging.getLogger(__name__)
 
 _COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
@@ -74,25 +79,53 @@ def consolidate(
         series = {s.series_id for s in shards}
         if len(series) > 1:
             raise StoreError(f"{path}: shards from several series {sorted(series)}")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        old_provenance: str | None = None
-        with h5py.File(tmp, "w") as out:
-            if path.exists():
-                with h5py.File(path, "r") as old:
-                    check_schema(old.attrs, path)
-                    old_provenance = old.attrs.get("provenance_json")
-                    for name in PRESERVED_GROUPS:
-                        if name in old:
-                            old.copy(old[name], out, name=name)
+
+        def fill(out: h5py.File) -> None:
+            old_provenance = _copy_preserved(path, out)
             prov = json.dumps(provenance, sort_keys=True) if provenance else old_provenance
-            _write_series(out, shards, prov or "{}")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            _write_series(out, shards, prov or "{}", path)
+
+        try:
+            write_hdf5_atomically(path, fill)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot write the consolidated file ({os_error_text(exc)});"
+                             " the shards are intact, run again once the cause is fixed") from exc
     return path
 
 
-def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str) -> None:
+def _copy_preserved(path: Path, out: h5py.File) -> str | None:
+    """Copy the groups shards do not produce from the old file; return its provenance.
+
+    The consolidated file is a product of the shards, so a damaged one (truncated by a full
+    disk, say) is rebuilt from them with a warning; what only it held (events) is lost and
+    ``tracker detect`` (or the next scheduled sweep) finds it again.
+    """
+    if not path.exists():
+        return None
+    try:
+        old = h5py.File(path, "r")
+    except OSError as exc:
+        log.warning("%s: damaged consolidated file (%s); rebuilding it from the shards "
+                    "(events are detected again)", path, os_error_text(exc))
+        return None
+    with old:
+        check_schema(old.attrs, path)
+        try:
+            for name in PRESERVED_GROUPS:
+                if name in old:
+                    old.copy(old[name], out, name=name)
+            return old.attrs.get("provenance_json")
+        except (OSError, KeyError, RuntimeError) as exc:
+            for name in PRESERVED_GROUPS:
+                if name in out:
+                    del out[name]
+            log.warning("%s: damaged consolidated file (%s); rebuilding it from the shards "
+                        "(events are detected again)", path, exc)
+            return None
+
+
+def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str,
+                  path: Path) -> None:
     shards = sorted(shards, key=lambda s: s.step)
     first = shards[0]
     out.attrs["schema_version"] = SCHEMA_VERSION
@@ -134,12 +167,18 @@ def _write_series(out: h5py.File, shards: list[StepShard], provenance_json: str)
         group.create_dataset("present", data=present)
         names = sorted({m for _, r in entries for m in r.metrics})
         for name in names:
-            specimen = next(r for _, r in entries if name in r.metrics)
+            specimen_i, specimen = next((i, r) for i, r in entries if name in r.metrics)
             shape = specimen.values[name].shape
             data = np.full((len(shards), *shape), np.nan, dtype=np.float32)
             for i, result in entries:
-                if name in result.values and result.values[name].shape == shape:
-                    data[i] = result.values[name]
+                if name not in result.values:
+                    continue
+                if result.values[name].shape != shape:
+                    raise StoreError(
+                        f"{path}: {probe}/{name} has shape {result.values[name].shape} at step "
+                        f"{shards[i].step} but {shape} at step {shards[specimen_i].step}: the "
+                        "architecture changed between steps; sweep them into separate stores")
+                data[i] = result.values[name]
             opts = _COMPRESSION if data.ndim > 1 else {}
             dset = group.create_dataset(name, data=data, **opts)
             dset.attrs.update(specimen.metrics[name].attrs())

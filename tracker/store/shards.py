@@ -16,6 +16,7 @@ from tracker import __version__
 from tracker.errors import StoreError
 from tracker.identity import variant_key
 from tracker.metric import Metric
+from tracker.store.atomic import write_hdf5_atomically
 from tracker.store.layout import (
     KIND_SHARD,
     MIN_READABLE_SCHEMA,
@@ -136,44 +137,52 @@ def read_shard(path: str | os.PathLike[str]) -> StepShard:
         handle = h5py.File(path, "r")
     except OSError as exc:
         raise StoreError(f"{path}: unreadable shard ({exc})") from exc
-    with handle as f:
-        check_schema(f.attrs, path)
-        shard = StepShard(
-            series_id=str(f.attrs["series_id"]),
-            tokens_per_step=int(f.attrs["tokens_per_step"]),
-            step=int(f.attrs["step"]),
-            tokens=int(f.attrs["tokens"]),
-            revision=str(f.attrs["revision"]),
-            checkpoint_hash=str(f.attrs["checkpoint_hash"]),
-            repeats_step=int(f.attrs.get("repeats_step", -1)),
-        )
-        for probe, group in f.get(RESULTS, {}).items():
-            for key, variant in group.items():
-                result = ProbeResult(
-                    probe=probe,
-                    version=int(variant.attrs["probe_version"]),
-                    config_json=str(variant.attrs["config_json"]),
-                    config_hash=str(variant.attrs["config_hash"]),
-                    seconds=float(variant.attrs.get("seconds", 0.0)),
-                )
-                for name, item in variant.items():
-                    if name == STATIC:
-                        result.static = read_static(item)
-                    else:
-                        result.add(Metric.from_attrs(name, item.attrs), item[()])
-                shard.results[(probe, key)] = result
+    try:
+        with handle as f:
+            check_schema(f.attrs, path)
+            shard = StepShard(
+                series_id=str(f.attrs["series_id"]),
+                tokens_per_step=int(f.attrs["tokens_per_step"]),
+                step=int(f.attrs["step"]),
+                tokens=int(f.attrs["tokens"]),
+                revision=str(f.attrs["revision"]),
+                checkpoint_hash=str(f.attrs["checkpoint_hash"]),
+                repeats_step=int(f.attrs.get("repeats_step", -1)),
+            )
+            for probe, group in f.get(RESULTS, {}).items():
+                for key, variant in group.items():
+                    result = ProbeResult(
+                        probe=probe,
+                        version=int(variant.attrs["probe_version"]),
+                        config_json=str(variant.attrs["config_json"]),
+                        config_hash=str(variant.attrs["config_hash"]),
+                        seconds=float(variant.attrs.get("seconds", 0.0)),
+                    )
+                    for name, item in variant.items():
+                        if name == STATIC:
+                            result.static = read_static(item)
+                        else:
+                            result.add(Metric.from_attrs(name, item.attrs), item[()])
+                    shard.results[(probe, key)] = result
+    except StoreError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise StoreError(f"{path}: unreadable shard ({exc})") from exc
     return shard
 
 
 def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
-    """Write a step's shard atomically (temporary file, fsync, rename).
+    """Write a step's shard atomically (built in memory, then temporary file, fsync, rename).
 
     A kill at any moment leaves either the previous shard or the new one, never a torn file.
+
+    Raises:
+        StoreError: If the disk refuses the write (full, read-only), naming the step.
     """
     final = shard_path(store_path, shard.step)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    with h5py.File(tmp, "w") as f:
+
+    def fill(f: h5py.File) -> None:
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["package_version"] = __version__
         f.attrs["kind"] = KIND_SHARD
@@ -197,11 +206,21 @@ def write_shard(store_path: str | os.PathLike[str], shard: StepShard) -> Path:
                 dset = variant.create_dataset(name, data=result.values[name])
                 dset.attrs.update(metric.attrs())
             write_static(variant, result.static)
-        f.flush()
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+
+    try:
+        write_hdf5_atomically(final, fill)
+    except OSError as exc:
+        raise StoreError(f"{final}: cannot write the shard of step {shard.step} "
+                         f"({os_error_text(exc)}); earlier shards are intact") from exc
     return final
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for an OS error (HDF5's own messages span several lines of buffer details)."""
+    if exc.errno:
+        return f"[Errno {exc.errno}] {os.strerror(exc.errno)}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def list_shards(store_path: str | os.PathLike[str]) -> list[Path]:
@@ -222,3 +241,14 @@ def remove_stale_temporaries(store_path: str | os.PathLike[str]) -> int:
             count += 1
     return count
 
+
+
+def quarantine_shard(path: str | os.PathLike[str]) -> Path:
+    """Move an unreadable shard aside (``NAME.corrupt-TIME``) so its step is computed again.
+
+    The file is kept for inspection; ``list_shards`` no longer sees it.
+    """
+    source = Path(path)
+    target = source.with_name(f"{source.name}.corrupt-{int(time.time())}")
+    os.replace(source, target)
+    return target

@@ -92,6 +92,8 @@ class WandbStepLogger:
             the data as it arrives, so the image slider compares like with like).
         artifact: Attach the store file as an artifact on finish.
         tags: Run tags.
+        run_id: Resume (or create) the run with this id: a scheduled sweep's runs for one
+            series all log into one W&B run.
 
     Raises:
         TrackerError: If wandb is not installed or the mode is unknown.
@@ -103,7 +105,8 @@ class WandbStepLogger:
                  config: dict[str, Any] | None = None, keys: dict[str, str] | None = None,
                  heatmaps: bool = True,
                  heatmap_ranges: dict[str, tuple[float, float]] | None = None,
-                 artifact: bool = True, tags: Sequence[str] = ()) -> None:
+                 artifact: bool = True, tags: Sequence[str] = (),
+                 run_id: str | None = None) -> None:
         if mode is not None and mode not in WANDB_MODES:
             raise TrackerError(f"--mode {mode!r}: expected one of {', '.join(WANDB_MODES)}")
         self.wandb = import_wandb()
@@ -130,6 +133,7 @@ class WandbStepLogger:
                 config={"series_id": series_id, "tracker_version": __version__,
                         "store": str(self.store_path or "")} | (config or {}),
                 reinit=_reinit(self.wandb),
+                **({"id": run_id, "resume": "allow"} if run_id else {}),
             )
         except self.wandb.errors.Error as exc:  # e.g. online mode without an API key
             raise TrackerError(f"{series_id}: W&B could not start a run: {exc} (--mode offline "
