@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tracker.detect.axis import Axis
+from tracker.events.character import CharacterRule, width_decades
 from tracker.events.emergence import (
     DEFINITION,
     DEFINITION_VERSION,
@@ -70,12 +71,14 @@ class DetectOptions:
             and a rise pair up (handovers): 0.25 is a factor of 1.8 in steps.
         fdr: Benjamini-Hochberg false discovery rate over the heads tested, for handovers.
         rule: The emergence definition's settings.
+        character: When a transition is abrupt (:mod:`tracker.events.character`).
     """
 
     axis: str = "log_step"
     window: float = 0.25
     fdr: float = 0.05
     rule: EmergenceRule = field(default_factory=EmergenceRule)
+    character: CharacterRule = field(default_factory=CharacterRule)
 
 
 def bh_reject(p_values: Iterable[float], q: float) -> np.ndarray:
@@ -91,14 +94,14 @@ def bh_reject(p_values: Iterable[float], q: float) -> np.ndarray:
     return out
 
 
-def _series_event(series: str, spec: SeriesSpec, axis: Axis, rule: EmergenceRule,
+def _series_event(series: str, spec: SeriesSpec, axis: Axis, options: DetectOptions,
                   tokens_per_step: int) -> tuple[list[Event], float | None]:
     """Events of one series and the p-value of its test (None if not tested)."""
     finds = classify_all(spec.values, axis.x, log_t=axis.log_t,
                     higher_is_mechanism=spec.higher_is_mechanism, threshold=spec.threshold,
                     resolution=spec.resolution, loss_like=is_loss_like(spec.metric)
                     or spec.higher_is_mechanism is None and is_loss_like(spec.probe),
-                    span=spec.span, rule=rule, standard_error=spec.standard_error)
+                    span=spec.span, rule=options.rule, standard_error=spec.standard_error)
     out = []
     for i in finds[0].outliers:
         step = float(axis.steps[i])
@@ -112,10 +115,13 @@ def _series_event(series: str, spec: SeriesSpec, axis: Axis, rule: EmergenceRule
             continue
         kind = "change" if spec.higher_is_mechanism is None else find.kind
         onset, mid, end = (axis.step_at(v) for v in (tr.onset_x, tr.midpoint_x, tr.end_x))
+        decades = width_decades(onset, end)
         out.append(Event(series, kind, spec.probe, spec.metric, spec.layer, spec.head, onset,
                          mid, end, onset * tokens_per_step, mid * tokens_per_step,
                          end * tokens_per_step, find.magnitude, tr.confidence, DETECTOR, "",
-                         tr.p_value, tr.evidence))
+                         tr.p_value, tr.evidence, (end - onset) * tokens_per_step, decades,
+                         find.largest_share,
+                         options.character.label(decades, find.largest_share)))
     tr0 = finds[0].transition
     return out, (None if tr0 is None else min(f.p_value for f in finds))
 
@@ -213,7 +219,7 @@ def find_in_series(series: str, steps: np.ndarray, specs: Iterable[SeriesSpec],
     events: list[Event] = []
     tested: dict[str, list[float]] = {}
     for spec in specs:
-        found, p = _series_event(series, spec, axis, options.rule, tokens_per_step)
+        found, p = _series_event(series, spec, axis, options, tokens_per_step)
         events.extend(found)
         if spec.layer >= 0 and p is not None:
             tested.setdefault(spec.metric, []).append(p)

@@ -25,6 +25,7 @@ import numpy as np
 
 from tracker.detect.noise import find_outliers
 from tracker.detect.transition import Transition, TransitionConfig, test_transition
+from tracker.events.character import largest_share
 
 #: Name, version and settings recorded with the events this definition finds.
 DEFINITION = "transition"
@@ -63,12 +64,15 @@ class SeriesFinding:
         outliers: Indices (into the series given) of isolated outliers.
         magnitude: Level after the transition minus level before (medians of three points
             after the end and before the onset); NaN without a transition.
+        largest_share: Share of ``magnitude`` between one pair of consecutive checkpoints
+            (:func:`tracker.events.character.largest_share`); NaN unless there is an event.
     """
 
     kind: str
     transition: Transition | None
     outliers: tuple[int, ...]
     magnitude: float = float("nan")
+    largest_share: float = float("nan")
 
     @property
     def p_value(self) -> float:
@@ -117,7 +121,8 @@ def classify_all(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = Non
         if len(part) >= min_points:
             for f in classify_all(y[part], x[part], log_t=lt[part], min_points=min_points,
                                   **kw):  # type: ignore[arg-type]
-                out.append(SeriesFinding(f.kind, f.transition, (), f.magnitude))
+                out.append(SeriesFinding(f.kind, f.transition, (), f.magnitude,
+                                         f.largest_share))
     return out
 
 
@@ -180,4 +185,5 @@ def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
         ref = float(np.ptp(yc)) if span is None else span
         if abs(tr.magnitude) < rule.min_relative * ref:
             return SeriesFinding("", tr, outliers, after - before)
-    return SeriesFinding("emergence" if rising else "fade", tr, outliers, after - before)
+    share = largest_share(yc, tr.onset_index, tr.end_index, after - before)
+    return SeriesFinding("emergence" if rising else "fade", tr, outliers, after - before, share)

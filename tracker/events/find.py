@@ -84,7 +84,8 @@ class EventFinder:
         rule = asdict(self.options.rule)
         return {"emergence_detector": DETECTOR, "change_detector": DETECTOR,
                 "axis": self.options.axis, "window": self.options.window,
-                "fdr": self.options.fdr, "alpha": rule["alpha"]}
+                "fdr": self.options.fdr, "alpha": rule["alpha"],
+                "character_rule": self.options.character.text}
 
     def find(self, store: SeriesStore) -> list[Event]:
         """Return every event in the store, sorted by midpoint step."""

@@ -40,6 +40,12 @@ class Event:
         p_value: p-value of the transition test against the smooth null (for a composite
             event, the largest of its members'); NaN in stores written before it existed.
         evidence: How the event was judged (test statistic, null model, AR(1) coefficient).
+        width_tokens: Tokens between the 10% and 90% points (single-series events; NaN for
+            composite events and in stores written before it existed), as are the next three;
+            see :mod:`tracker.events.character`.
+        width_decades: The 10-90% width in decades of step.
+        largest_share: Share of the change that falls in its largest checkpoint interval.
+        character: ``abrupt`` or ``gradual`` by the rule recorded with the events ('' if none).
     """
 
     series: str
@@ -60,6 +66,10 @@ class Event:
     members: str = ""
     p_value: float = float("nan")
     evidence: str = ""
+    width_tokens: float = float("nan")
+    width_decades: float = float("nan")
+    largest_share: float = float("nan")
+    character: str = ""
 
     @property
     def head_label(self) -> str:
@@ -68,9 +78,11 @@ class Event:
 
 
 EVENT_COLUMNS = tuple(f.name for f in fields(Event))
-STRING_COLUMNS = ("series", "kind", "probe", "metric", "detector", "members", "evidence")
+STRING_COLUMNS = ("series", "kind", "probe", "metric", "detector", "members", "evidence",
+                  "character")
 #: Columns added after the first stores were written; older stores read them as NaN or ''.
-OPTIONAL_COLUMNS = ("p_value", "evidence")
+OPTIONAL_COLUMNS = ("p_value", "evidence", "width_tokens", "width_decades", "largest_share",
+                    "character")
 INT_COLUMNS = ("layer", "head")
 
 
