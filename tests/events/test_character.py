@@ -85,3 +85,21 @@ def test_old_event_files_read_the_new_columns_as_missing(tmp_path) -> None:  # t
     again = read_events(path)
     assert list(again["character"]) == [e.character for e in events]
     assert np.allclose(again["largest_share"], [e.largest_share for e in events], equal_nan=True)
+
+
+def test_width_table_counts_characters_per_metric() -> None:
+    import pandas as pd
+
+    from tracker.events.character import width_table
+
+    frame = pd.DataFrame({
+        "series": ["s"] * 4, "probe": ["p"] * 4, "metric": ["a", "a", "a", "b"],
+        "kind": ["emergence", "emergence", "phase_transition", "fade"],
+        "width_decades": [0.05, 0.45, np.nan, 0.2], "width_tokens": [10.0, 30.0, np.nan, 5.0],
+        "largest_share": [0.9, 0.1, np.nan, 0.3],
+        "character": ["abrupt", "gradual", "", "gradual"]})
+    table = width_table(frame)
+    assert list(zip(table["metric"], table["kind"], table["events"], table["abrupt"],
+                    table["gradual"], strict=True)) == [("a", "emergence", 2, 1, 1),
+                                                        ("b", "fade", 1, 0, 1)]
+    assert table["median_width_decades"].tolist() == pytest.approx([0.25, 0.2])

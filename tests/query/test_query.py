@@ -82,3 +82,25 @@ def test_cli_queries_and_timeline(store, tmp_path, capsys):
     assert "1     2" in capsys.readouterr().out
     assert main(["query", "changed", str(store), "--from", "512", "--to", "4000"]) == 0
     assert "mean_loss" in capsys.readouterr().out
+
+
+def test_cli_order_and_widths(store, tmp_path, capsys):
+    from tests.support.detection_stores import circuit_order_store
+    from tracker.query import circuit_order, transition_widths
+
+    circuit = circuit_order_store(tmp_path / "c.h5")
+    frame = circuit_order([SeriesStore(circuit), SeriesStore(store)])
+    # The planted store has no composition probe: only the circuit store answers.
+    assert list(frame["series"]) == ["org/circuit"]
+    assert frame["order"].iloc[0] == "prev_token < k_composition < induction < copying"
+    capsys.readouterr()
+    assert main(["query", "order", str(circuit)]) == 0
+    out = capsys.readouterr().out
+    assert "L1H0" in out and "L0H1" in out and "prev_token < k_composition" in out
+    assert main(["query", "order", str(circuit), "--parts"]) == 0
+    assert "L0H1>L1H0" in capsys.readouterr().out
+    widths = transition_widths([SeriesStore(store)])
+    rise = widths[(widths["metric"] == "induction_score") & (widths["kind"] == "emergence")]
+    assert rise["events"].sum() >= 1 and (rise["abrupt"] + rise["gradual"]).sum() >= 1
+    assert main(["query", "widths", str(store)]) == 0
+    assert "induction_score" in capsys.readouterr().out

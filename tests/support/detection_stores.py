@@ -50,3 +50,51 @@ def planted_store(path: Path, series: str, rise_step: float, seed: int = 0,
         write_shard(path, shard)
     consolidate(path, {"kind": "planted"})
     return path
+
+
+#: Midpoint steps of the planted induction circuit's parts in :func:`circuit_order_store`.
+CIRCUIT_PARTS = {"prev_token": 300, "k_composition": 1000, "induction": 3000, "copying": 10000}
+
+
+def circuit_order_store(path: Path, series: str = "org/circuit", seed: int = 0) -> Path:
+    """Write a store (2 layers x 2 heads) whose induction circuit forms part by part.
+
+    L0H1 becomes a previous-token head, then the pair L0H1>L1H0 K-composes, then L1H0 gets the
+    induction stripe, then its OV copies, each a rise centred at :data:`CIRCUIT_PARTS`. The
+    other pairs sit at the random baseline (0 after subtraction, small noise), every other head
+    stays flat.
+    """
+    from tracker.probes.composition import head_pairs, pair_label
+
+    rng = np.random.default_rng(seed)
+    steps = np.array(STEPS)
+    n, mids = len(steps), CIRCUIT_PARTS
+    prev = 0.05 + rng.normal(0, 0.01, (n, 2, 2))
+    prev[:, 0, 1] += 0.8 * sigmoid(steps, mids["prev_token"])
+    ind = 0.03 + rng.normal(0, 0.01, (n, 2, 2))
+    ind[:, 1, 0] += 0.8 * sigmoid(steps, mids["induction"])
+    eigen = 0.1 + rng.normal(0, 0.02, (n, 2, 2))
+    eigen[:, 1, 0] += 0.8 * sigmoid(steps, mids["copying"])
+    pairs = head_pairs(2, 2)
+    k_comp = rng.normal(0, 0.002, (n, len(pairs)))
+    k_comp[:, pairs.index((0, 1, 1, 0))] += 0.1 * sigmoid(steps, mids["k_composition"])
+    for i, step in enumerate(STEPS):
+        shard = StepShard(series, PER_STEP, step, step * PER_STEP, f"step{step}", f"h{step}")
+        induction = ProbeResult("induction", 3, '{"threshold":0.4}', "0" * 16)
+        for name, values in (("induction_score", ind), ("prev_token_score", prev)):
+            induction.add(Metric(name=name, kind="head", higher_is_mechanism=True,
+                                 threshold=0.4), values[i])
+        copying = ProbeResult("copying", 2, "{}", "1" * 16)
+        copying.add(Metric(name="copying_eigen", kind="head", higher_is_mechanism=True),
+                    eigen[i])
+        comp = ProbeResult("composition", 1, "{}", "2" * 16,
+                           static={"pair_names": np.array([pair_label(p) for p in pairs],
+                                                          dtype=object),
+                                   "pairs": np.array(pairs, dtype=np.int64)})
+        comp.add(Metric(name="k_comp", kind="vector", shape=(len(pairs),),
+                        higher_is_mechanism=True), k_comp[i])
+        for result in (induction, copying, comp):
+            shard.results[(result.probe, result.key)] = result
+        write_shard(path, shard)
+    consolidate(path, {"kind": "planted"})
+    return path

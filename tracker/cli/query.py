@@ -1,4 +1,4 @@
-"""``tracker query``: ask a store which heads are a kind, when a head became one, what changed."""
+"""``tracker query``: heads of a kind, when one became it, what changed, circuit order, widths."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ def register(sub: Any) -> None:
     changed.add_argument("--min-change", type=float, default=0.1)
     changed.add_argument("--limit", type=int, default=30)
     changed.set_defaults(func=run_changed)
+    order = qsub.add_parser("order", help="order in which each induction head's circuit "
+                            "parts formed (previous-token partner, K-composition, stripe, copying)")
+    order.add_argument("stores", nargs="+")
+    order.add_argument("--parts", action="store_true",
+                       help="one row per part, with its width and abrupt/gradual character")
+    order.set_defaults(func=run_order)
+    widths = qsub.add_parser("widths", help="10-90%% widths and abrupt/gradual counts of the "
+                             "stored emergence and fade events")
+    widths.add_argument("stores", nargs="+")
+    widths.set_defaults(func=run_widths)
 
 
 def _print_frame(frame: Any, empty: str) -> None:
@@ -67,4 +77,25 @@ def run_changed(args: argparse.Namespace) -> int:
 
     frame = changes_between(SeriesStore(args.store), args.step_a, args.step_b, args.min_change)
     _print_frame(frame.head(args.limit), "no changes above --min-change")
+    return 0
+
+
+def run_order(args: argparse.Namespace) -> int:
+    """Print the induction circuit's formation order."""
+    from tracker.query import circuit_order
+    from tracker.store import SeriesStore
+
+    frame = circuit_order([SeriesStore(p) for p in args.stores], parts=args.parts)
+    _print_frame(frame, "no induction head with a previous-token partner (the stores need the "
+                 "induction, composition and copying probes)")
+    return 0
+
+
+def run_widths(args: argparse.Namespace) -> int:
+    """Print the widths of the stored transitions."""
+    from tracker.query import transition_widths
+    from tracker.store import SeriesStore
+
+    frame = transition_widths([SeriesStore(p) for p in args.stores])
+    _print_frame(frame, "no emergence or fade events with widths (run tracker detect)")
     return 0

@@ -25,8 +25,12 @@ change slower than that is left to the smooth null and is not an event at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,37 @@ def largest_share(y: np.ndarray, onset_index: int, end_index: int, change: float
 def width_decades(onset_step: float, end_step: float) -> float:
     """10-90% width in decades of step (``log10(step + 1)``)."""
     return float(np.log10(max(end_step, 0.0) + 1.0) - np.log10(max(onset_step, 0.0) + 1.0))
+
+
+def width_table(events: pd.DataFrame) -> pd.DataFrame:
+    """Widths of every emergence and fade, summarised per (series, probe, metric, kind).
+
+    Args:
+        events: Events frame (``read_events_for`` of one or more stores).
+
+    Returns:
+        DataFrame (series, probe, metric, kind, events, abrupt, gradual, median_width_decades,
+        min_width_decades, max_width_decades, median_width_tokens, median_largest_share);
+        events without a character (stores written before it) are left out.
+    """
+    import pandas as pd
+
+    columns = ["series", "probe", "metric", "kind", "events", "abrupt", "gradual",
+               "median_width_decades", "min_width_decades", "max_width_decades",
+               "median_width_tokens", "median_largest_share"]
+    if "character" not in events.columns:
+        return pd.DataFrame(columns=columns)
+    changes = events[events["kind"].isin(["emergence", "fade"]) & (events["character"] != "")]
+    rows = []
+    for (series, probe, metric, kind), group in changes.groupby(
+            ["series", "probe", "metric", "kind"], sort=True):
+        width = group["width_decades"]
+        rows.append({"series": series, "probe": probe, "metric": metric, "kind": kind,
+                     "events": len(group), "abrupt": int((group["character"] == "abrupt").sum()),
+                     "gradual": int((group["character"] == "gradual").sum()),
+                     "median_width_decades": float(width.median()),
+                     "min_width_decades": float(width.min()),
+                     "max_width_decades": float(width.max()),
+                     "median_width_tokens": float(group["width_tokens"].median()),
+                     "median_largest_share": float(group["largest_share"].median())})
+    return pd.DataFrame(rows, columns=columns)

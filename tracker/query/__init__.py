@@ -3,6 +3,8 @@
 - :func:`heads_at_step`: which heads are <kind> at step S?
 - :func:`when_became`: when did head LxHy become <kind>?
 - :func:`changes_between`: what changed between steps A and B?
+- :func:`circuit_order`: in what order did each induction head's circuit parts form?
+- :func:`transition_widths`: how wide (abrupt or gradual) was each emergence and fade?
 
 A kind is any name :meth:`SeriesStore.find_metric` accepts (``induction`` finds
 ``induction_score``).
@@ -174,3 +176,39 @@ def changes_between(store: SeriesStore, step_a: int, step_b: int,
                                         "change", "crossed_threshold"])
     order = frame["change"].abs().sort_values(ascending=False).index
     return frame.loc[order].reset_index(drop=True)
+
+
+def circuit_order(stores: list[SeriesStore], parts: bool = False) -> pd.DataFrame:
+    """Tell in what order each induction head's circuit parts formed, per store.
+
+    See :mod:`tracker.events.induction_order` (previous-token partner by K-composition; each
+    part timed by the first emergence of its series).
+
+    Args:
+        stores: Series stores holding the induction, composition and copying probes.
+        parts: Return one row per (head, part) with widths and characters instead.
+
+    Returns:
+        With ``parts`` False: (series, head, partner, k_comp_final, prev_token_step,
+        k_composition_step, induction_step, copying_step, order), midpoint steps.
+    """
+    import pandas as pd
+
+    from tracker.events.induction_order import LONG_COLUMNS, induction_parts, order_table
+
+    frames = [induction_parts(store) for store in stores]
+    frames = [f for f in frames if len(f)]
+    long = (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame(columns=list(LONG_COLUMNS)))
+    return long if parts else order_table(long)
+
+
+def transition_widths(stores: list[SeriesStore]) -> pd.DataFrame:
+    """Summarise the widths and characters of stored emergences and fades, per metric and store.
+
+    Reads the events ``tracker detect`` wrote (:func:`tracker.events.character.width_table`).
+    """
+    from tracker.events import read_events_for
+    from tracker.events.character import width_table
+
+    return width_table(read_events_for((store.path, store.series_id) for store in stores))
