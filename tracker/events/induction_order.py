@@ -14,9 +14,13 @@ the first emergence of its series by the package's one definition
 * ``induction``: the head's ``induction_score`` (the induction stripe);
 * ``copying``: the head's ``copying_eigen`` (Elhage et al.'s OV copying score, copying probe).
 
-A part whose series has no emergence has no time (it was there from the start, rose without a
-localized step, or never formed): the final value is reported beside it. Parts whose midpoints
-lie within ``tie_decades`` of each other are written as simultaneous (``=``) in the order.
+A part whose series has no emergence has no event time (it was there from the start, rose
+without a step the definition accepts, e.g. in two stages, or never formed): the final value is
+reported beside it. Every part also gets a descriptive time that needs no test, its
+*half-rise step*: the first checkpoint at which the series is at least half-way from its
+initial level (median of the first ``tail`` checkpoints) to its final level, defined only when
+the final level is above the initial one (a part that ends lower never formed). Parts whose
+times lie within ``tie_decades`` of each other are written as simultaneous (``=``).
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ _METRICS = {"prev_token": ("induction", "prev_token_score"),
             "induction": ("induction", "induction_score"),
             "copying": ("copying", "copying_eigen")}
 LONG_COLUMNS = ("series", "head", "partner", "part", "probe", "metric", "unit", "final",
-                "onset_step", "midpoint_step", "end_step", "midpoint_tokens", "width_decades",
-                "largest_share", "character")
+                "half_step", "onset_step", "midpoint_step", "end_step", "midpoint_tokens",
+                "width_decades", "largest_share", "character")
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,21 @@ def _final(values: np.ndarray, tail: int) -> np.ndarray:
         if y.size:
             out[index] = float(np.median(y[-tail:]))
     return out
+
+
+def half_rise_step(values: np.ndarray, steps: np.ndarray, tail: int = 3) -> float:
+    """First step at least half-way from the initial to the final level (module docstring).
+
+    NaN when the final level is not above the initial one or there are too few values.
+    """
+    keep = np.isfinite(values)
+    y, x = np.asarray(values, float)[keep], np.asarray(steps, float)[keep]
+    if len(y) < 2 * tail:
+        return float("nan")
+    start, end = float(np.median(y[:tail])), float(np.median(y[-tail:]))
+    if not end > start:
+        return float("nan")
+    return float(x[np.argmax(y >= (start + end) / 2)])
 
 
 def _first_emergence(store: SeriesStore, spec: SeriesSpec,
@@ -137,12 +156,13 @@ def induction_parts(store: SeriesStore, config: OrderConfig | None = None) -> pd
                 "unit": f"{partner}>{label}" if part == "k_composition"
                 else (partner if part == "prev_token" else label),
                 "final": float(np.median(y[-config.tail:])) if y.size else float("nan"),
-                **{name: get(name) for name in LONG_COLUMNS[8:]}})
+                "half_step": half_rise_step(spec.values, store.steps, config.tail),
+                **{name: get(name) for name in LONG_COLUMNS[9:]}})
     return pd.DataFrame(rows, columns=list(LONG_COLUMNS))
 
 
 def order_text(times: dict[str, float], tie_decades: float) -> str:
-    """``prev_token < k_composition = induction < copying``: parts by time, '-' if untimed.
+    """``prev_token < k_composition = induction < copying``: parts by time, then the untimed.
 
     Args:
         times: Part -> midpoint step (NaN: no emergence).
@@ -161,7 +181,10 @@ def order_text(times: dict[str, float], tie_decades: float) -> str:
 
 def order_table(parts: pd.DataFrame, tie_decades: float = OrderConfig.tie_decades,
                 ) -> pd.DataFrame:
-    """One row per (series, induction head): partner, each part's midpoint step, the order.
+    """One row per (series, induction head): partner, each part's times, the two orders.
+
+    ``{part}_step`` and ``order`` are by emergence midpoints, ``{part}_half`` and
+    ``order_half`` by half-rise steps.
 
     Args:
         parts: :func:`induction_parts` of one or more stores, concatenated.
@@ -169,16 +192,19 @@ def order_table(parts: pd.DataFrame, tie_decades: float = OrderConfig.tie_decade
     """
     import pandas as pd
 
-    columns = ["series", "head", "partner", "k_comp_final",
-               *(f"{p}_step" for p in PARTS), "order"]
+    columns = ["series", "head", "partner", "k_comp_final", *(f"{p}_step" for p in PARTS),
+               "order", *(f"{p}_half" for p in PARTS), "order_half"]
     rows = []
     for (series, head), group in parts.groupby(["series", "head"], sort=False):
         by_part = group.set_index("part")
         times = {p: float(by_part.at[p, "midpoint_step"]) for p in PARTS}
+        halves = {p: float(by_part.at[p, "half_step"]) for p in PARTS}
         rows.append({"series": series, "head": head, "partner": by_part["partner"].iloc[0],
                      "k_comp_final": float(by_part.at["k_composition", "final"]),
                      **{f"{p}_step": times[p] for p in PARTS},
-                     "order": order_text(times, tie_decades)})
+                     "order": order_text(times, tie_decades),
+                     **{f"{p}_half": halves[p] for p in PARTS},
+                     "order_half": order_text(halves, tie_decades)})
     return pd.DataFrame(rows, columns=columns)
 
 
