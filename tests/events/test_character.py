@@ -34,8 +34,7 @@ def test_planted_step_is_abrupt() -> None:
     assert STEPS[jump - 1] * 0.999 <= event.midpoint_step <= STEPS[jump] * 1.001
     assert event.largest_share > 0.9
     assert event.width_decades <= X[jump] - X[jump - 1] + 1e-9
-    assert event.width_tokens == pytest.approx(
-        (event.end_step - event.onset_step) * TOKENS_PER_STEP)
+    assert event.width_tokens <= (STEPS[jump] - STEPS[jump - 1]) * TOKENS_PER_STEP
     assert event.character == "abrupt"
 
 
@@ -45,7 +44,7 @@ def test_slow_logistic_over_a_decade_is_gradual_with_its_width() -> None:
     y = 0.05 + 0.55 / (1 + np.exp(-(X - mid) / (width / (2 * LN9))))
     y += rng.normal(0, 0.01, len(STEPS))
     (event,) = _events(y)
-    assert event.width_decades == pytest.approx(width, abs=0.15)
+    assert event.width_decades == pytest.approx(width, abs=0.08)
     assert np.log10(event.midpoint_step + 1) == pytest.approx(mid, abs=0.1)
     # The logistic's steepest interval holds dx / (4 s) of the change: 0.056 / 0.73 = 0.08.
     assert 0.03 < event.largest_share < 0.2

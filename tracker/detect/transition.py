@@ -305,3 +305,47 @@ def test_transition(y: np.ndarray, x: np.ndarray, *, null: str = "trend",
     end = max(int(np.searchsorted(x, end_x, side="right")) - 1, on)
     return Transition(onset_x, mid, end_x, coef, float(stat), p, 1.0 - p, rho, noise, null,
                       on, end)
+
+
+def refine_width(y: np.ndarray, x: np.ndarray, transition: Transition, *, null: str = "trend",
+                 log_t: np.ndarray | None = None, config: TransitionConfig | None = None,
+                 n_grid: int = 48) -> tuple[float, float]:
+    """Refit a found transition's midpoint and width on a fine grid; return (onset x, end x).
+
+    :func:`test_transition` searches ``n_scales`` widths (six by default, a factor of about
+    1.9 apart), enough to test for a step but too coarse to measure its width. This refits
+    the same model (the null plus one logistic, whitened with the transition's AR(1)
+    coefficient) over ``n_grid`` widths from the narrowest to the widest localized one and
+    ``n_grid`` midpoints between the checkpoints around the transition, keeping the
+    localization rule. A step between two checkpoints fits any width narrower than their gap
+    equally well, so such a width is an upper bound at best.
+
+    Args:
+        y: The finite values the transition was found in.
+        x: Their axis locations.
+        transition: What :func:`test_transition` returned for them.
+        null: The null model used.
+        log_t: log10(step + 1) for the power-law null (default: ``x``).
+        config: The settings used.
+        n_grid: Midpoints and widths searched.
+    """
+    cfg = config or TransitionConfig()
+    y, x = np.asarray(y, float), np.asarray(x, float)
+    log_t = x if log_t is None else np.asarray(log_t, float)
+    span = float(np.ptp(x)) or 1.0
+    lo = x[max(transition.onset_index - 1, 0)]
+    hi = x[min(transition.end_index + 1, len(x) - 1)]
+    mids = np.linspace(min(lo, transition.midpoint_x), max(hi, transition.midpoint_x), n_grid)
+    scales = np.geomspace(cfg.min_scale_frac * span, cfg.max_width_frac * span / (2 * LN9),
+                          n_grid)
+    m, s = (a.ravel() for a in np.meshgrid(mids, scales, indexing="ij"))
+    z = np.clip((x[None, :] - m[:, None]) / s[:, None], -60, 60)
+    phi = 1.0 / (1.0 + np.exp(-z))
+    before = (x[None, :] < (m - s * LN9)[:, None]).sum(axis=1)
+    after = (x[None, :] > (m + s * LN9)[:, None]).sum(axis=1)
+    keep = (before >= cfg.min_side_points) & (after >= cfg.min_side_points)
+    if not keep.any():
+        return transition.onset_x, transition.end_x
+    _, _, _, ci, _ = _fit(y, _bases(x, log_t, null), phi[keep], transition.rho)
+    mid, scale = float(m[keep][ci]), float(s[keep][ci])
+    return mid - scale * LN9, mid + scale * LN9

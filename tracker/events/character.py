@@ -4,8 +4,10 @@ Theory of copy-head emergence in softmax attention predicts an abrupt, first-ord
 these attributes let the events say which transitions look like that. For every emergence,
 fade or change (:mod:`tracker.events.core`):
 
-* ``width_tokens``: tokens between the 10% and 90% points of the fitted logistic step
-  (``end_tokens - onset_tokens``);
+* ``width_tokens``: tokens between the 10% and 90% points of the logistic step refitted on a
+  fine grid of 48 widths and midpoints (:func:`tracker.detect.transition.refine_width`; the
+  test's own grid has six widths, a factor ~1.9 apart, so the event's ``onset``/``end``, which
+  stay the test's, are a coarser measure of the same thing);
 * ``width_decades``: the same in decades of step, ``log10(end + 1) - log10(onset + 1)``;
 * ``largest_share``: the share of the whole change (level after minus level before, as in
   :class:`~tracker.events.emergence.SeriesFinding`) that falls between one pair of consecutive

@@ -115,11 +115,13 @@ def _series_event(series: str, spec: SeriesSpec, axis: Axis, options: DetectOpti
             continue
         kind = "change" if spec.higher_is_mechanism is None else find.kind
         onset, mid, end = (axis.step_at(v) for v in (tr.onset_x, tr.midpoint_x, tr.end_x))
-        decades = width_decades(onset, end)
+        # The width comes from the refined fit (the test's grid has six widths).
+        w_on, w_end = (axis.step_at(v) for v in (find.width_x or (tr.onset_x, tr.end_x)))
+        decades = width_decades(w_on, w_end)
         out.append(Event(series, kind, spec.probe, spec.metric, spec.layer, spec.head, onset,
                          mid, end, onset * tokens_per_step, mid * tokens_per_step,
                          end * tokens_per_step, find.magnitude, tr.confidence, DETECTOR, "",
-                         tr.p_value, tr.evidence, (end - onset) * tokens_per_step, decades,
+                         tr.p_value, tr.evidence, (w_end - w_on) * tokens_per_step, decades,
                          find.largest_share,
                          options.character.label(decades, find.largest_share)))
     tr0 = finds[0].transition

@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tracker.detect.noise import find_outliers
-from tracker.detect.transition import Transition, TransitionConfig, test_transition
+from tracker.detect.transition import (
+    Transition,
+    TransitionConfig,
+    refine_width,
+    test_transition,
+)
 from tracker.events.character import largest_share
 
 #: Name, version and settings recorded with the events this definition finds.
@@ -66,6 +71,9 @@ class SeriesFinding:
             after the end and before the onset); NaN without a transition.
         largest_share: Share of ``magnitude`` between one pair of consecutive checkpoints
             (:func:`tracker.events.character.largest_share`); NaN unless there is an event.
+        width_x: (onset x, end x) of the step refitted on a fine grid of widths
+            (:func:`tracker.detect.transition.refine_width`), for the event's width; None
+            unless there is an event.
     """
 
     kind: str
@@ -73,6 +81,7 @@ class SeriesFinding:
     outliers: tuple[int, ...]
     magnitude: float = float("nan")
     largest_share: float = float("nan")
+    width_x: tuple[float, float] | None = None
 
     @property
     def p_value(self) -> float:
@@ -122,7 +131,7 @@ def classify_all(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = Non
             for f in classify_all(y[part], x[part], log_t=lt[part], min_points=min_points,
                                   **kw):  # type: ignore[arg-type]
                 out.append(SeriesFinding(f.kind, f.transition, (), f.magnitude,
-                                         f.largest_share))
+                                         f.largest_share, f.width_x))
     return out
 
 
@@ -186,4 +195,6 @@ def classify(y: np.ndarray, x: np.ndarray, *, log_t: np.ndarray | None = None,
         if abs(tr.magnitude) < rule.min_relative * ref:
             return SeriesFinding("", tr, outliers, after - before)
     share = largest_share(yc, tr.onset_index, tr.end_index, after - before)
-    return SeriesFinding("emergence" if rising else "fade", tr, outliers, after - before, share)
+    width_x = refine_width(yc, xc, tr, null=tr.null, log_t=tc, config=rule.transition)
+    return SeriesFinding("emergence" if rising else "fade", tr, outliers, after - before, share,
+                         width_x)
