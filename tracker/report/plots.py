@@ -13,6 +13,7 @@ sit at some token count.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -277,7 +278,9 @@ def units_figure(store: SeriesStore, info: Metric, events: pd.DataFrame | None =
     values = store.metric(info.probe, info.name).astype(float)
     flat = values.reshape(len(values), -1)
     lower = info.higher_is_mechanism is False
-    with np.errstate(all="ignore"):
+    # A unit that is NaN throughout (composition into layer 0) has no peak: no warning.
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         peak = np.nanmin(flat, axis=0) if lower else np.nanmax(flat, axis=0)
     order = np.argsort(np.where(np.isfinite(peak), peak, -np.inf if not lower else np.inf))
     ranked = [int(u) for u in (order if lower else order[::-1]) if np.isfinite(peak[u])]
