@@ -293,7 +293,8 @@ def dormant_labels_at(index: int) -> dict[str, np.ndarray]:
 def dormant_store(path: Path, series: str = DORMANT_SERIES) -> Path:
     """Write and consolidate a store holding only the dormant probe's labels and masses.
 
-    ``first_mass_{domain}`` is 0.95 where a head is dormant and 0.1 elsewhere.
+    ``first_mass_{domain}`` is 0.95 where a head is dormant and 0.1 elsewhere,
+    ``out_ratio_{domain}`` 0.05 and 0.9.
     """
     for index, step in enumerate(DORMANT_STEPS):
         shard = StepShard(series, 1000, step, step * 1000, f"step{step}", f"{step:016x}")
@@ -303,6 +304,9 @@ def dormant_store(path: Path, series: str = DORMANT_SERIES) -> Path:
             res.add(Metric(name=f"first_mass_{domain}", kind="head", threshold=0.8,
                            description="first-token mass"),
                     np.where(grid == 1.0, 0.95, 0.1).astype(np.float32))
+            res.add(Metric(name=f"out_ratio_{domain}", kind="head", threshold=0.3,
+                           higher_is_mechanism=False, description="output ratio"),
+                    np.where(grid == 1.0, 0.05, 0.9).astype(np.float32))
             res.add(Metric(name=f"dormant_{domain}", kind="head", threshold=0.5,
                            resolution=1.0, description="1 dormant"), grid.astype(np.float32))
         stack = np.stack(list(labels.values()))
