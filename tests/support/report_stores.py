@@ -305,7 +305,7 @@ def dormant_store(path: Path, series: str = DORMANT_SERIES) -> Path:
                            description="first-token mass"),
                     np.where(grid == 1.0, 0.95, 0.1).astype(np.float32))
             res.add(Metric(name=f"out_ratio_{domain}", kind="head", threshold=0.3,
-                           higher_is_mechanism=False, description="output ratio"),
+                           higher_is_mechanism=None, description="output ratio"),
                     np.where(grid == 1.0, 0.05, 0.9).astype(np.float32))
             res.add(Metric(name=f"dormant_{domain}", kind="head", threshold=0.5,
                            resolution=1.0, description="1 dormant"), grid.astype(np.float32))

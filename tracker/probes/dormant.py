@@ -209,10 +209,13 @@ class DormantProbe(Probe[DormantConfig]):
                 Metric(name=f"first_mass_{domain}", kind="head", higher_is_mechanism=True,
                        threshold=cfg.mass_threshold,
                        description=f"{domain}: {MEASURES['first_mass']}"),
-                Metric(name=f"out_ratio_{domain}", kind="head", higher_is_mechanism=False,
+                # The two norm ratios describe a head; no value of either alone is the
+                # mechanism (a diffuse head at initialisation writes little too), so they
+                # carry no orientation and the detectors report their moves as changes.
+                Metric(name=f"out_ratio_{domain}", kind="head", higher_is_mechanism=None,
                        threshold=cfg.output_threshold,
                        description=f"{domain}: {MEASURES['out_ratio']}"),
-                Metric(name=f"value_ratio_{domain}", kind="head", higher_is_mechanism=False,
+                Metric(name=f"value_ratio_{domain}", kind="head", higher_is_mechanism=None,
                        description=f"{domain}: {MEASURES['value_ratio']}"),
                 Metric(name=f"dormant_{domain}", kind="head", higher_is_mechanism=True,
                        threshold=0.5, resolution=1.0,
