@@ -82,3 +82,19 @@ def test_text_domain_without_long_documents_is_nan() -> None:
     values = probe.run(ctx)
     assert np.isnan(values["first_mass_text"]).all() and np.isnan(values["dormant_text"]).all()
     assert np.asarray(values["dormant_random"])[planted.heads["sink"]] == 1.0
+
+
+def test_repeated_domain_agrees_with_the_sink_probe(circuits: Planted) -> None:
+    """On the induction probe's input the first-token mass and value ratio are the sink
+    probe's own numbers (one pass serves both)."""
+    ctx = ProbeContext(circuits.model, circuits.tokenizer)
+    ctx.scratch["text_dataset"] = repeated_docs(4, period=10, copies=25)
+    dormant, sinks = make_probes(["dormant", "attention_sinks"], dormant={"n_bootstrap": 10})
+    for probe in (dormant, sinks):
+        probe.declare(ctx)
+    ours, theirs = dormant.run(ctx), sinks.run(ctx)
+    assert ctx.forward_count == 3
+    np.testing.assert_allclose(ours["first_mass_repeated"], theirs["sink_score"], atol=1e-12)
+    np.testing.assert_allclose(ours["value_ratio_repeated"], theirs["sink_value_norm_ratio"],
+                               atol=1e-12, equal_nan=True)
+    assert np.isnan(np.asarray(ours["dormant_repeated"])[circuits.heads["sink"]])  # no W_O
