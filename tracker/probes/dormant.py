@@ -64,7 +64,7 @@ from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_random_tokens, repeated_tokens
 from tracker.probes.prompts import bos_prefix
 from tracker.probes.registry import register_probe
-from tracker.probes.sinks import sink_scores
+from tracker.probes.sinks import sink_scores, value_norm_ratios
 from tracker.probes.text_data import (
     content_digest,
     iter_token_docs,
@@ -124,33 +124,26 @@ def head_measures(ctx: ProbeContext, tokens: torch.Tensor) -> dict[str, np.ndarr
     """
     out = ctx.forward(tokens, {"patterns", "resid"})
     patterns, resid = out.require("patterns"), out.require("resid")
-    ratios, value_ratios = [], []
+    ratios = []
     for layer in range(ctx.adapter.n_layers):
         values = head_values(ctx, layer, attn_norm(ctx, layer, resid[layer]))  # (H, B, T, dh)
         w_o, _ = ctx.adapter.out_matrix(layer)
         pattern = patterns[layer].float()  # (B, H, T, T)
-        per_head, per_value = [], []
+        per_head = []
         for head in range(values.shape[0]):  # one head at a time bounds the (B, T, D) writes
             v = values[head]
             writes = (v @ w_o[head].float()).norm(dim=-1).double()  # (B, T)
             mixed = (pattern[:, head] @ v) @ w_o[head].float()  # (B, T, D)
             output = mixed.norm(dim=-1).double()[:, 1:].mean(dim=-1)
             per_head.append(torch.stack([output, writes[:, 1:].mean(dim=-1)]))
-            norms = v.norm(dim=-1).double()
-            per_value.append(_ratio(norms[:, 0], norms[:, 1:].mean(dim=-1)))
         ratios.append(torch.stack(per_head))  # (H, 2, B)
-        value_ratios.append(torch.stack(per_value))
     norms = torch.stack(ratios).permute(2, 3, 0, 1).cpu().numpy()  # (2, B, L, H)
     return {
         "first_mass": sink_scores(patterns),
         "output": norms[0],
         "typical": norms[1],
-        "value_ratio": torch.stack(value_ratios).permute(2, 0, 1).cpu().numpy(),
+        "value_ratio": value_norm_ratios(ctx, resid),
     }
-
-
-def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    return torch.where(den > 0, num / den.clamp_min(1e-300), torch.nan)
 
 
 def dormant_labels(mass: np.ndarray, out_ratio: np.ndarray, cfg: DormantConfig) -> np.ndarray:
