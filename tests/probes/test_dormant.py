@@ -16,7 +16,7 @@ def measured() -> tuple[Planted, dict[str, np.ndarray]]:
     ctx = ProbeContext(planted.model, planted.tokenizer)
     # Filler words only: no number, so the triggered head stays parked on BOS.
     ctx.scratch["text_dataset"] = repeated_docs(8, period=10, copies=25)
-    (probe,) = make_probes(["dormant"], dormant={"n_bootstrap": 50})
+    (probe,) = make_probes(["dormant"], dormant={"n_bootstrap": 50, "n_seqs": 8})
     probe.declare(ctx)
     values = {k: np.asarray(v) for k, v in probe.run(ctx).items()}
     assert ctx.forward_count == 3  # one pass per domain
@@ -78,7 +78,8 @@ def test_text_domain_without_long_documents_is_nan() -> None:
     planted = dormant_model()
     ctx = ProbeContext(planted.model, planted.tokenizer)
     ctx.scratch["text_dataset"] = ["w1 w2 w3"]
-    (probe,) = make_probes(["dormant"], dormant={"n_bootstrap": 10})
+    (probe,) = make_probes(["dormant"], dormant={"n_bootstrap": 10, "n_seqs": 4,
+                                                 "seq_len": 10})
     values = probe.run(ctx)
     assert np.isnan(values["first_mass_text"]).all() and np.isnan(values["dormant_text"]).all()
     assert np.asarray(values["dormant_random"])[planted.heads["sink"]] == 1.0
@@ -89,7 +90,9 @@ def test_repeated_domain_agrees_with_the_sink_probe(circuits: Planted) -> None:
     probe's own numbers (one pass serves both)."""
     ctx = ProbeContext(circuits.model, circuits.tokenizer)
     ctx.scratch["text_dataset"] = repeated_docs(4, period=10, copies=25)
-    dormant, sinks = make_probes(["dormant", "attention_sinks"], dormant={"n_bootstrap": 10})
+    dormant, sinks = make_probes(["dormant", "attention_sinks"],
+                                 dormant={"n_bootstrap": 10, "n_seqs": 6},
+                                 attention_sinks={"n_bootstrap": 10, "n_seqs": 6})
     for probe in (dormant, sinks):
         probe.declare(ctx)
     ours, theirs = dormant.run(ctx), sinks.run(ctx)
