@@ -21,8 +21,9 @@ def _check_shapes(ctx: ProbeContext, probe, values) -> None:  # type: ignore[no-
 
 
 def test_all_probes_share_forward_passes(circuits: Planted) -> None:
-    """One pass per distinct input: the repeated tokens (induction, copying and sinks share
-    them), the ICL documents and the successor-text prompts. The planted vocab lacks the IOI
+    """One pass per distinct input: the repeated tokens (induction, copying, sinks and dormant
+    share them), the ICL documents, the successor-text prompts and the dormant probe's random
+    tokens (its text domain needs documents longer than these). The planted vocab lacks the IOI
     names and the greater-than years, so those probes keep no prompts and run no pass.
     ``batch_size`` is raised so that no input is split into memory chunks (each chunk counts
     as a pass)."""
@@ -32,7 +33,7 @@ def test_all_probes_share_forward_passes(circuits: Planted) -> None:
     for probe in probes:
         probe.declare(ctx)
     results = {probe.name: probe.run(ctx) for probe in probes}
-    assert ctx.forward_count == 3
+    assert ctx.forward_count == 4
     for probe in probes:
         _check_shapes(ctx, probe, results[probe.name])
     # The shared pass saw the union of what the three probes declared.
@@ -58,4 +59,4 @@ def test_all_probes_on_random_tiny_model(tiny_arch) -> None:  # type: ignore[no-
         probe.declare(ctx)
     for probe in probes:
         _check_shapes(ctx, probe, probe.run(ctx))
-    assert ctx.forward_count == 2  # repeated tokens + ICL documents
+    assert ctx.forward_count == 3  # repeated tokens, ICL documents, dormant's random tokens

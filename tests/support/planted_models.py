@@ -210,6 +210,23 @@ class PlantedBuilder:
             self.W_V[layer, head, t, t % self.dh] = 1.0
         self.heads["sink"] = (layer, head)
 
+    def triggered_sink_head(
+        self, layer: int, head: int, flag: str, words: Iterable[str], name: str = "dormant"
+    ) -> None:
+        """Park on BOS (value 0) unless a token carrying ``flag`` is in context; copy those.
+
+        The query-key favours position 0 (as :meth:`sink_head`) and, twice as strongly, every
+        key carrying ``flag``: with no such token the head is dormant (all attention on a zero
+        value), with one it attends to the flagged tokens and copies them (active).
+        """
+        self.b_Q[layer, head, ROTARY] = 4.0
+        self.W_K[layer, head, 0, ROTARY] = 4.0
+        self.W_K[layer, head, self.flag_dim[flag], ROTARY] = 8.0
+        ids = self.ids(words)
+        self.flag(flag, words)
+        self._copy_ov(layer, head, {t: t for t in ids}, 0, 1.0)
+        self.heads[name] = (layer, head)
+
     def flag_head(
         self, layer: int, head: int, flag: str, words: Iterable[str], ov_scale: float
     ) -> None:
@@ -326,3 +343,21 @@ def repeated_docs(n_docs: int = 8, period: int = 10, copies: int = 8) -> list[st
     """Documents made of a random block of filler words repeated ``copies`` times."""
     rng = random.Random(0)
     return [" ".join(rng.sample(FILLERS, period) * copies) for _ in range(n_docs)]
+
+
+def dormant_model() -> Planted:
+    """A model with a head dormant on filler-word text and active where numbers occur.
+
+    Layer 0: head 0 previous-token, head 1 triggered sink (flag ``number`` on
+    :data:`NUMBERS`: dormant without a number in context, active with one), head 2 sink
+    writing its values (zero at BOS; dormant everywhere), head 3 zero. Layer 1: zero. Text of
+    :data:`FILLERS` alone keeps head 1 dormant; random tokens over the vocabulary hold
+    numbers, so it is active there.
+    """
+    builder = PlantedBuilder(FILLERS + NUMBERS + DAYS, flags=("number",), bos_scale=10.0)
+    builder.previous_token_head(0, 0)
+    builder.triggered_sink_head(0, 1, "number", NUMBERS)
+    builder.sink_head(0, 2)
+    # The plain sink head has no output map; this one writes its values (zero at BOS).
+    builder.W_O[0, 2, :, : builder.dh] = torch.eye(builder.dh) / math.sqrt(builder.D)
+    return builder.build()

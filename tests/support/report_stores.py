@@ -267,3 +267,53 @@ def cluster_store(path: Path, series: str = CLUSTER_SERIES, ratio: bool = False)
         write_shard(path, shard)
     consolidate(path, {"kind": "organism", "series_id": series})
     return path
+
+
+# A store with the dormant probe: 2 layers x 2 heads, labels planted per checkpoint.
+DORMANT_SERIES = "organisms/dormant-toy"
+DORMANT_STEPS = [0, 10, 20, 40, 80, 160, 320, 640]
+DORMANT_DOMAINS = ("random", "text", "repeated")
+DORMANT_TEXT_FROM = 3  # L0H1 dormant on text (active elsewhere) from this checkpoint
+DORMANT_ALL_FROM = 5  # L1H1 dormant on every domain from this checkpoint
+DORMANT_FLICKER = 4  # L1H0 dormant on random at this checkpoint only
+
+
+def dormant_labels_at(index: int) -> dict[str, np.ndarray]:
+    """Planted (2, 2) labels per domain at checkpoint ``index`` (see the constants above)."""
+    out = {}
+    for domain in DORMANT_DOMAINS:
+        grid = np.zeros((2, 2))
+        grid[0, 1] = float(domain == "text" and index >= DORMANT_TEXT_FROM)
+        grid[1, 1] = float(index >= DORMANT_ALL_FROM)
+        grid[1, 0] = float(domain == "random" and index == DORMANT_FLICKER)
+        out[domain] = grid
+    return out
+
+
+def dormant_store(path: Path, series: str = DORMANT_SERIES) -> Path:
+    """Write and consolidate a store holding only the dormant probe's labels and masses.
+
+    ``first_mass_{domain}`` is 0.95 where a head is dormant and 0.1 elsewhere,
+    ``out_ratio_{domain}`` 0.05 and 0.9.
+    """
+    for index, step in enumerate(DORMANT_STEPS):
+        shard = StepShard(series, 1000, step, step * 1000, f"step{step}", f"{step:016x}")
+        res = ProbeResult("dormant", 1, '{"mass_threshold":0.8}', "00dd00dd00dd00dd")
+        labels = dormant_labels_at(index)
+        for domain, grid in labels.items():
+            res.add(Metric(name=f"first_mass_{domain}", kind="head", threshold=0.8,
+                           description="first-token mass"),
+                    np.where(grid == 1.0, 0.95, 0.1).astype(np.float32))
+            res.add(Metric(name=f"out_ratio_{domain}", kind="head", threshold=0.3,
+                           higher_is_mechanism=None, description="output ratio"),
+                    np.where(grid == 1.0, 0.05, 0.9).astype(np.float32))
+            res.add(Metric(name=f"dormant_{domain}", kind="head", threshold=0.5,
+                           resolution=1.0, description="1 dormant"), grid.astype(np.float32))
+        stack = np.stack(list(labels.values()))
+        both = (stack == 1.0).any(0) & (stack == 0.0).any(0)
+        res.add(Metric(name="active_dormant", kind="head", threshold=0.5, resolution=1.0,
+                       description="1 active-dormant"), both.astype(np.float32))
+        shard.results[("dormant", res.key)] = res
+        write_shard(path, shard)
+    consolidate(path, {"kind": "hub", "series_id": series, "cache_dir": "/data/hf-cache"})
+    return path

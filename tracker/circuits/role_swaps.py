@@ -52,8 +52,20 @@ class RoleSwap:
     to_heads: tuple[str, ...]
 
 
-def _stable_changes(held: np.ndarray, k: int) -> list[tuple[int, int, bool]]:
-    """(checkpoint index, flat head, gained) for changes with ``k`` steady checkpoints aside."""
+def stable_changes(held: np.ndarray, k: int) -> list[tuple[int, int, bool]]:
+    """Return persistent changes of per-head booleans over checkpoints.
+
+    A unit changes at checkpoint ``i`` when it is steady over the ``k`` checkpoints before
+    ``i`` and over ``i`` and the ``k - 1`` after, with different values on the two sides, so
+    one-checkpoint flickers are ignored and changes within ``k`` of either end are not seen.
+
+    Args:
+        held: (S, ...) booleans per checkpoint (units flattened layer-major).
+        k: Persistence, in checkpoints.
+
+    Returns:
+        ``(checkpoint index, flat unit, gained)`` per change, in checkpoint order.
+    """
     out = []
     flat = held.reshape(held.shape[0], -1)
     for i in range(k, flat.shape[0] - k + 1):
@@ -97,7 +109,7 @@ def role_swaps(
         raise ValueError(f"held must be (steps, layers, heads) over {len(steps)} steps, got "
                          f"{held.shape}")
     n_heads = held.shape[2]
-    changes = sorted(_stable_changes(held, config.persistence))
+    changes = sorted(stable_changes(held, config.persistence))
     groups: list[list[tuple[int, int, bool]]] = []
     for change in changes:
         if groups and change[0] - groups[-1][-1][0] <= config.window:

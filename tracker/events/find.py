@@ -13,6 +13,7 @@ import numpy as np
 
 from tracker.events.circuits import circuit_specs, role_swap_events
 from tracker.events.core import DETECTOR, DetectOptions, SeriesSpec, find_in_series
+from tracker.events.dormant import dormant_events
 from tracker.events.io import write_events
 from tracker.events.model import Event, events_frame
 from tracker.events.scale import scale_table
@@ -92,7 +93,7 @@ class EventFinder:
         specs = itertools.chain(store_specs(store), circuit_specs(store))
         found = find_in_series(store.series_id, store.steps, specs, store.tokens_per_step,
                                self.options)
-        return sorted(found + role_swap_events(store),
+        return sorted(found + role_swap_events(store) + dormant_events(store),
                       key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
 
 
