@@ -81,6 +81,27 @@ class SegmentCost(BaseCost):
                 rss -= vxy * vxy / vxx
         return max(float(rss), 0.0)
 
+    def error_matrix(self) -> np.ndarray:
+        """:meth:`error` of every ``[s, e)`` at once: (n + 1, n + 1), entry ``[s, e]``.
+
+        The same float64 operations in the same order as :meth:`error`, elementwise, so each
+        value is bit-identical to the scalar call's (entries with ``s >= e`` are meaningless).
+        """
+        assert self._sums is not None, "call fit first"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._errors(self._sums[:, None, :] - self._sums[:, :, None])
+
+    def _errors(self, diffs: np.ndarray) -> np.ndarray:
+        n, sx, sy, sxx, sxy, syy = diffs
+        rss = syy - sy * sy / n
+        if self.trend:
+            vxx = sxx - sx * sx / n
+            fits = vxx > 1e-12 * np.maximum(1.0, sxx)
+            vxy = sxy - sx * sy / n
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rss = np.where(fits, rss - vxy * vxy / vxx, rss)
+        return np.maximum(rss, 0.0)
+
 
 def bic_penalty(sigma: float, n: int, scale: float) -> float:
     """Penalty per change point: ``scale * sigma^2 * log(n)`` (a BIC-like rule).
