@@ -49,3 +49,17 @@ def test_vectorised_cost_is_bit_identical_to_the_scalar_one() -> None:
     for end in (3, 20, 50):
         assert [matrix[s, end] for s in range(end - 1)] == [cost.error(s, end)
                                                             for s in range(end - 1)]
+
+
+def test_batched_detection_equals_one_series_at_a_time() -> None:
+    """Complete rows go through the batched search, rows with gaps or NaNs alone."""
+    from tracker.detect import get_detector
+
+    rng = np.random.default_rng(3)
+    x = np.log10(np.arange(1, 121, dtype=float))
+    ys = np.stack([_series(kind, 120, rng) for kind in ["steps", "rise", "flat", "noise"] * 8])
+    ys[5, 10:14] = np.nan  # cleaned per series: goes the single-series way
+    detector = get_detector("pelt")
+    batched = detector.detect_many(ys, x)
+    assert batched == [detector.detect(y, x) for y in ys]
+    assert sum(len(cps) for cps in batched) > 5
