@@ -173,7 +173,12 @@ def _warm_mean(seconds: list[float]) -> float:
 def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, Any]:
     """All modes on one series; per-checkpoint means, ratios, stages, peaks, agreement."""
     modes = ["tracker", "stages", "floor"] + (["transformer_lens"] if with_tl else [])
-    raw = {mode: _in_process(mode, spec) for mode in modes}
+    raw = {}
+    for mode in modes:
+        raw[mode] = _in_process(mode, spec)
+        seconds = raw[mode].get("seconds") or [sum(r.values()) for r in raw[mode]["rows"]]
+        print(f"  ({name}: {mode} done, s / ckpt {', '.join(f'{s:.2f}' for s in seconds)})",
+              flush=True)
     out: dict[str, Any] = {"series": name, "steps": spec["steps"], "raw": raw}
     per = {mode: _warm_mean(raw[mode]["seconds"]) for mode in modes if mode != "stages"}
     out["seconds_per_checkpoint"] = per
