@@ -91,10 +91,14 @@ def _patterns(cache: Any, n_layers: int) -> torch.Tensor:
 
 def _copying_eigen(bridge: Any) -> np.ndarray:
     """sum(eig) / sum(|eig|) of ``W_E OV W_U`` per head, through FactoredMatrix's d x d form."""
+    from transformer_lens import FactoredMatrix
+
     ov = bridge.OV  # FactoredMatrix (L, H, D, D)
-    full = bridge.W_E @ ov @ bridge.W_U  # still factored: (V x d) (d x V)
+    # fp32 factors: torch's eig has no bfloat16 or float16 kernels (a --dtype bfloat16 run).
+    ov = FactoredMatrix(ov.A.float(), ov.B.float())
+    full = bridge.W_E.float() @ ov @ bridge.W_U.float()  # still factored: (V x d) (d x V)
     eig = full.eigenvalues  # (L, H, d)
-    return (eig.real.sum(-1) / eig.abs().sum(-1)).double().cpu().numpy()
+    return (eig.real.sum(-1) / eig.abs().sum(-1)).detach().double().cpu().numpy()
 
 
 def transformer_lens_loop(series: HubSeries, steps: list[int], rep: RepeatedTokens,
