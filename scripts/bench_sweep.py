@@ -1,74 +1,319 @@
-"""Benchmark: probes sharing forward passes vs each probe on its own, on one checkpoint.
+"""Benchmark: tracker's sweep against the TransformerLens loop and the load + forward floor.
 
-Runs every registered probe on the same GPT-NeoX model twice, side by side in one run:
-  - shared: one ProbeContext for all probes (what `tracker sweep` does);
-  - separate: a fresh ProbeContext per probe (what per-probe notebooks do).
-Prints forward passes, seconds, and the separate/shared ratio.
+Side by side in one run, on the same checkpoints and probes (induction family, successor heads,
+attention sinks, copying), each mode in its own process so peak memory is its own:
 
-Usage: .venv/bin/python scripts/bench_sweep.py [--layers 4 --d-model 256 --repeats 3]
+  - ``tracker``: ``tracker.runner.sweep`` into a fresh store (per-checkpoint wall time);
+  - ``stages``: the same work stage by stage (list revisions, load, weight hash, forward, probe
+    math per probe, shard write), to say where the time goes;
+  - ``transformer_lens``: per checkpoint, load into TransformerLens and one ``run_with_cache``
+    per probe (``bench_baselines.py``); its scores are checked against tracker's (1e-3);
+  - ``floor``: loading the weights alone plus one forward over the probes' inputs.
+
+Series: a Pythia-70m-shaped GPT-NeoX with random weights per step in a hub-layout cache, and
+the largest model of the organism suite over its last checkpoints when the suite is trained.
+Then detection (10,000 series of 154 points) and a timeline query over a 154-checkpoint store.
+The first checkpoint of each mode is a warm-up (imports, caches) and is left out of the means.
+
+Prints a table and writes JSON (``--json``). ``--device cuda --dtype bfloat16`` runs on a GPU.
+
+Usage: .venv/bin/python scripts/bench_sweep.py [--steps 4] [--smoke] [--json out/bench.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
-from bench_common import word_tokenizer
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+from bench_baselines import PYTHIA_70M, TINY, floor, pythia_shaped_cache, transformer_lens_loop
 
-from tracker.probes import make_probes
-from tracker.runner import run_probes
+from tracker.probes import ProbeContext, make_probes
+from tracker.probes.inputs import RepeatedTokens, repeated_tokens
+from tracker.sources import CheckpointSeries, HubSeries
+from tracker.sources.integrity import weights_hash
+from tracker.sources.loading import parse_dtype
+
+PROBES = ["induction", "successor_heads", "attention_sinks", "copying"]
+#: Metrics both tracker and the TransformerLens loop compute, compared within TOLERANCE.
+AGREEMENT = ["induction_score", "prefix_matching_score", "duplicate_score", "prev_token_score",
+             "sink_score", "copying_eigen"]
+TOLERANCE = 1e-3
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--heads", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    torch.manual_seed(0)
-    tok = word_tokenizer(512)
-    config = GPTNeoXConfig(vocab_size=512, hidden_size=args.d_model,
-                           num_hidden_layers=args.layers, num_attention_heads=args.heads,
-                           intermediate_size=4 * args.d_model, max_position_embeddings=1024,
-                           rotary_pct=1.0, bos_token_id=0, eos_token_id=0)
-    config._attn_implementation = "eager"
-    model = GPTNeoXForCausalLM(config).eval()
-    words = [f"w{i}" for i in range(511)]
-    gen = torch.Generator().manual_seed(1)
-    docs = [" ".join(words[int(i)] for i in torch.randint(0, 511, (700,), generator=gen))
-            for _ in range(32)]
-    extras = {"text_dataset": docs}
-    probes = make_probes()
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
 
-    def shared() -> int:
-        _, ctx = run_probes(probes, model, tok, 0, batch_size=256, extras=extras)
-        return ctx.forward_count
 
-    def separate() -> int:
-        total = 0
-        for probe in probes:
-            _, ctx = run_probes([probe], model, tok, 0, batch_size=256, extras=extras)
-            total += ctx.forward_count
-        return total
+def _peak_since(base: int, device: str) -> int:
+    if device.startswith("cuda"):
+        return int(torch.cuda.max_memory_allocated())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
 
+
+def _series(spec: dict[str, Any]) -> CheckpointSeries:
+    return HubSeries(spec["repo"], cache_dir=spec["cache"], local_files_only=True)
+
+
+def _inputs(series: CheckpointSeries, step: int, device: str, dtype: torch.dtype
+            ) -> RepeatedTokens:
+    """The repeated-token batch tracker's pattern probes read (the same for all of them)."""
+    (probe,) = make_probes(["induction"])
+    loaded = series.load(next(c for c in series.checkpoints() if c.step == step), device, dtype)
+    return repeated_tokens(ProbeContext(loaded.model, loaded.tokenizer), probe.config)
+
+
+def _run_tracker(spec: dict[str, Any]) -> dict[str, Any]:
+    from tracker.runner import sweep
+    from tracker.store import SeriesStore
+
+    series, device = _series(spec), spec["device"]
+    dtype = parse_dtype(spec["dtype"])
+    base = _rss()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "bench.h5"
+        marks = [time.perf_counter()]
+        sweep(series, store, make_probes(PROBES), steps=",".join(map(str, spec["steps"])),
+              device=device, dtype=dtype, progress=False,
+              on_step=lambda *_: marks.append(time.perf_counter()))
+        total = time.perf_counter() - marks[0]
+        read = SeriesStore(store)
+        scores = {name: read.metric(probe, name)[-1] for probe, name in (
+            [("induction", m) for m in AGREEMENT[:4]]
+            + [("attention_sinks", "sink_score"), ("copying", "copying_eigen")])}
+    return {"seconds": list(np.diff(marks)), "total": total, "peak": _peak_since(base, device),
+            "scores": {k: np.asarray(v).tolist() for k, v in scores.items()}}
+
+
+def _run_stages(spec: dict[str, Any]) -> dict[str, Any]:
+    from tracker.runner import run_probes
+    from tracker.store import StepShard, write_shard
+
+    series, device = _series(spec), spec["device"]
+    dtype = parse_dtype(spec["dtype"])
     rows = []
-    for name, fn in (("shared context", shared), ("one context per probe", separate)):
-        passes = fn()
-        times = []
-        for _ in range(args.repeats):
+    with tempfile.TemporaryDirectory() as tmp:
+        for step in spec["steps"]:
+            row: dict[str, float] = {}
             start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        rows.append((name, passes, sorted(times)[len(times) // 2]))
-    print(f"GPT-NeoX {args.layers}L d{args.d_model} H{args.heads}, {len(probes)} probes "
-          f"({', '.join(p.name for p in probes)}), {torch.get_num_threads()} threads")
-    print(f"{'mode':<24}{'forwards':>9}{'seconds':>10}{'x shared':>10}")
-    for name, passes, seconds in rows:
-        print(f"{name:<24}{passes:>9}{seconds:>10.2f}{seconds / rows[0][2]:>10.2f}")
+            ckpt = next(c for c in series.checkpoints() if c.step == step)
+            row["list revisions"] = time.perf_counter() - start
+            start = time.perf_counter()
+            loaded = series.load(ckpt, device=device, dtype=dtype)
+            row["load + hash"] = time.perf_counter() - start
+            start = time.perf_counter()
+            weights_hash(loaded.model)
+            row["weight hash"] = time.perf_counter() - start
+            row["load"] = row.pop("load + hash") - row["weight hash"]
+            start = time.perf_counter()
+            results, ctx = run_probes(make_probes(PROBES), loaded.model, loaded.tokenizer, step)
+            probes_total = time.perf_counter() - start
+            row["forward"] = ctx.forward_seconds
+            row["probe math"] = probes_total - ctx.forward_seconds
+            # Per probe, the shared forward counts in the first probe that asked for it.
+            for (name, _), result in results.items():
+                row[f"  {name}"] = result.seconds
+            shard = StepShard(series.series_id, series.tokens_per_step, step, ckpt.tokens,
+                              ckpt.revision, loaded.weights_hash)
+            shard.results.update(results)
+            start = time.perf_counter()
+            write_shard(Path(tmp) / "s.h5", shard)
+            row["shard write"] = time.perf_counter() - start
+            rows.append(row)
+            weights = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
+            del loaded, ctx, results
+    return {"rows": rows, "weights_bytes": weights}
+
+
+def _run_tl(spec: dict[str, Any]) -> dict[str, Any]:
+    series, device = _series(spec), spec["device"]
+    dtype = parse_dtype(spec["dtype"])
+    rep = _inputs(series, spec["steps"][0], device, dtype)
+    base = _rss()
+    out = transformer_lens_loop(series, spec["steps"], rep, device, dtype)
+    out["peak"] = _peak_since(base, device)
+    out["scores"] = {k: np.asarray(v).tolist() for k, v in out["scores"].items()}
+    return out
+
+
+def _run_floor(spec: dict[str, Any]) -> dict[str, Any]:
+    series, device = _series(spec), spec["device"]
+    dtype = parse_dtype(spec["dtype"])
+    tokens = _inputs(series, spec["steps"][0], device, dtype).tokens
+    base = _rss()
+    out = floor(series, spec["steps"], tokens, device, dtype)
+    out["peak"] = _peak_since(base, device)
+    return out
+
+
+MODES = {"tracker": _run_tracker, "stages": _run_stages, "transformer_lens": _run_tl,
+         "floor": _run_floor}
+
+
+def _in_process(mode: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one mode in a fresh process (its own peak memory, no warm caches from another)."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(MODES[mode], (spec,))
+    return result
+
+
+def _warm_mean(seconds: list[float]) -> float:
+    return float(np.mean(seconds[1:] if len(seconds) > 1 else seconds))
+
+
+def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, Any]:
+    """All modes on one series; per-checkpoint means, ratios, stages, peaks, agreement."""
+    modes = ["tracker", "stages", "floor"] + (["transformer_lens"] if with_tl else [])
+    raw = {}
+    for mode in modes:
+        raw[mode] = _in_process(mode, spec)
+        seconds = raw[mode].get("seconds") or [sum(r.values()) for r in raw[mode]["rows"]]
+        print(f"  ({name}: {mode} done, s / ckpt {', '.join(f'{s:.2f}' for s in seconds)})",
+              flush=True)
+    out: dict[str, Any] = {"series": name, "steps": spec["steps"], "raw": raw}
+    per = {mode: _warm_mean(raw[mode]["seconds"]) for mode in modes if mode != "stages"}
+    out["seconds_per_checkpoint"] = per
+    out["tracker_over_floor"] = per["tracker"] / per["floor"]
+    rows = raw["stages"]["rows"]
+    warm = rows[1:] if len(rows) > 1 else rows
+    out["stages"] = {key: float(np.mean([r[key] for r in warm])) for key in rows[0]}
+    out["weights_gb"] = raw["stages"]["weights_bytes"] / 1e9
+    out["peak_gb"] = {m: raw[m]["peak"] / 1e9 for m in modes if "peak" in raw[m]}
+    if with_tl:
+        out["tl_over_tracker"] = per["transformer_lens"] / per["tracker"]
+        diffs = {m: float(np.max(np.abs(np.asarray(raw["tracker"]["scores"][m])
+                                        - np.asarray(raw["transformer_lens"]["scores"][m]))))
+                 for m in AGREEMENT}
+        out["agreement"] = {"max_abs_diff": diffs, "tolerance": TOLERANCE,
+                            "ok": all(d <= TOLERANCE for d in diffs.values())}
+    return out
+
+
+def bench_detection(n_series: int, n_points: int) -> dict[str, Any]:
+    """Seconds for the default detector over ``n_series`` noisy sigmoid rises (one batch)."""
+    from tracker.detect import get_detector
+
+    rng = np.random.default_rng(0)
+    x = np.log10(np.arange(1, n_points + 1, dtype=float))
+    mids = rng.uniform(x[10], x[-10], n_series)
+    ys = 1 / (1 + np.exp(-(x[None] - mids[:, None]) / 0.1)) + rng.normal(0, 0.03,
+                                                                          (n_series, n_points))
+    detector = get_detector()
+    start = time.perf_counter()
+    found = sum(len(cps) > 0 for cps in detector.detect_many(ys, x))
+    return {"series": n_series, "points": n_points, "detector": detector.name,
+            "seconds": time.perf_counter() - start, "with_change_points": int(found)}
+
+
+def bench_timeline(n_checkpoints: int) -> dict[str, Any]:
+    """Seconds to detect and to query the full timeline of a 6 x 8-head store."""
+    from tracker.events import detect_stores, read_events, timeline
+    from tracker.metric import Metric
+    from tracker.store import ProbeResult, SeriesStore, StepShard, consolidate, write_shard
+
+    rng = np.random.default_rng(0)
+    steps = sorted({0, *[2 ** i for i in range(10)], *range(1000, 1000 * (n_checkpoints - 10),
+                                                              1000)})[:n_checkpoints]
+    metric = Metric(name="induction_score", kind="head", description="planted",
+                    higher_is_mechanism=True, threshold=0.4)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "planted.h5"
+        for i, step in enumerate(steps):
+            shard = StepShard("planted/series", 2048, step, step * 2048, f"step{step}", f"h{i}")
+            result = ProbeResult("induction", 1, "{}", "0" * 16)
+            values = 0.05 + rng.normal(0, 0.01, (6, 8))
+            values[1:, :3] += 0.8 * (i > len(steps) // 2)
+            result.add(metric, values.astype(np.float32))
+            shard.results[("induction", result.key)] = result
+            write_shard(store, shard)
+        consolidate(store, {"kind": "planted"})
+        start = time.perf_counter()
+        detect_stores([store])
+        detect = time.perf_counter() - start
+        start = time.perf_counter()
+        table = timeline(read_events(store))
+        SeriesStore(store).metric("induction", "induction_score")
+        query = time.perf_counter() - start
+    return {"checkpoints": len(steps), "detect_seconds": detect, "timeline_seconds": query,
+            "mechanisms": len(table)}
+
+
+def _table(result: dict[str, Any]) -> str:
+    per, lines = result["seconds_per_checkpoint"], []
+    lines.append(f"{result['series']} ({len(result['steps'])} checkpoints; weights "
+                 f"{result['weights_gb']:.3f} GB)")
+    lines.append(f"  {'mode':<20}{'s / ckpt':>10}{'peak GB':>10}")
+    for mode, seconds in per.items():
+        lines.append(f"  {mode:<20}{seconds:>10.2f}{result['peak_gb'].get(mode, 0):>10.2f}")
+    lines.append(f"  tracker / floor {result['tracker_over_floor']:.2f}")
+    if "tl_over_tracker" in result:
+        agree = result["agreement"]
+        lines.append(f"  transformer_lens / tracker {result['tl_over_tracker']:.2f}; scores "
+                     f"agree within {TOLERANCE}: {agree['ok']} "
+                     f"(max diff {max(agree['max_abs_diff'].values()):.1e})")
+    lines.append("  stages (s / ckpt):")
+    lines.extend(f"    {stage:<22}{seconds:>8.3f}" for stage, seconds in result["stages"].items())
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; print the table; write JSON; return the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4, help="Pythia-shaped checkpoints")
+    parser.add_argument("--cache", type=Path, help="hub-layout cache (built if missing)")
+    parser.add_argument("--smoke", action="store_true", help="a tiny model, fewer series")
+    parser.add_argument("--organism-suite", default="default")
+    parser.add_argument("--organism-root", help="organism artifact root (default: tracker's)")
+    parser.add_argument("--organism-checkpoints", type=int, default=10)
+    parser.add_argument("--no-transformer-lens", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--detect-series", type=int, default=10_000)
+    parser.add_argument("--json", type=Path, default=Path("out/bench_sweep.json"))
+    args = parser.parse_args(argv)
+    shape = TINY if args.smoke else PYTHIA_70M
+    cache = args.cache or Path(tempfile.gettempdir()) / (
+        "tracker-bench-" + ("tiny" if args.smoke else "pythia-70m"))
+    steps = [1000 * i for i in range(args.steps)]
+    pythia_shaped_cache(cache, steps, shape)
+    common = {"device": args.device, "dtype": args.dtype}
+    runs = {"pythia-70m shape": {"repo": "EleutherAI/pythia-70m", "cache": str(cache),
+                                 "steps": steps, **common}}
+    from tracker.organisms.api import suite_info
+
+    largest = suite_info(args.organism_suite, args.organism_root).models[-1]
+    if largest.complete:
+        runs[largest.repo_id] = {"repo": largest.repo_id, "cache": str(largest.cache_dir),
+                                 "steps": largest.steps[-args.organism_checkpoints:], **common}
+    else:
+        print(f"({largest.repo_id} is not trained: run `tracker demo` first to bench it)")
+    results: dict[str, Any] = {"threads": torch.get_num_threads(), "series": [], **common}
+    for name, spec in runs.items():
+        result = bench_series(name, spec, not args.no_transformer_lens)
+        print(_table(result), flush=True)
+        results["series"].append(result)
+    n_series = 100 if args.smoke else args.detect_series
+    results["detection"] = bench_detection(n_series, 154)
+    results["timeline"] = bench_timeline(154)
+    det, tl = results["detection"], results["timeline"]
+    print(f"detection: {det['series']:,} series of {det['points']} points ({det['detector']}) "
+          f"in {det['seconds']:.2f} s")
+    print(f"store of {tl['checkpoints']} checkpoints: detect {tl['detect_seconds']:.2f} s, "
+          f"full timeline query {tl['timeline_seconds']:.3f} s")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1, default=float))
+    print(f"wrote {args.json}")
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main() else 1)

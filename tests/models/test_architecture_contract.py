@@ -64,11 +64,14 @@ def test_hooked_forward_matches_the_model_and_has_the_documented_shapes(built) -
     assert torch.allclose(out.patterns.sum(-1), torch.ones(()), atol=1e-5)
     future = torch.triu(torch.ones(seq, seq, dtype=torch.bool), diagonal=1)
     assert out.patterns[..., future].abs().max() == 0
-    # Nothing requested, nothing captured.
+    # Nothing requested, nothing captured but the logits, and those only unless declined.
     with torch.no_grad():
         bare = adapter.forward(ids)
-    assert all(getattr(bare, name) is None for name in CAPTURE_FIELDS)
+        headless = adapter.forward(ids, {"patterns"}, logits=False)
+    assert all(getattr(bare, name) is None for name in CAPTURE_FIELDS if name != "logits")
     assert (bare.logits - logits).abs().max() < 1e-4
+    assert headless.logits is None
+    assert torch.equal(headless.require("patterns"), out.patterns)
 
 
 def test_captured_pieces_add_up(built) -> None:  # type: ignore[no-untyped-def]

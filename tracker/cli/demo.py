@@ -1,7 +1,7 @@
 """``tracker demo``: the whole job on the embedded model-organism suite.
 
-Train (or reuse) the suite, sweep every model with every probe, detect events, print the
-emergence timeline, and write the HTML report.
+Model by model, smallest first: train (or reuse) it, sweep it with every probe, detect events
+and rewrite the HTML report with the models done so far; then print the emergence timeline.
 """
 
 from __future__ import annotations
@@ -27,46 +27,64 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo end to end; print where the report is."""
-    from tracker.cli.sweep import build_probes
+    """Run the demo end to end, smallest model first; print where the report is.
+
+    Each model is trained, swept and added to the report before the next one trains, so the
+    first report is readable minutes after starting and is rewritten as each model lands.
+    """
     from tracker.events import detect_stores
     from tracker.labels import format_tokens, short_series
-    from tracker.organisms.api import train_suite
+    from tracker.organisms.api import suite_info
     from tracker.report import write_report
-    from tracker.runner import sweep
 
     started = time.perf_counter()
     out = Path(args.out)
-    progress = not args.no_progress
-    print(f"[1/4] organism suite {args.suite!r}: training or reusing")
-    suite = train_suite(args.suite, args.root, progress=progress)
-    for model in suite.models:
-        speed = f", {model.tokens_per_second:,.0f} tokens/s" if model.tokens_per_second else ""
-        print(f"      {model.repo_id}: {model.n_layers}L d{model.d_model} H{model.n_heads}, "
-              f"{len(model.steps)} checkpoints to step {model.steps[-1]}{speed}")
-    text = suite.corpus_dir / "dataset"
-    probes = build_probes(args.probes, [], str(text) if text.exists() else None)
-    print(f"[2/4] sweeping {len(suite.models)} models with {len(probes)} probes: "
-          f"{', '.join(p.name for p in probes)}")
-    stores = []
-    for model in suite.models:
-        store = out / "stores" / f"{short_series(model.repo_id)}.h5"
-        report = sweep(model.open(), store, probes, steps=args.steps, progress=progress)
-        print(f"      {model.repo_id}: {len(report.computed)} results computed, "
-              f"{len(report.skipped_steps)} steps reused -> {store}")
-        stores.append(store)
-    print("[3/4] detecting events")
-    _, table = detect_stores(stores)
-    if not table.empty:
-        print("      first emergence of each mechanism (tokens seen, first head):")
+    info = suite_info(args.suite, args.root)
+    # Smallest first (by weights in the blocks), so the first report comes soonest.
+    order = sorted(info.models, key=lambda m: m.n_layers * m.d_model ** 2)
+    print(f"organism suite {args.suite!r}: {len(order)} models, smallest first; the report is "
+          f"rewritten as each one is trained and swept")
+    stores: list[Path] = []
+    table: Any = None
+    page = out / "report"
+    for k, model in enumerate(order, 1):
+        stores.append(_model_store(args, model.repo_id, out))
+        print(f"[{k}/{len(order)}] detecting events, writing the report")
+        _, table = detect_stores(stores)
+        page = write_report([str(s) for s in stores], out / "report",
+                            title=f"tracker demo: organism suite {args.suite!r}")
+        print(f"      report with {k} of {len(order)} models at "
+              f"{time.perf_counter() - started:.0f}s: {page.resolve()}")
+    if table is not None and not table.empty:
+        print("first emergence of each mechanism (tokens seen, first head):")
         for metric, rows in table.groupby("metric", sort=False):
             cells = ", ".join(f"{short_series(r.series)} {format_tokens(r.onset_tokens)}"
                               f"{' ' + r.head_label if r.head_label else ''}"
                               for r in rows.itertuples())
             print(f"      {metric:<28} {cells}")
-    print("[4/4] writing the report")
-    page = write_report([str(s) for s in stores], out / "report",
-                        title=f"tracker demo: organism suite {args.suite!r}")
     print(f"done in {time.perf_counter() - started:.0f}s")
     print(f"report: {page.resolve()}")
     return 0
+
+
+def _model_store(args: argparse.Namespace, repo_id: str, out: Path) -> Path:
+    """Train (or reuse) one model of the suite and sweep it with every probe; its store."""
+    from tracker.cli.sweep import build_probes
+    from tracker.labels import short_series
+    from tracker.organisms.api import train_suite
+    from tracker.runner import sweep
+
+    progress = not args.no_progress
+    print(f"      {repo_id}: training or reusing")
+    suite = train_suite(args.suite, args.root, progress=progress, only=[repo_id])
+    model = next(m for m in suite.models if m.repo_id == repo_id)
+    speed = f", {model.tokens_per_second:,.0f} tokens/s" if model.tokens_per_second else ""
+    print(f"      {model.repo_id}: {model.n_layers}L d{model.d_model} H{model.n_heads}, "
+          f"{len(model.steps)} checkpoints to step {model.steps[-1]}{speed}")
+    text = suite.corpus_dir / "dataset"
+    probes = build_probes(args.probes, [], str(text) if text.exists() else None)
+    store = out / "stores" / f"{short_series(model.repo_id)}.h5"
+    report = sweep(model.open(), store, probes, steps=args.steps, progress=progress)
+    print(f"      {model.repo_id}: swept with {len(probes)} probes, {len(report.computed)} "
+          f"results computed, {len(report.skipped_steps)} steps reused -> {store}")
+    return store

@@ -59,14 +59,7 @@ class SegmentCost(BaseCost):
         sig = np.asarray(signal, dtype=float)
         # ruptures' sanity checks read ``cost.signal``.
         self.signal = sig
-        y, x = sig[:, 0], sig[:, 1]
-        # Centre and scale both columns so the prefix-sum differences keep their precision
-        # (x may be token counts near 1e11).
-        y = y - np.mean(y)
-        xs = np.std(x)
-        x = (x - np.mean(x)) / (xs if xs > 0 else 1.0)
-        cols = np.stack([np.ones_like(y), x, y, x * x, x * y, y * y])
-        self._sums = np.concatenate([np.zeros((6, 1)), np.cumsum(cols, axis=1)], axis=1)
+        self._sums = prefix_sums(sig[None, :, 0], sig[:, 1])[:, 0]
         return self
 
     def error(self, start: int, end: int) -> float:
@@ -80,6 +73,59 @@ class SegmentCost(BaseCost):
                 vxy = sxy - sx * sy / n
                 rss -= vxy * vxy / vxx
         return max(float(rss), 0.0)
+
+    def errors_to(self, sums: np.ndarray, end: int, starts: int) -> np.ndarray:
+        """:meth:`error` of ``[s, end)`` for ``s < starts``, for many series at once.
+
+        Args:
+            sums: (6, S, n + 1) prefix sums of S series (:func:`prefix_sums`).
+            end: Segment end.
+            starts: Number of segment starts, from 0.
+
+        Returns:
+            (S, starts), each value bit-identical to the scalar call's.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._errors(sums[:, :, end, None] - sums[:, :, :starts])
+
+    def error_matrix(self) -> np.ndarray:
+        """:meth:`error` of every ``[s, e)`` at once: (n + 1, n + 1), entry ``[s, e]``.
+
+        The same float64 operations in the same order as :meth:`error`, elementwise, so each
+        value is bit-identical to the scalar call's (entries with ``s >= e`` are meaningless).
+        """
+        assert self._sums is not None, "call fit first"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._errors(self._sums[:, None, :] - self._sums[:, :, None])
+
+    def _errors(self, diffs: np.ndarray) -> np.ndarray:
+        n, sx, sy, sxx, sxy, syy = diffs
+        rss = syy - sy * sy / n
+        if self.trend:
+            vxx = sxx - sx * sx / n
+            fits = vxx > 1e-12 * np.maximum(1.0, sxx)
+            vxy = sxy - sx * sy / n
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rss = np.where(fits, rss - vxy * vxy / vxx, rss)
+        return np.maximum(rss, 0.0)
+
+
+def prefix_sums(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Prefix sums of 1, x, y, x^2, xy, y^2 of S series on one x axis: (6, S, n + 1).
+
+    Both columns are centred and scaled first so the prefix-sum differences keep their
+    precision (x may be token counts near 1e11). Rows are independent: one series gives the
+    same sums alone or in a batch.
+
+    Args:
+        y: (S, n) values.
+        x: (n,) x axis.
+    """
+    y = y - np.mean(y, axis=1, keepdims=True)
+    xs = np.std(x)
+    x = np.broadcast_to((x - np.mean(x)) / (xs if xs > 0 else 1.0), y.shape)
+    cols = np.stack([np.ones_like(y), x, y, x * x, x * y, y * y])
+    return np.concatenate([np.zeros((6, y.shape[0], 1)), np.cumsum(cols, axis=2)], axis=2)
 
 
 def bic_penalty(sigma: float, n: int, scale: float) -> float:
@@ -201,10 +247,22 @@ class SegmentationDetector(Detector[SegmentationConfig]):
         n = len(y)
         if n < 2 * cfg.min_size:
             return []
-        sigma = robust_noise(y, cfg.noise_lag_frac)
-        pen = cfg.penalty if cfg.penalty is not None else bic_penalty(sigma, n, cfg.penalty_scale)
+        sigma, pen = self._noise_and_penalty(y)
         cost = SegmentCost(trend=cfg.trend, min_size=cfg.min_size)
         bkps = self._search(cost, np.column_stack([y, x]), pen)
-        starts = sorted(int(b) for b in bkps if 0 < b < n)
-        starts = prune_weak(y, starts, sigma, cfg.min_level_z)
+        return self._change_points(y, x, bkps, sigma)
+
+    def _noise_and_penalty(self, y: np.ndarray) -> tuple[float, float]:
+        sigma = robust_noise(y, self.config.noise_lag_frac)
+        return sigma, self._penalty(sigma, len(y))
+
+    def _penalty(self, sigma: float, n: int) -> float:
+        cfg = self.config
+        return cfg.penalty if cfg.penalty is not None else bic_penalty(sigma, n, cfg.penalty_scale)
+
+    def _change_points(self, y: np.ndarray, x: np.ndarray, bkps: list[int], sigma: float
+                       ) -> list[ChangePoint]:
+        """Change points from the search's segment ends, weak ones pruned."""
+        starts = sorted(int(b) for b in bkps if 0 < b < len(y))
+        starts = prune_weak(y, starts, sigma, self.config.min_level_z)
         return segments_to_change_points(y, x, starts, sigma)

@@ -127,6 +127,15 @@ class Detector(Versioned[ConfigT], abc.ABC):
         out = [dataclasses.replace(cp, index=int(keep[cp.index])) for cp in found]
         return sorted(out, key=lambda cp: cp.index)
 
+    def detect_many(self, ys: np.ndarray, x: np.ndarray | None = None
+                    ) -> list[list[ChangePoint]]:
+        """:meth:`detect` on each row of ``ys`` (S, n), all on one x axis.
+
+        Detectors that can batch the search override this; the results are those of
+        :meth:`detect` row by row.
+        """
+        return [self.detect(y, x) for y in np.asarray(ys, dtype=float)]
+
     @abc.abstractmethod
     def _detect(self, y: np.ndarray, x: np.ndarray) -> list[ChangePoint]:
         """Detect on a clean series: finite ``y``, strictly increasing ``x``, at least 4 points.
@@ -209,3 +218,23 @@ def robust_noise(y: np.ndarray, lag_frac: float = 0.0) -> float:
     n = len(y)
     k_max = max(1, min(round(lag_frac * n), n - 1))
     return float(np.mean([lag_noise(y, k) for k in range(1, k_max + 1)]))
+
+
+def robust_noise_many(ys: np.ndarray, lag_frac: float = 0.0) -> np.ndarray:
+    """:func:`robust_noise` of each row of ``ys`` (S, n), finite, n >= 2; the same values.
+
+    The medians run over all rows at once; a row whose differences are mostly zero at some
+    lag takes :func:`lag_noise`'s fallbacks through the scalar function.
+    """
+    ys = np.asarray(ys, dtype=float)
+    n = ys.shape[1]
+    k_max = max(1, min(round(lag_frac * n), n - 1))
+    per_lag = np.empty((len(ys), k_max))
+    for k in range(1, k_max + 1):
+        d = ys[:, k:] - ys[:, :-k]
+        mad = np.median(np.abs(d - np.median(d, axis=1, keepdims=True)), axis=1)
+        sigma = 1.4826 * mad / np.sqrt(2.0)
+        for i in np.flatnonzero(~(sigma > 0)):
+            sigma[i] = lag_noise(ys[i], k)
+        per_lag[:, k - 1] = sigma
+    return np.array([float(np.mean(row.tolist())) for row in per_lag])

@@ -115,7 +115,7 @@ class Recorder:
             if name in self.capture and value is not None:
                 self.layers[name].append(value)
 
-    def output(self, logits: torch.Tensor) -> HookedOutput:
+    def output(self, logits: torch.Tensor | None) -> HookedOutput:
         """Return the pass's :class:`HookedOutput`."""
         def stacked(name: str) -> torch.Tensor | None:
             return torch.stack(self.layers[name]) if self.layers[name] else None

@@ -10,7 +10,9 @@ from typing import Any, Literal, get_args
 import torch
 
 #: Activations a hooked forward can return (fields of :class:`HookedOutput`).
-Capture = Literal["resid", "patterns", "head_out", "mlp_out", "attn_out"]
+#: ``logits`` matters to :class:`tracker.probes.ProbeContext`, which computes them only when a
+#: probe asks: at a 50k vocabulary the unembedding is over half a small model's forward.
+Capture = Literal["logits", "resid", "patterns", "head_out", "mlp_out", "attn_out"]
 CAPTURE_FIELDS: tuple[Capture, ...] = get_args(Capture)
 
 
@@ -35,7 +37,7 @@ class HookedOutput:
     Shapes (L layers, B batch, T positions, H heads, D model width, V vocab):
 
     Attributes:
-        logits: (B, T, V).
+        logits: (B, T, V); None when the pass was run with ``logits=False``.
         resid: (L + 1, B, T, D); index 0 is the embedding, index l + 1 the stream after layer l
             (before the final layer norm).
         patterns: (L, B, H, T, T) attention probabilities, query by key.
@@ -48,7 +50,7 @@ class HookedOutput:
         attn_out: (L, B, T, D) attention-layer outputs (sum of heads plus the projection bias).
     """
 
-    logits: torch.Tensor
+    logits: torch.Tensor | None = None
     resid: torch.Tensor | None = None
     patterns: torch.Tensor | None = None
     head_out: torch.Tensor | None = None
@@ -142,8 +144,16 @@ class ArchitectureAdapter(abc.ABC):
         input_ids: torch.Tensor,
         capture: Iterable[Capture] = (),
         attention_mask: torch.Tensor | None = None,
+        logits: bool = True,
     ) -> HookedOutput:
         """Run the model, returning logits and the requested activations.
+
+        Args:
+            input_ids: (B, T) token ids.
+            capture: Activations to keep (``logits`` in it is accepted and changes nothing).
+            attention_mask: (B, T) 1 for real tokens, 0 for padding.
+            logits: Apply the final norm and unembedding; False skips them (``logits`` of
+                the output is then None).
 
         Implementations pass ``capture`` through :func:`check_capture` first.
         """

@@ -73,6 +73,7 @@ class GPT2Adapter(ArchitectureAdapter):
         input_ids: torch.Tensor,
         capture: Iterable[Capture] = (),
         attention_mask: torch.Tensor | None = None,
+        logits: bool = True,
     ) -> HookedOutput:
         """Run the model, returning logits and the requested activations."""
         wanted = check_capture(capture)
@@ -89,6 +90,8 @@ class GPT2Adapter(ArchitectureAdapter):
             mlp_out = block.mlp(block.ln_2(mid))
             x = mid + mlp_out
             rec.block(x, pattern, head_out, mlp_out, attn_out)
+        if not logits:
+            return rec.output(None)
         return rec.output(self.model.get_output_embeddings()(self.core.ln_f(x)))
 
     def embed_matrix(self) -> torch.Tensor:

@@ -83,6 +83,7 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         input_ids: torch.Tensor,
         capture: Iterable[Capture] = (),
         attention_mask: torch.Tensor | None = None,
+        logits: bool = True,
     ) -> HookedOutput:
         """Run the model, returning logits and the requested activations."""
         wanted = check_capture(capture)
@@ -105,6 +106,8 @@ class GPTNeoXAdapter(ArchitectureAdapter):
                 mlp_out = block.mlp(block.post_attention_layernorm(mid))
                 x = mlp_out + mid
             rec.block(x, pattern, head_out, mlp_out, attn_out)
+        if not logits:
+            return rec.output(None)
         return rec.output(self.model.get_output_embeddings()(self.core.final_layer_norm(x)))
 
     def embed_matrix(self) -> torch.Tensor:

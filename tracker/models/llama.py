@@ -106,6 +106,7 @@ class LlamaAdapter(ArchitectureAdapter):
         input_ids: torch.Tensor,
         capture: Iterable[Capture] = (),
         attention_mask: torch.Tensor | None = None,
+        logits: bool = True,
     ) -> HookedOutput:
         """Run the model, returning logits and the requested activations."""
         wanted = check_capture(capture)
@@ -124,6 +125,8 @@ class LlamaAdapter(ArchitectureAdapter):
             mlp_out = self.mlp(i, self.mlp_norm(i, mid))
             x = mid + mlp_out
             rec.block(x, pattern, head_out, mlp_out, attn_out)
+        if not logits:
+            return rec.output(None)
         return rec.output(self.model.get_output_embeddings()(self.core.norm(x)))
 
     def embed_matrix(self) -> torch.Tensor:

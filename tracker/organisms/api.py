@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,7 @@ def train_suite(
     threads: int | None = None,
     stop_after: int | None = None,
     progress: bool = True,
+    only: Sequence[str] | None = None,
 ) -> SuiteInfo:
     """Train every model of a suite that is not complete; return at once if all are.
 
@@ -194,6 +196,8 @@ def train_suite(
         stop_after: Stop each model after writing this many checkpoints in this call (a
             simulated kill, for tests).
         progress: Show progress bars.
+        only: Repo ids of the models to train (default: all), so a caller can train, sweep
+            and report one model before the next (``tracker demo``).
 
     Returns:
         The suite as it now stands, with wall time and per-model results of this call.
@@ -202,7 +206,8 @@ def train_suite(
 
     started = time.perf_counter()
     info = suite_info(suite_name, root)
-    if info.complete:
+    wanted = [m for m in info.models if only is None or m.repo_id in only]
+    if all(m.complete for m in wanted):
         return info
     suite = get_suite(suite_name)
     corpus = build_corpus(suite.corpus, info.root)
@@ -211,7 +216,8 @@ def train_suite(
     torch.set_num_threads(threads or default_threads())
     try:
         results = [train_model(suite, spec, corpus, info.root, stop_after=stop_after,
-                               progress=progress) for spec in suite.models]
+                               progress=progress) for spec in suite.models
+                   if only is None or suite.repo_id(spec) in only]
     finally:
         torch.set_num_threads(previous)
     done = suite_info(suite_name, root)

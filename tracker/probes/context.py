@@ -7,6 +7,7 @@ inputs share one pass.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ class ProbeContext:
         adapter: Hooked-forward adapter for the model.
         batch_size: Largest batch one forward pass takes (memory bound).
         forward_count: Number of forward passes actually run (for tests and logs).
+        forward_seconds: Wall time spent in those passes (benchmarks split probe time by it).
     """
 
     model: Any
@@ -48,6 +50,7 @@ class ProbeContext:
     adapter: ArchitectureAdapter = field(init=False)
     batch_size: int = 64
     forward_count: int = 0
+    forward_seconds: float = 0.0
     _declared: dict[str, set[Capture]] = field(default_factory=dict, init=False, repr=False)
     # Which probes declared each input, so a cached pass is dropped once they have all run.
     _owners: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
@@ -83,8 +86,9 @@ class ProbeContext:
         """Hooked forward over ``tokens`` (B, T), memoised by token content.
 
         The pass captures the union of what was declared for these tokens and what is asked
-        now, so declared probes share one pass. Batches larger than ``batch_size`` run in
-        chunks and are concatenated along the batch axis.
+        now, so declared probes share one pass; logits are computed only when ``logits`` is in
+        that union. Batches larger than ``batch_size`` run in chunks and are concatenated
+        along the batch axis.
         """
         key = _tokens_key(tokens)
         wanted = check_capture(capture) | frozenset(self._declared.get(key, ()))
@@ -93,20 +97,25 @@ class ProbeContext:
             return cached[1]
         if cached is not None:
             wanted = wanted | cached[0]
+        start = time.perf_counter()
         out = self._run_chunked(tokens, wanted)
+        self.forward_seconds += time.perf_counter() - start
         self._cache[key] = (wanted, out)
         return out
 
     def _run_chunked(self, tokens: torch.Tensor, wanted: frozenset[Capture]) -> HookedOutput:
         parts = []
         for start in range(0, tokens.shape[0], self.batch_size):
-            parts.append(self.adapter.forward(tokens[start : start + self.batch_size], wanted))
+            parts.append(self.adapter.forward(tokens[start : start + self.batch_size], wanted,
+                                              logits="logits" in wanted))
             self.forward_count += 1
         if len(parts) == 1:
             return parts[0]
         # Logits are batch-first; every activation is layer-first then batch.
-        merged = HookedOutput(logits=torch.cat([p.logits for p in parts], dim=0))
-        for name in wanted:
+        merged = HookedOutput()
+        if "logits" in wanted:
+            merged.logits = torch.cat([p.require("logits") for p in parts], dim=0)
+        for name in wanted - {"logits"}:
             setattr(merged, name, torch.cat([p.require(name) for p in parts], dim=1))
         return merged
 

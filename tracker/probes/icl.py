@@ -184,7 +184,7 @@ class ICLProbe(Probe[ICLConfig]):
         """Announce the forward pass over the documents (logits only)."""
         tokens = self._tokens(ctx)
         if tokens is not None:
-            ctx.declare(tokens, frozenset())
+            ctx.declare(tokens, {"logits"})
 
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> ProbeValues:
@@ -194,7 +194,7 @@ class ICLProbe(Probe[ICLConfig]):
             return self.missing(ctx, icl_n_docs=0.0)
         cfg = self.config
         early, late = windows(cfg, ctx.adapter.n_ctx)
-        losses = token_losses(ctx.forward(tokens, frozenset()).logits, tokens).double()
+        losses = token_losses(ctx.forward(tokens, {"logits"}).require("logits"), tokens).double()
         per_doc = losses.cpu().numpy()  # (docs, T - 1): column i - 1 is token i
         early_docs = per_doc[:, early.start - 1 : early.stop - 1].mean(axis=1)
         late_docs = per_doc[:, late.start - 1 : late.stop - 1].mean(axis=1)

@@ -135,7 +135,7 @@ def pad_id(ctx: ProbeContext) -> int:
 
 def last_logits(ctx: ProbeContext, tokens: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
     """fp32 logits (N, V) at each row's last real position (one memoised forward pass)."""
-    logits = ctx.forward(tokens, frozenset()).logits
+    logits = ctx.forward(tokens, {"logits"}).require("logits")
     rows = torch.arange(tokens.shape[0], device=logits.device)
     return logits[rows, last.to(logits.device)].float()
 
@@ -176,4 +176,4 @@ class PromptProbe(Probe[ConfigT]):
         """Announce the one forward pass over clean and corrupted prompts."""
         tokens = self.prompt_batch(ctx)[1]
         if tokens is not None:
-            ctx.declare(tokens, frozenset())
+            ctx.declare(tokens, {"logits"})

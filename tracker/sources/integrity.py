@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import torch
 
 
@@ -31,6 +32,7 @@ def weights_hash(model: torch.nn.Module) -> str:
         # bfloat16 has no numpy dtype: hash its bytes through a same-width integer view.
         if cpu.dtype == torch.bfloat16:
             cpu = cpu.view(torch.int16)
-        digest.update(cpu.numpy().tobytes())
+        # The array's buffer itself, not a tobytes() copy of every tensor.
+        digest.update(cpu.numpy().reshape(-1).view(np.uint8))
     return digest.hexdigest()
 

@@ -1,0 +1,158 @@
+"""What ``bench_sweep.py`` measures tracker against, and the checkpoints it measures on.
+
+- :func:`pythia_shaped_cache`: a hub-layout cache of GPT-NeoX checkpoints of Pythia-70m's shape
+  with random weights per step (and a word-level tokenizer that holds the successor tasks'
+  words), so the sizes on disk and in memory are Pythia-70m's;
+- :func:`transformer_lens_loop`: the idiomatic loop a careful user writes today: per
+  checkpoint, load into TransformerLens (the 4.x ``TransformerBridge``, its default
+  processing) and run each probe with its own ``run_with_cache``; copying from the eigenvalues
+  of each head's full OV circuit ``W_E OV W_U`` (TransformerLens's ``FactoredMatrix``);
+- :func:`floor`: loading the weights alone plus one forward pass over the probes' inputs,
+  returning attentions and hidden states (the base model: no probe here needs logits).
+
+Scores come back keyed like tracker's metrics so ``bench_sweep.py`` can check agreement.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tracker.probes.induction import induction_family_scores
+from tracker.probes.inputs import RepeatedTokens
+from tracker.probes.sinks import sink_scores
+from tracker.sources import HubSeries
+from tracker.sources.loading import load_model_and_tokenizer
+
+#: Pythia-70m's shape (``bench_circuits.py`` uses the same).
+PYTHIA_70M: dict[str, Any] = dict(
+    vocab_size=50304, hidden_size=512, num_hidden_layers=6, num_attention_heads=8,
+    intermediate_size=2048, rotary_pct=0.25, use_parallel_residual=True,
+    max_position_embeddings=2048, bos_token_id=0, eos_token_id=0)
+#: A tiny shape for a smoke run of the whole benchmark.
+TINY: dict[str, Any] = dict(PYTHIA_70M, vocab_size=2048, hidden_size=64, num_hidden_layers=2,
+                            num_attention_heads=4, intermediate_size=128)
+PYTHIA_REPO = "EleutherAI/pythia-70m"
+
+
+def pythia_shaped_cache(cache: Path, steps: list[int], shape: dict[str, Any]) -> None:
+    """Write random-weight checkpoints ``step{N}`` into a hub-layout cache (skipped if there)."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    from tracker.organisms.task_words import load_task_words
+    from tracker.organisms.tokenizer import train_tokenizer
+    from tracker.sources.hf_cache import list_cached_refs, write_cache_revision
+
+    have = list_cached_refs(cache, PYTHIA_REPO) if cache.exists() else {}
+    missing = [s for s in steps if f"step{s}" not in have]
+    if not missing:
+        return
+    words = load_task_words()
+    # Filler documents give the tokenizer a realistic number of entries beside the task words.
+    filler = [" ".join(f"x{i}" for i in range(j, 20_000, 50)) for j in range(50)]
+    tokenizer = train_tokenizer(filler, required=words.single_token_words() + words.openers())
+    for step in missing:
+        torch.manual_seed(step)
+        config = GPTNeoXConfig(**shape)
+        model = GPTNeoXForCausalLM(config).eval()
+        write_cache_revision(cache, PYTHIA_REPO, f"step{step}", model, tokenizer)
+
+
+def _bridge(model: Any, tokenizer: Any) -> Any:
+    """Boot a TransformerBridge on an already loaded HF model, offline.
+
+    An in-memory tokenizer needs ``name_or_path`` and ``add_bos_token`` set for the bridge to
+    boot without the hub (the ids passed in are used as they are).
+    """
+    from transformer_lens.model_bridge import TransformerBridge
+
+    tok = copy.deepcopy(tokenizer)
+    tok.init_kwargs["name_or_path"] = "in-memory"
+    tok.init_kwargs["add_bos_token"] = True
+    return TransformerBridge.boot_transformers(PYTHIA_REPO, hf_model=model, tokenizer=tok)
+
+
+def _load(series: HubSeries, revision: str, device: str, dtype: torch.dtype,
+          tokenizer: bool) -> tuple[Any, Any]:
+    """The model at ``revision`` as HF loads it, with no hashing or other tracker work."""
+    return load_model_and_tokenizer(series.repo_id, what=revision, revision=revision,
+                                    cache_dir=series.cache_dir, local_files_only=True,
+                                    device=device, dtype=dtype, load_tokenizer=tokenizer)
+
+
+def _patterns(cache: Any, n_layers: int) -> torch.Tensor:
+    return torch.stack([cache["pattern", layer] for layer in range(n_layers)])
+
+
+def _copying_eigen(bridge: Any) -> np.ndarray:
+    """sum(eig) / sum(|eig|) of ``W_E OV W_U`` per head, through FactoredMatrix's d x d form."""
+    from transformer_lens import FactoredMatrix
+
+    ov = bridge.OV  # FactoredMatrix (L, H, D, D)
+    # fp32 factors: torch's eig has no bfloat16 or float16 kernels (a --dtype bfloat16 run).
+    ov = FactoredMatrix(ov.A.float(), ov.B.float())
+    full = bridge.W_E.float() @ ov @ bridge.W_U.float()  # still factored: (V x d) (d x V)
+    eig = full.eigenvalues  # (L, H, d)
+    return (eig.real.sum(-1) / eig.abs().sum(-1)).detach().double().cpu().numpy()
+
+
+def transformer_lens_loop(series: HubSeries, steps: list[int], rep: RepeatedTokens,
+                          device: str, dtype: torch.dtype) -> dict[str, Any]:
+    """Per checkpoint: load, bridge, one ``run_with_cache`` per probe; seconds and scores.
+
+    Args:
+        series: The checkpoints (only its ``checkpoints()`` and loader are used).
+        steps: Steps to run.
+        rep: The repeated-token batch the pattern probes read (tracker's own inputs).
+        device: Torch device.
+        dtype: Parameter dtype.
+
+    Returns:
+        ``seconds`` per checkpoint and ``scores`` (metric name -> (L, H)) of the last one.
+    """
+    by_step = {c.step: c for c in series.checkpoints()}
+    seconds, scores = [], {}
+    for step in steps:
+        start = time.perf_counter()
+        ckpt = by_step[step]
+        model, tokenizer = _load(series, ckpt.revision, device, dtype, tokenizer=True)
+        bridge = _bridge(model, tokenizer)
+        n_layers, tokens = bridge.cfg.n_layers, rep.tokens.to(device)
+        with torch.no_grad():
+            _, cache = bridge.run_with_cache(tokens)  # induction family
+            family = induction_family_scores(_patterns(cache, n_layers).float(), rep.seq_len,
+                                             rep.n_repeats)
+            del cache
+            _, cache = bridge.run_with_cache(tokens)  # attention sinks
+            sinks = sink_scores(_patterns(cache, n_layers).float())
+            del cache
+            _, cache = bridge.run_with_cache(tokens)  # copying (empirical part reads resid)
+            del cache
+            eigen = _copying_eigen(bridge)
+        scores = {name: value.mean(axis=0) for name, value in family.items()}
+        scores["sink_score"] = sinks.mean(axis=0)
+        scores["copying_eigen"] = eigen
+        del bridge, model
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "scores": scores}
+
+
+def floor(series: HubSeries, steps: list[int], tokens: torch.Tensor, device: str,
+          dtype: torch.dtype) -> dict[str, Any]:
+    """Per checkpoint: load the weights, run one forward with attentions and hidden states."""
+    by_step = {c.step: c for c in series.checkpoints()}
+    seconds = []
+    for step in steps:
+        start = time.perf_counter()
+        model, _ = _load(series, by_step[step].revision, device, dtype, tokenizer=False)
+        with torch.no_grad():
+            model.base_model(tokens.to(device), output_attentions=True,
+                             output_hidden_states=True)
+        del model
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds}

@@ -1,0 +1,36 @@
+"""The sweep benchmark's cheap parts: detection and timeline timings, and the table."""
+
+import pytest
+
+from tests.support.scripts import load_script
+
+
+@pytest.fixture(scope="module")
+def bench():
+    load_script("bench_baselines")  # the script imports it from its own folder
+    return load_script("bench_sweep")
+
+
+def test_detection_timing_finds_the_planted_rises(bench) -> None:
+    out = bench.bench_detection(40, 154)
+    assert out["series"] == 40 and out["points"] == 154 and out["detector"] == "pelt"
+    assert out["with_change_points"] == 40  # every series has a rise of 1 in noise 0.03
+    assert 0 < out["seconds"] < 60
+
+
+def test_timeline_query_over_a_planted_store(bench) -> None:
+    out = bench.bench_timeline(30)
+    assert out["checkpoints"] == 30
+    assert out["mechanisms"] >= 1  # the planted rise of 15 heads is found
+    assert out["detect_seconds"] > 0 and out["timeline_seconds"] > 0
+
+
+def test_table_reports_ratios_agreement_and_stages(bench) -> None:
+    result = {"series": "s", "steps": [0, 1], "weights_gb": 0.1,
+              "seconds_per_checkpoint": {"tracker": 2.0, "floor": 1.0, "transformer_lens": 8.0},
+              "peak_gb": {"tracker": 0.2}, "tracker_over_floor": 2.0, "tl_over_tracker": 4.0,
+              "agreement": {"ok": True, "max_abs_diff": {"induction_score": 1e-6}},
+              "stages": {"load": 0.5, "forward": 1.0}}
+    text = bench._table(result)
+    assert "tracker / floor 2.00" in text and "transformer_lens / tracker 4.00" in text
+    assert "agree within 0.001: True" in text and "forward" in text
