@@ -21,7 +21,7 @@ of ``x[s]`` above the other tokens of the context.
 The OV output excludes ``b_V W_O`` by default (``ov_value_bias``; see
 :func:`tracker.probes.circuits.head_ov`). The norm's positive per-vector scale does not change
 either empirical score. Computed in fp32. Each value's standard error (``NAME_se``) is a
-bootstrap over the sequences (over blocks of tokens for ``copying_eigen``).
+bootstrap over the sequences (a jackknife over blocks of tokens for ``copying_eigen``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class CopyingConfig(RepeatedTokensConfig, BootstrapConfig):
     Attributes:
         threshold: ``copying_top1`` above which a head counts as a copying head.
         ov_value_bias: Include ``b_V W_O`` in each head's OV output (excluded by default).
-        eigen_blocks: Blocks of vocabulary tokens the eigenvalue score's bootstrap resamples.
+        eigen_blocks: Blocks of vocabulary tokens the eigenvalue score's jackknife leaves out.
     """
 
     threshold: float = 0.5
@@ -93,7 +93,7 @@ class CopyingProbe(Probe[CopyingConfig]):
     """Per-head copying score of the OV circuit on the attended tokens (module docstring)."""
 
     name = "copying"
-    version = 2
+    version = 3  # 3: the eigenvalue score's SE is a block jackknife (was a block bootstrap)
     description = (
         "copying per head: empirical top-1 rate of the OV output raising the attended token's "
         "logit, and Elhage et al.'s eigenvalue copying score"
@@ -131,7 +131,7 @@ class CopyingProbe(Probe[CopyingConfig]):
         rep = repeated_tokens(ctx, cfg)
         resid = ctx.forward(rep.tokens, {"resid"}).require("resid")
         top1, zscore = copying_scores(ctx, resid, rep, cfg.ov_value_bias)
-        eigen, eigen_se = copying_eigen_scores(ctx, cfg, cfg.eigen_blocks)
+        eigen, eigen_se = copying_eigen_scores(ctx, cfg.bootstrap_seed, cfg.eigen_blocks)
         return {
             "copying_top1": top1.mean(axis=0), "copying_top1_se": bootstrap_se(top1, cfg),
             "copying_logit_zscore": zscore.mean(axis=0),
