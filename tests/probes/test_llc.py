@@ -84,6 +84,8 @@ def test_without_devinterp_the_probe_has_no_data_and_says_how_to_install(
     monkeypatch.setitem(sys.modules, "devinterp.slt.llc", None)  # import now fails
     (probe,) = make_probes(["llc"], llc={"dataset": __file__})
     assert not probe.has_data()
+    assert probe.lacking_note() == llc_module.INSTALL_HINT
+    assert "pip install 'tracker[devinterp]'" in llc_module.INSTALL_HINT
     with pytest.raises(TrackerError, match=r"pip install 'tracker\[devinterp\]'"):
         estimate_llc(torch.nn.Linear(2, 1), torch.zeros(4, 2, dtype=torch.long), LLCConfig())
 

@@ -99,7 +99,7 @@ def build_probes(names: str | None, overrides: list[str],
         probes = [p.with_text(path) for p in probes]
     if chosen is None:
         for lacking in [p for p in probes if not p.has_data()]:
-            print(f"note: {lacking.name} skipped (no --text-dataset)")
+            print(f"note: {lacking.name} skipped ({lacking.lacking_note()})")
             probes.remove(lacking)
     return probes
 

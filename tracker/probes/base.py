@@ -72,6 +72,10 @@ class Probe(Versioned[ConfigT], abc.ABC):
         """Whether the data this probe reads can be found (always, for most probes)."""
         return True
 
+    def lacking_note(self) -> str:
+        """Say in a few words why :meth:`has_data` is False (what a skipped sweep prints)."""
+        return "no --text-dataset"
+
     def missing(self, ctx: ProbeContext, **known: np.ndarray | float) -> dict[str, np.ndarray]:
         """Return the result of a checkpoint with nothing to measure: every metric NaN.
 

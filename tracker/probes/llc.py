@@ -228,6 +228,10 @@ class LLCProbe(Probe[LLCConfig]):
         name = self.config.dataset
         return name in text_dataset_names() or Path(name).expanduser().exists()
 
+    def lacking_note(self) -> str:
+        """Give the install line when devinterp is missing, else the missing dataset."""
+        return INSTALL_HINT if not devinterp_available() else super().lacking_note()
+
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level LLC, its spread over chains, and the trace diagnostics."""
         none: dict[str, Any] = {"higher_is_mechanism": None}
