@@ -1,0 +1,67 @@
+"""Stage boundaries at critical points of a curve over log-step, on curves with known ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tracker.events.stages import stage_boundaries, stage_events
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_a_peak_is_one_boundary_at_its_top() -> None:
+    steps = np.logspace(1, 5, 80)
+    llc = np.exp(-(((np.log10(steps) - 3) / 0.5) ** 2))
+    (b,) = stage_boundaries(steps, llc)
+    assert b.shape == "peak"
+    assert b.step == pytest.approx(1000, rel=0.1)
+    # the top is flat (slope under 5% of the steepest) for a few percent of a decade
+    assert b.start_step < b.step < b.end_step < 1.1 * b.start_step
+    assert b.change > 0.5
+
+
+def test_a_staircase_has_one_plateau_boundary_between_its_rises() -> None:
+    """Rises at steps 100 and 10^4: the plateau between them (flat up to 5% of the steepest
+    slope) is centred near 10^3; the flat ends of the curve are not boundaries."""
+    steps = np.logspace(1, 5.5, 120)
+    x = np.log10(steps)
+    llc = 4.0 * (_sigmoid((x - 2) / 0.1) + _sigmoid((x - 4) / 0.1))
+    (b,) = stage_boundaries(steps, llc)
+    assert b.shape == "plateau"
+    assert b.start_step < 1000 < b.end_step
+    assert b.step == pytest.approx(1000, rel=0.25)
+    assert b.change == pytest.approx(4.0, abs=0.3)
+    assert b.prominence == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_monotone_curve_or_too_few_points_has_none() -> None:
+    steps = np.logspace(1, 4, 30)
+    assert stage_boundaries(steps, np.log10(steps)) == []
+    assert stage_boundaries(steps[:2], np.ones(2)) == []
+    assert stage_boundaries(steps, np.full(30, 2.0)) == []
+
+
+def test_stage_events_carry_steps_and_tokens() -> None:
+    steps = np.concatenate([[0.0], np.logspace(1, 5, 80)])  # step 0 has no log; left out
+    llc = np.exp(-(((np.log10(np.maximum(steps, 1)) - 3) / 0.5) ** 2))
+    (event,) = stage_events("s", steps, llc, tokens_per_step=2048.0)
+    assert event.kind == "stage" and event.probe == "llc" and event.metric == "llc"
+    assert (event.layer, event.head) == (-1, -1)
+    assert event.midpoint_tokens == pytest.approx(event.midpoint_step * 2048.0)
+    assert event.midpoint_step == pytest.approx(1000, rel=0.1)
+    assert event.evidence == "peak" and 0.5 < event.confidence <= 1.0
+
+
+def test_a_sharp_trough_is_a_sign_change_with_no_flat_stretch() -> None:
+    """A V over log-step barely smoothed: the slope jumps from -1 to +1 between neighbouring
+    grid points, so the boundary is the interpolated zero crossing (onset = end)."""
+    steps = np.logspace(1, 5, 201)
+    llc = np.abs(np.log10(steps) - 3.0)
+    (b,) = stage_boundaries(steps, llc, bandwidth=0.005)
+    assert b.shape == "trough"
+    assert b.start_step == b.end_step == b.step
+    assert b.step == pytest.approx(1000, rel=0.05)
+    assert b.change == pytest.approx(-2.0, abs=0.05)
