@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,16 +185,23 @@ def summarise(trace: np.ndarray, init_loss: float, n_beta: float, cfg: LLCConfig
         The estimate; NaN entries are counted, and left out of the means.
     """
     kept = trace[:, cfg.num_burnin_steps:]
-    nan_draws = int((~np.isfinite(kept)).sum())
-    per_chain = n_beta * (np.nanmean(kept, axis=1) - init_loss)
-    half = kept.shape[1] // 2
-    first = float(np.nanmean(kept[:, :half])) if half else float("nan")
-    last = float(np.nanmean(kept[:, half:]))
-    llc = float(np.nanmean(per_chain))
+    finite = np.isfinite(kept)
+    nan_draws = int((~finite).sum())
+    kept = np.where(finite, kept, np.nan)  # an overflowed (inf) draw is a diverged one too
+    with warnings.catch_warnings():
+        # a diverged chain is all NaN (devinterp stops it and leaves the rest unwritten);
+        # it is counted above, and its means are NaN without numpy's warnings
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_chain = n_beta * (np.nanmean(kept, axis=1) - init_loss)
+        half = kept.shape[1] // 2
+        first = float(np.nanmean(kept[:, :half])) if half else float("nan")
+        last = float(np.nanmean(kept[:, half:]))
+        llc = float(np.nanmean(per_chain))
+        llc_std = float(np.nanstd(per_chain))
     gap = n_beta * abs(last - first)
     settled = bool(np.isfinite(gap) and gap <= cfg.settle_tolerance * max(abs(llc), 1e-12))
     return LLCEstimate(
-        llc=llc, llc_std=float(np.nanstd(per_chain)), llc_per_chain=per_chain,
+        llc=llc, llc_std=llc_std, llc_per_chain=per_chain,
         init_loss=init_loss, trace_first_half=first, trace_last_half=last, settled=settled,
         negative_chains=int((per_chain < 0).sum()), nan_draws=nan_draws, loss_trace=trace,
     )
