@@ -262,7 +262,9 @@ class LLCProbe(Probe[LLCConfig]):
                    description="non-finite loss entries in the trace", **none),
         ]
 
-    def _windows(self, ctx: ProbeContext) -> torch.Tensor | None:
+    def windows(self, ctx: ProbeContext) -> torch.Tensor | None:
+        """Return the (n_seqs, seq_len) token windows SGLD samples from; None if too few."""
+
         def build() -> torch.Tensor | None:
             cfg = self.config
             length = min(cfg.seq_len, ctx.adapter.n_ctx)
@@ -280,7 +282,7 @@ class LLCProbe(Probe[LLCConfig]):
 
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Sample and summarise the LLC of the checkpoint."""
-        windows = self._windows(ctx)
+        windows = self.windows(ctx)
         if windows is None:
             return self.missing(ctx, llc_nan_draws=0.0)
         est = estimate_llc(ctx.model, windows, self.config, device=str(ctx.device))
