@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from tracker.events.stages import stage_boundaries, stage_events
+from tests.support.detection_stores import PER_STEP, STEPS, planted_store
+from tracker.events import find_events
+from tracker.events.stages import stage_boundaries, stage_events, store_stage_events
+from tracker.store import Metric, ProbeResult, SeriesStore, StepShard, consolidate, write_shard
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -65,3 +70,24 @@ def test_a_sharp_trough_is_a_sign_change_with_no_flat_stretch() -> None:
     assert b.start_step == b.end_step == b.step
     assert b.step == pytest.approx(1000, rel=0.05)
     assert b.change == pytest.approx(-2.0, abs=0.05)
+
+
+def test_find_events_adds_the_stages_of_a_stored_llc_curve(tmp_path: Path) -> None:
+    """An LLC peaking at step 1000 on the Pythia-like grid (log-spaced, then every 1000):
+    one ``stage`` event there among the store's events; a store without the llc probe has
+    none."""
+    path = tmp_path / "s.h5"
+    for step in STEPS:
+        x = np.log10(max(step, 1))
+        shard = StepShard("org/s", PER_STEP, step, step * PER_STEP, f"step{step}", f"h{step}")
+        res = ProbeResult("llc", 1, "{}", "2" * 16)
+        res.add(Metric(name="llc", kind="scalar", description="llc", higher_is_mechanism=None),
+                np.float32(20.0 * np.exp(-(((x - 3.0) / 0.6) ** 2))))
+        shard.results[("llc", res.key)] = res
+        write_shard(path, shard)
+    consolidate(path, {"kind": "planted"})
+    stages = [e for e in find_events(SeriesStore(path)) if e.kind == "stage"]
+    assert len(stages) == 1
+    assert stages[0].midpoint_step == pytest.approx(1000, rel=0.15)
+    assert stages[0].midpoint_tokens == pytest.approx(stages[0].midpoint_step * PER_STEP)
+    assert store_stage_events(SeriesStore(planted_store(tmp_path / "p.h5", "org/p", 500))) == []

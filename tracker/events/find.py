@@ -16,6 +16,7 @@ from tracker.events.core import DETECTOR, DetectOptions, SeriesSpec, find_in_ser
 from tracker.events.io import write_events
 from tracker.events.model import Event, events_frame
 from tracker.events.scale import scale_table
+from tracker.events.stages import store_stage_events
 from tracker.store import Metric, SeriesStore
 
 
@@ -91,7 +92,7 @@ class EventFinder:
         specs = itertools.chain(store_specs(store), circuit_specs(store))
         found = find_in_series(store.series_id, store.steps, specs, store.tokens_per_step,
                                self.options)
-        return sorted(found + role_swap_events(store),
+        return sorted(found + role_swap_events(store) + store_stage_events(store),
                       key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker.events.model import Event
+from tracker.store import SeriesStore
 
 
 @dataclass(frozen=True)
@@ -142,3 +143,11 @@ def stage_events(
               confidence=b.prominence, detector=detector, evidence=b.shape)
         for b in stage_boundaries(steps, values, bandwidth, flat_tol)
     ]
+
+
+def store_stage_events(store: SeriesStore) -> list[Event]:
+    """Return the ``stage`` events of a store's LLC curve (none without an ``llc`` metric)."""
+    if not any(info.probe == "llc" and info.name == "llc" for info in store.metric_infos("llc")):
+        return []
+    return stage_events(store.series_id, store.steps, store.metric("llc", "llc"),
+                        store.tokens_per_step)
