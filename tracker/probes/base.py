@@ -40,6 +40,9 @@ class Probe(Versioned[ConfigT], abc.ABC):
     """
 
     Config = ProbeConfig
+    #: Whether a sweep that names no probes runs this one; an expensive probe (the LLC's
+    #: sampling costs seconds per checkpoint, the rest together well under one) is run by name.
+    in_default_sweep: bool = True
 
     @abc.abstractmethod
     def metrics(self, ctx: ProbeContext) -> list[Metric]:

@@ -218,6 +218,7 @@ class LLCProbe(Probe[LLCConfig]):
         "with per-chain values and trace diagnostics"
     )
     Config = LLCConfig
+    in_default_sweep = False  # seconds of SGLD per checkpoint: run it by name
 
     def with_text(self, path: Path) -> LLCProbe:
         """Read the documents at ``path``, keyed by their content digest.
