@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo end to end; print where the report is."""
+    from tracker.cli.llc import demo_sweep
     from tracker.cli.sweep import build_probes
     from tracker.events import detect_stores
     from tracker.labels import format_tokens, short_series
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"      {model.repo_id}: {len(report.computed)} results computed, "
               f"{len(report.skipped_steps)} steps reused -> {store}")
         stores.append(store)
+    if args.probes is None:  # the LLC (#21): seconds per checkpoint, so the smallest model only
+        demo_sweep(suite, stores, args.steps, progress)
     print("[3/4] detecting events")
     _, table = detect_stores(stores)
     if not table.empty:

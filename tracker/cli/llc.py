@@ -85,3 +85,32 @@ def run_calibrate(args: argparse.Namespace) -> int:
             print(f"step {checkpoint.step}  traces: "
                   f"{plot_traces(cells, folder / f'llc_traces_step{checkpoint.step}.png')}")
     return 0
+
+
+def demo_sweep(suite: Any, stores: list[Path], steps: str | None, progress: bool) -> None:
+    """Sweep the suite's smallest model with the llc probe, when devinterp is installed.
+
+    The probe's default config is the setting calibrated on the organism suite (README,
+    "Developmental stages"); at a few seconds per checkpoint it runs on one model only, so
+    ``tracker demo`` stays within its time. Its result joins that model's store, before
+    ``tracker detect`` finds the stages.
+
+    Args:
+        suite: The organism suite (``tracker.organisms.api.SuiteInfo``).
+        stores: The models' stores, in suite order.
+        steps: The demo's step selection (None for every checkpoint).
+        progress: Show a progress bar.
+    """
+    from tracker.probes.llc import INSTALL_HINT, LLCProbe, devinterp_available
+    from tracker.runner import sweep
+
+    text = suite.corpus_dir / "dataset"
+    if not devinterp_available() or not text.exists():
+        print(f"      llc skipped ({INSTALL_HINT if text.exists() else 'no corpus dataset'})")
+        return
+    index = min(range(len(suite.models)),
+                key=lambda i: suite.models[i].n_layers * suite.models[i].d_model ** 2)
+    model = suite.models[index]
+    report = sweep(model.open(), stores[index], [LLCProbe().with_text(text)], steps=steps,
+                   progress=progress)
+    print(f"      {model.repo_id}: llc at {len(report.computed)} checkpoints -> {stores[index]}")

@@ -59,6 +59,12 @@ LossFn = Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
 class LLCConfig(ProbeConfig):
     """Config of the LLC probe: data and SGLD settings (all in the result key).
 
+    The SGLD defaults are the setting calibrated on the organism suite with
+    ``tracker llc-calibrate`` (README, "Developmental stages"): the traces settle within the
+    burn-in from early to final checkpoints, at a few seconds per checkpoint on one thread.
+    Other models need their own calibration (devinterp's ``sample`` defaults are 4 chains x
+    200 draws at batch 32 with n_beta ``b / ln b``).
+
     Attributes:
         dataset: Name of the text dataset (resolved by :mod:`tracker.probes.text_data`).
         dataset_digest: Content digest of ``dataset`` when it is a path; "" for names.
@@ -81,13 +87,13 @@ class LLCConfig(ProbeConfig):
     text_column: str = "text"
     n_seqs: int = 512
     seq_len: int = 64
-    lr: float = 1e-4
-    n_beta: float = 0.0
+    lr: float = 3e-3
+    n_beta: float = 30.0
     localization: float = 100.0
-    num_chains: int = 4
-    num_draws: int = 200
-    num_burnin_steps: int = 0
-    batch_size: int = 32
+    num_chains: int = 2
+    num_draws: int = 40
+    num_burnin_steps: int = 10
+    batch_size: int = 16
     seed: int = 100
     settle_tolerance: float = 0.1
 
