@@ -11,7 +11,7 @@ import torch
 
 from tests.support.builders import tiny_model, tiny_tokenizer
 from tracker.errors import TrackerError
-from tracker.probes import ProbeContext, make_probes
+from tracker.probes import ProbeContext, make_probes, probe_names
 from tracker.probes import llc as llc_module
 from tracker.probes.llc import LLCConfig, default_n_beta, estimate_llc, summarise
 
@@ -108,3 +108,10 @@ def test_probe_on_a_tiny_language_model() -> None:
     assert values["init_loss"] > 0.0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert llc_module.devinterp_available()
+
+
+def test_a_sweep_naming_no_probes_leaves_the_llc_out() -> None:
+    """Seconds of SGLD per checkpoint: the probe runs only when named."""
+    assert "llc" not in [p.name for p in make_probes()]
+    assert [p.name for p in make_probes(["llc"])] == ["llc"]
+    assert len(make_probes()) == len([n for n in probe_names() if n != "llc"])
