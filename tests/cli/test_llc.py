@@ -51,3 +51,20 @@ def test_calibrate_unknown_step_is_one_line_error(
     code = main(["llc-calibrate", str(run), "--text-dataset", str(text), "--steps", "7"])
     assert code == 1
     assert "no checkpoint at steps [7]" in capsys.readouterr().err
+
+
+def test_the_demo_skips_the_llc_with_the_install_line_without_devinterp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without devinterp the demo's LLC step prints why and sweeps nothing."""
+    import sys
+    from types import SimpleNamespace
+
+    from tracker.cli.llc import demo_sweep
+    from tracker.probes.llc import INSTALL_HINT
+
+    monkeypatch.setitem(sys.modules, "devinterp.slt.llc", None)  # import now fails
+    (tmp_path / "dataset").mkdir()
+    suite = SimpleNamespace(corpus_dir=tmp_path, models=[])
+    demo_sweep(suite, [], None, progress=False)
+    assert capsys.readouterr().out.strip() == f"llc skipped ({INSTALL_HINT})"

@@ -148,7 +148,9 @@ def llc_figure(view: LLCSeries) -> Any:
         top.plot([], [], color=STAGE_COLOUR, lw=1.4, label="stage boundary")
         top.set_ylabel("LLC")
         top.set_title(f"{short_series(view.series_id)}: LLC and developmental stages")
-        top.legend(loc="lower right", fontsize=7.5)
+        # on a white card, so curves and boundary lines behind it stay out of the text
+        top.legend(loc="best", fontsize=7.5, frameon=True, framealpha=0.92, facecolor="white",
+                   edgecolor="none").set_zorder(10)
         labels = []
         for i, row in enumerate(view.others.itertuples()):
             onset = row.onset_tokens if np.isfinite(row.onset_tokens) else row.midpoint_tokens
