@@ -91,3 +91,34 @@ def test_find_events_adds_the_stages_of_a_stored_llc_curve(tmp_path: Path) -> No
     assert stages[0].midpoint_step == pytest.approx(1000, rel=0.15)
     assert stages[0].midpoint_tokens == pytest.approx(stages[0].midpoint_step * PER_STEP)
     assert store_stage_events(SeriesStore(planted_store(tmp_path / "p.h5", "org/p", 500))) == []
+
+
+#: Stage ends of Hoogland et al.'s 2-layer language model (their last, 50k, is training's end).
+HOOGLAND_LM = (900, 6500, 8500, 17000)
+
+
+def _rising_with_pauses(steps: np.ndarray, pauses: tuple[float, ...]) -> np.ndarray:
+    """An LLC that rises over log-step in bursts, its slope sin^2-shaped between ``pauses``
+    and zero only at them (no flat stretch, no sign change)."""
+    edges = np.log10([50, *pauses, 50_000])
+    fine = np.linspace(edges[0], edges[-1], 20_000)
+    i = np.clip(np.searchsorted(edges, fine) - 1, 0, len(edges) - 2)
+    slope = np.sin(np.pi * (fine - edges[i]) / (edges[i + 1] - edges[i])) ** 2
+    return np.interp(np.log10(steps), fine, np.cumsum(slope) * (fine[1] - fine[0]))
+
+
+def test_slowdowns_find_hooglands_boundaries_with_a_narrow_bandwidth() -> None:
+    """100 log-spaced checkpoints (0.03 decades apart): at bandwidth 0.03 decades all four
+    pauses are boundaries within 10% (plateaus where the smoothed slope falls under 5% of
+    its largest, slowdowns elsewhere); at 0.05 the pause at 8.5k, 0.12 decades after the one
+    at 6.5k, is lost; the default 0.15 keeps only the pause at 900; without the slowdown rule
+    the default finds no boundary at all."""
+    steps = np.logspace(np.log10(50), np.log10(50_000), 100)
+    llc = _rising_with_pauses(steps, HOOGLAND_LM)
+    found = stage_boundaries(steps, llc, bandwidth=0.03)
+    assert [b.step for b in found] == pytest.approx(HOOGLAND_LM, rel=0.1)
+    assert [b.shape for b in found] == ["plateau", "slowdown", "slowdown", "slowdown"]
+    assert len(stage_boundaries(steps, llc, bandwidth=0.05)) == 3
+    (default,) = stage_boundaries(steps, llc)
+    assert default.step == pytest.approx(900, rel=0.15) and default.shape == "slowdown"
+    assert stage_boundaries(steps, llc, dip=0.0) == []
