@@ -13,8 +13,9 @@ initial loss and every SGLD step of every chain) for
 * ``previous``: the first default, devinterp's ``sample`` defaults (4 chains x 200 draws, batch
   32, n_beta b / ln b) with step size 1e-4, which did not settle on these models,
 
-and prints, side by side, SGLD steps per checkpoint, seconds per checkpoint (median of
-``--repeats`` after building the windows), milliseconds per SGLD step and the LLC +- its chain
+and prints, side by side, SGLD steps per checkpoint, wall and CPU seconds per checkpoint
+(medians of ``--repeats`` after building the windows; with one thread the CPU time is what a
+quiet machine's wall time would be), wall milliseconds per SGLD step and the LLC +- its chain
 spread.
 """
 
@@ -64,29 +65,33 @@ def main() -> int:
     for name, cfg in (("default", LLCConfig()), ("previous", PREVIOUS)):
         probe = LLCProbe(cfg).with_text(Path(args.dataset))
         probe.windows(ctx)  # tokenizing the corpus is shared by every checkpoint of a sweep
-        times, out = [], {}
+        times, cpu, out = [], [], {}
         for _ in range(args.repeats):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             out = dict(probe.run(ctx))
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         sgld_steps = cfg.num_chains * (cfg.num_draws + cfg.num_burnin_steps)
         seconds = statistics.median(times)
         rows.append({"setting": name, "lr": cfg.lr, "n_beta": cfg.n_beta,
                      "chains": cfg.num_chains, "draws": cfg.num_draws,
                      "burnin": cfg.num_burnin_steps, "batch": cfg.batch_size,
                      "sgld_steps": sgld_steps, "seconds": seconds,
+                     "cpu_seconds": statistics.median(cpu),
                      "ms_per_step": 1000 * seconds / sgld_steps, "llc": float(out["llc"]),
                      "llc_std": float(out["llc_std"]), "settled": int(out["llc_settled"])})
     print(f"{args.repo} @ {args.revision}, {args.threads} thread(s), median of {args.repeats}")
     print(f"{'setting':<9} {'lr':>7} {'n_beta':>7} {'chains x draws+burn-in, batch':>30} "
-          f"{'steps':>6} {'s/ckpt':>7} {'ms/step':>8} {'LLC +- std':>16} settled")
+          f"{'steps':>6} {'s/ckpt':>7} {'cpu s':>7} {'ms/step':>8} {'LLC +- std':>16} settled")
     for r in rows:
         shape = f"{r['chains']} x {r['draws']}+{r['burnin']}, b={r['batch']}"
         print(f"{r['setting']:<9} {r['lr']:>7g} {r['n_beta']:>7g} {shape:>30} "
-              f"{r['sgld_steps']:>6} {r['seconds']:>7.2f} {r['ms_per_step']:>8.1f} "
+              f"{r['sgld_steps']:>6} {r['seconds']:>7.2f} {r['cpu_seconds']:>7.2f} "
+              f"{r['ms_per_step']:>8.1f} "
               f"{r['llc']:>8.2f} +- {r['llc_std']:<5.2f} {r['settled']:>7}")
     default, previous = rows
-    print(f"previous / default: {previous['seconds'] / default['seconds']:.1f}x the time")
+    print(f"previous / default: {previous['seconds'] / default['seconds']:.1f}x the wall time, "
+          f"{previous['cpu_seconds'] / default['cpu_seconds']:.1f}x the CPU time")
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
     return 0
