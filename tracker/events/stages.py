@@ -53,6 +53,11 @@ def smooth_log_curve(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smooth ``values`` over ``log10(steps)`` with a Gaussian kernel (Nadaraya-Watson).
 
+    A bandwidth narrower than the gaps between checkpoints (the organisms' schedule: powers of
+    two, then every 56 steps, so 0.3 decades apart at first and 0.01 at the end) turns the
+    curve into steps whose flat treads read as plateaus; keep it at least the widest gap that
+    matters.
+
     Args:
         steps: Training steps; steps <= 0 and non-finite values are left out.
         values: The curve (e.g. the LLC per checkpoint).
