@@ -21,7 +21,7 @@ from tracker.views.llc import LLCSeries, has_llc, llc_figure, llc_series, stage_
 GUIDE = ("Local learning coefficient per checkpoint (SGLD through devinterp; the band is the "
          "spread over chains). Stage boundaries sit at critical points of the curve smoothed "
          "over log-step (peaks, troughs, plateau middles), after Hoogland et al. (2024); below "
-         "the curve, the first detected event of every other mechanism (bar: onset to end).")
+         "the curve, the first detected emergence of every other probe (bar: onset to end).")
 
 
 def llc_facts(view: LLCSeries) -> str:

@@ -3,7 +3,7 @@
 The ``llc`` probe (:mod:`tracker.probes.llc`) stores the local learning coefficient per
 checkpoint with its spread over SGLD chains and a settled flag; ``tracker detect`` adds
 ``stage`` events at critical points of the curve (:mod:`tracker.events.stages`).
-:func:`llc_series` gathers one series' curve, its stages and the other mechanisms' first
+:func:`llc_series` gathers one series' curve, its stages and the other probes' first
 events, and :func:`llc_figure` draws them on one token axis: the report and W&B show the same
 figure. This module reads the store and event tables only (it does not import the probe, so
 not devinterp or torch).
@@ -23,15 +23,13 @@ from tracker.views.mpl import new_figure, style
 
 #: Name of the LLC probe in a store.
 PROBE = "llc"
-#: Event kinds of other mechanisms drawn beside the stages (fades and outliers stay in tables).
-OTHER_KINDS = ("emergence", "phase_transition")
 STAGE_COLOUR = "#7c3aed"
 LLC_COLOUR = "#111827"
 
 
 @dataclass(frozen=True)
 class LLCSeries:
-    """One series' LLC curve with its stages and the first event of every other mechanism.
+    """One series' LLC curve with its stages and the first emergence of every other probe.
 
     Attributes:
         series_id: The series.
@@ -41,7 +39,7 @@ class LLCSeries:
         llc_std: Standard deviation over chains.
         settled: 1 where the trace settled, 0 where not, NaN where not measured.
         stages: ``stage`` events of the series, in step order.
-        others: First event (by midpoint) of each other (probe, metric), in midpoint order.
+        others: First emergence (by midpoint) of each other probe, in midpoint order.
     """
 
     series_id: str
@@ -73,24 +71,26 @@ def mechanism_name(row: Any) -> str:
 
 
 def llc_series(store: SeriesStore, events: pd.DataFrame | None = None) -> LLCSeries:
-    """Read one series' LLC curve and pick its stages and other events out of ``events``.
+    """Read one series' LLC curve; pick its stages and other probes' emergences from ``events``.
 
     Args:
         store: A store with the LLC probe (see :func:`has_llc`).
         events: Events of any series (as ``read_events_for`` returns them); None for none.
 
     Returns:
-        The series' curve, stages and first event per other mechanism.
+        The series' curve, stages and first emergence per other probe (phase transitions,
+        which join several probes, and fades stay in the event tables).
     """
     sid = store.series_id
     mine = (events[events["series"] == sid] if events is not None and len(events)
             else pd.DataFrame(columns=["kind", "probe", "metric", "midpoint_step"]))
     stages = mine[mine["kind"] == "stage"].sort_values("midpoint_step")
-    others = mine[mine["kind"].isin(OTHER_KINDS) & (mine["probe"] != PROBE)]
+    others = mine[(mine["kind"] == "emergence") & (mine["probe"] != PROBE)]
     others = others[np.isfinite(others["midpoint_step"].astype(float))]
     if len(others):
+        # one row per mechanism (probe): its first emergence, whichever metric shows it
         others = (others.sort_values("midpoint_step")
-                  .drop_duplicates(["probe", "metric"]).reset_index(drop=True))
+                  .drop_duplicates(["probe"]).reset_index(drop=True))
     return LLCSeries(
         series_id=sid, steps=store.steps, tokens=store.tokens,
         llc=store.metric(PROBE, "llc").astype(float),
@@ -121,8 +121,8 @@ def llc_figure(view: LLCSeries) -> Any:
 
     Top: the LLC per checkpoint (log token axis; step 0 cannot sit on it and is left out),
     hollow where the trace did not settle, and purple lines at the stage boundaries. Bottom:
-    one row per other mechanism, a marker at its first event's midpoint and a bar from onset
-    to end, under the same boundary lines, so a stage boundary near an emergence reads off
+    one row per other probe, a marker at its first emergence's midpoint and a bar from
+    onset to end, under the same boundary lines, so a stage boundary near an emergence reads off
     directly.
     """
     live = (view.tokens > 0) & view.measured
