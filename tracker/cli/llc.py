@@ -12,6 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+#: Checkpoints the demo measures the LLC at when it is given no step selection.
+DEMO_STEPS = "log:20"
+
 
 def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
@@ -91,14 +94,15 @@ def demo_sweep(suite: Any, stores: list[Path], steps: str | None, progress: bool
     """Sweep the suite's smallest model with the llc probe, when devinterp is installed.
 
     The probe's default config is the setting calibrated on the organism suite (README,
-    "Developmental stages"); at a few seconds per checkpoint it runs on one model only, so
-    ``tracker demo`` stays within its time. Its result joins that model's store, before
-    ``tracker detect`` finds the stages.
+    "Developmental stages"); at about 7 CPU seconds per checkpoint it runs on one model and,
+    unless the demo was given steps, on ``DEMO_STEPS`` (20 checkpoints log-spaced in step, the
+    axis stages are found on), so ``tracker demo`` stays within its time. Its result joins
+    that model's store, before ``tracker detect`` finds the stages.
 
     Args:
         suite: The organism suite (``tracker.organisms.api.SuiteInfo``).
         stores: The models' stores, in suite order.
-        steps: The demo's step selection (None for every checkpoint).
+        steps: The demo's step selection (None: ``DEMO_STEPS``).
         progress: Show a progress bar.
     """
     from tracker.probes.llc import INSTALL_HINT, LLCProbe, devinterp_available
@@ -111,6 +115,6 @@ def demo_sweep(suite: Any, stores: list[Path], steps: str | None, progress: bool
     index = min(range(len(suite.models)),
                 key=lambda i: suite.models[i].n_layers * suite.models[i].d_model ** 2)
     model = suite.models[index]
-    report = sweep(model.open(), stores[index], [LLCProbe().with_text(text)], steps=steps,
-                   progress=progress)
+    report = sweep(model.open(), stores[index], [LLCProbe().with_text(text)],
+                   steps=steps or DEMO_STEPS, progress=progress)
     print(f"      {model.repo_id}: llc at {len(report.computed)} checkpoints -> {stores[index]}")
