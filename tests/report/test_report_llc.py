@@ -60,6 +60,12 @@ def test_the_view_has_the_peak_stage_and_the_induction_event(store):
     assert row[4] == f"induction/induction_score at step 100 ({gap:.2f} decades)"
 
 
+def view_step(store) -> str:
+    (step,) = llc_series(store, read_store_events(store.path, store.series_id)).stages[
+        "midpoint_step"]
+    return f"{step:,.0f}"
+
+
 def test_the_section_draws_the_curve_and_states_the_facts(store):
     events = read_store_events(store.path, store.series_id)
     html = llc_section(store, events)
@@ -69,7 +75,7 @@ def test_the_section_draws_the_curve_and_states_the_facts(store):
     facts = llc_facts(llc_series(store, events))
     assert "Measured at 8 checkpoints, 7 with a settled trace." in facts
     assert "peaks at 25 at step 80" in facts
-    assert "1 stage boundaries" in facts
+    assert f"1 stage boundary, at step {view_step(store)}." in facts
     assert "induction/induction_score at step 100" in html
     overview = llc_overview([store], events)
     assert "peak" in overview and "llc-toy" in overview

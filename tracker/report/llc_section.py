@@ -39,6 +39,8 @@ def llc_facts(view: LLCSeries) -> str:
     if not len(view.stages):
         return text + " No stage boundary was found (run <code>tracker detect</code>)."
     steps = ", ".join(f"{s:,.0f}" for s in view.stages["midpoint_step"])
+    if len(view.stages) == 1:
+        return text + f" 1 stage boundary, at step {steps}."
     return text + f" {len(view.stages)} stage boundaries, at steps {steps}."
 
 
