@@ -24,6 +24,7 @@ def _commands(module_name: str) -> set[str]:
     ("tracker.cli.report", {"plot", "report"}),
     ("tracker.cli.log_wandb", {"log-wandb"}),
     ("tracker.cli.demo", {"demo"}),
+    ("tracker.cli.llc", {"llc-calibrate"}),
 ])
 def test_each_command_group_has_its_own_module(module, commands):
     assert module in COMMAND_MODULES

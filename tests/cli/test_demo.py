@@ -6,6 +6,7 @@ import pytest
 
 from tracker.cli.main import main
 from tracker.events import read_events
+from tracker.probes.llc import devinterp_available
 from tracker.store import SeriesStore
 from tracker.store.validate import validate_file
 
@@ -32,6 +33,9 @@ def test_demo_on_tiny_suite(tmp_path, capsys):
         assert {p for p, _ in view.variants()} >= {"induction", "icl", "successor_heads", "ioi"}
         assert len(view.steps) >= 10
         read_events(path)  # events were written and read back
+    # The LLC runs on the smallest model only (when devinterp is installed), stages detected.
+    with_llc = [p for p in stores if "llc" in {n for n, _ in SeriesStore(p).variants()}]
+    assert len(with_llc) == (1 if devinterp_available() else 0)
     # A second run reuses everything: no training, no probe work.
     assert main(["demo", "--suite", "tiny", "--root", str(tmp_path / "organisms"), "--out",
                  str(out), "--no-progress"]) == 0

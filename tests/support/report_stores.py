@@ -317,3 +317,33 @@ def dormant_store(path: Path, series: str = DORMANT_SERIES) -> Path:
         write_shard(path, shard)
     consolidate(path, {"kind": "hub", "series_id": series, "cache_dir": "/data/hf-cache"})
     return path
+
+
+# A store with the LLC probe: a peak at step LLC_PEAK on the cluster/circuit step grid.
+LLC_SERIES = "organisms/llc-toy"
+LLC_PEAK = 80
+LLC_UNSETTLED = 1  # the trace of this checkpoint (step 10) did not settle
+
+
+def llc_value(step: int) -> float:
+    """Planted LLC: 5 + 20 exp(-(log10(step / LLC_PEAK) / 0.5)^2); 5 at step 0."""
+    if step <= 0:
+        return 5.0
+    return 5.0 + 20.0 * float(np.exp(-((np.log10(step / LLC_PEAK) / 0.5) ** 2)))
+
+
+def llc_store(path: Path, series: str = LLC_SERIES) -> Path:
+    """Write and consolidate a store with the LLC probe's curve, std (10%) and settled flag."""
+    none = {"higher_is_mechanism": None}
+    for i, step in enumerate(CIRCUIT_STEPS):
+        shard = StepShard(series, CIRCUIT_TOKENS_PER_STEP, step,
+                          step * CIRCUIT_TOKENS_PER_STEP, f"step{step}", f"{step:016x}")
+        res = ProbeResult("llc", 1, '{"lr":0.001}', ICL_HASH)
+        res.add(Metric(name="llc", kind="scalar", **none), llc_value(step))
+        res.add(Metric(name="llc_std", kind="scalar", **none), 0.1 * llc_value(step))
+        res.add(Metric(name="llc_settled", kind="scalar", **none),
+                0.0 if i == LLC_UNSETTLED else 1.0)
+        shard.results[("llc", res.key)] = res
+        write_shard(path, shard)
+    consolidate(path, {"kind": "organism", "series_id": series})
+    return path

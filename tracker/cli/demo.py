@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     table: Any = None
     page = out / "report"
     for k, model in enumerate(order, 1):
-        stores.append(_model_store(args, model.repo_id, out))
+        stores.append(_model_store(args, model.repo_id, out, first=k == 1))
         print(f"[{k}/{len(order)}] detecting events, writing the report")
         _, table = detect_stores(stores)
         page = write_report([str(s) for s in stores], out / "report",
@@ -67,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_store(args: argparse.Namespace, repo_id: str, out: Path) -> Path:
-    """Train (or reuse) one model of the suite and sweep it with every probe; its store."""
+def _model_store(args: argparse.Namespace, repo_id: str, out: Path, first: bool) -> Path:
+    """Train (or reuse) one model of the suite and sweep it with every probe; its store.
+
+    The first (smallest) model also gets the LLC probe (:func:`tracker.cli.llc.demo_sweep`).
+    """
+    from tracker.cli.llc import demo_sweep
     from tracker.cli.sweep import build_probes
     from tracker.labels import short_series
     from tracker.organisms.api import train_suite
@@ -87,4 +91,6 @@ def _model_store(args: argparse.Namespace, repo_id: str, out: Path) -> Path:
     report = sweep(model.open(), store, probes, steps=args.steps, progress=progress)
     print(f"      {model.repo_id}: swept with {len(probes)} probes, {len(report.computed)} "
           f"results computed, {len(report.skipped_steps)} steps reused -> {store}")
+    if args.probes is None and first:  # the LLC (#21): seconds per checkpoint, smallest only
+        demo_sweep(model, store, suite.corpus_dir, args.steps, progress)
     return store

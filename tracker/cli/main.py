@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "tracker.cli.inspect",
     "tracker.organisms.cli",
     "tracker.cli.detect",
+    "tracker.cli.llc",
     "tracker.cli.query",
     "tracker.cli.report",
     "tracker.cli.log_wandb",

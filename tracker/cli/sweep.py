@@ -23,12 +23,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--online", action="store_true",
                         help="list and download revisions from the hub even with --cache-dir")
     parser.add_argument("--steps", help="all | 0,512,1000 | A:B[:K] | every:K | log:N | first:N")
-    parser.add_argument("--probes", help="comma-separated probe names (default: all)")
+    parser.add_argument("--probes", help="comma-separated probe names (default: all but llc, "
+                        "which is slow and run by name)")
     parser.add_argument("--probe-config", action="append", default=[], metavar="PROBE.FIELD=VALUE",
                         help="override a probe config field (JSON value), repeatable")
     parser.add_argument("--text-dataset", metavar="PATH",
-                        help="text for the icl probe: a saved datasets folder or a .txt/.jsonl/"
-                             ".parquet/.csv file (without it, a default sweep skips icl)")
+                        help="text for the icl and llc probes: a saved datasets folder or a "
+                             ".txt/.jsonl/.parquet/.csv file (without it, a default sweep skips "
+                             "icl)")
     parser.add_argument("--tokens-per-step", type=int, help="override tokens per step")
     parser.add_argument("--pattern", help="glob of checkpoint folders inside a local folder")
     parser.add_argument("--revisions", metavar="REGEX",
@@ -99,7 +101,7 @@ def build_probes(names: str | None, overrides: list[str],
         probes = [p.with_text(path) for p in probes]
     if chosen is None:
         for lacking in [p for p in probes if not p.has_data()]:
-            print(f"note: {lacking.name} skipped (no --text-dataset)")
+            print(f"note: {lacking.name} skipped ({lacking.lacking_note()})")
             probes.remove(lacking)
     return probes
 

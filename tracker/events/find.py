@@ -17,6 +17,7 @@ from tracker.events.dormant import dormant_events
 from tracker.events.io import write_events
 from tracker.events.model import Event, events_frame
 from tracker.events.scale import scale_table
+from tracker.events.stages import store_stage_events
 from tracker.store import Metric, SeriesStore
 
 
@@ -93,7 +94,8 @@ class EventFinder:
         specs = itertools.chain(store_specs(store), circuit_specs(store))
         found = find_in_series(store.series_id, store.steps, specs, store.tokens_per_step,
                                self.options)
-        return sorted(found + role_swap_events(store) + dormant_events(store),
+        return sorted(found + role_swap_events(store) + dormant_events(store)
+                      + store_stage_events(store),
                       key=lambda e: (e.midpoint_step, e.kind, e.metric, e.layer, e.head))
 
 

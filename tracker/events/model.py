@@ -20,8 +20,9 @@ class Event:
     Attributes:
         series: Series id.
         kind: ``emergence`` (low -> high), ``fade`` (high -> low), ``phase_transition``
-            (change points of several metrics that coincide) or ``handover`` (a mechanism
-            moving from one head to another).
+            (change points of several metrics that coincide), ``handover`` (a mechanism
+            moving from one head to another); also ``role_swap`` (circuit roles) and ``stage``
+            (a developmental-stage boundary of the LLC curve, :mod:`tracker.events.stages`).
         probe: Probe that produced the metric ('' for multi-metric events).
         metric: Metric name (mechanism); for phase transitions, '+'-joined member metrics.
         layer: Layer of the head, or -1 for model-level metrics.

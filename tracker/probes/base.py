@@ -40,6 +40,9 @@ class Probe(Versioned[ConfigT], abc.ABC):
     """
 
     Config = ProbeConfig
+    #: Whether a sweep that names no probes runs this one; an expensive probe (the LLC's
+    #: sampling costs seconds per checkpoint, the rest together well under one) is run by name.
+    in_default_sweep: bool = True
 
     @abc.abstractmethod
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
@@ -71,6 +74,10 @@ class Probe(Versioned[ConfigT], abc.ABC):
     def has_data(self) -> bool:
         """Whether the data this probe reads can be found (always, for most probes)."""
         return True
+
+    def lacking_note(self) -> str:
+        """Say in a few words why :meth:`has_data` is False (what a skipped sweep prints)."""
+        return "no --text-dataset"
 
     def missing(self, ctx: ProbeContext, **known: np.ndarray | float) -> dict[str, np.ndarray]:
         """Return the result of a checkpoint with nothing to measure: every metric NaN.

@@ -18,11 +18,11 @@ probe_class = _PROBES.get
 
 
 def make_probes(names: list[str] | None = None, **configs: dict[str, Any]) -> list[Probe[Any]]:
-    """Instantiate probes by name (all registered probes when ``names`` is None).
+    """Instantiate probes by name (every default-sweep probe when ``names`` is None).
 
     Args:
         names: Probe names.
         **configs: Per-probe config overrides, keyed by probe name.
     """
-    chosen = probe_names() if not names else names
+    chosen = names or [n for n in probe_names() if probe_class(n).in_default_sweep]
     return [probe_class(n)(**configs.get(n, {})) for n in chosen]

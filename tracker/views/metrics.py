@@ -16,6 +16,7 @@ from tracker.events.circuits import PROBE as CIRCUIT_PROBE
 from tracker.store import Metric, SeriesStore, StepShard, default_variant
 from tracker.views.clusters import DRAWN as CLUSTERS_DRAWN
 from tracker.views.clusters import PROBE as CLUSTERS_PROBE
+from tracker.views.llc import PROBE as LLC_PROBE
 
 #: One metric (its stored record: probe, name, kind, orientation...) and its value at one step.
 Reading = tuple[Metric, np.ndarray]
@@ -151,12 +152,13 @@ def drawn_by_clusters(metric: Metric) -> bool:
 def default_metrics(store: SeriesStore) -> list[Metric]:
     """Metrics worth plotting by default: head, layer and scalar metrics, heads first.
 
-    Left out: what the circuit block and the token-cluster figures show
-    (:func:`drawn_by_circuits`, :func:`drawn_by_clusters`); per-edge vectors and the cluster
+    Left out: what the circuit block, the token-cluster figures and the LLC block show
+    (:func:`drawn_by_circuits`, :func:`drawn_by_clusters`; the LLC probe's curve and its
+    SGLD diagnostics, which the LLC block summarises); per-edge vectors and the cluster
     probe's per-boundary vectors are left out with every vector.
     """
     order = {"head": 0, "layer": 1, "scalar": 2}
-    infos = [i for i in store.metric_infos() if i.kind in order
+    infos = [i for i in store.metric_infos() if i.kind in order and i.probe != LLC_PROBE
              and not drawn_by_circuits(i) and not drawn_by_clusters(i)]
     return sorted(infos, key=lambda i: (order[i.kind], i.probe, i.name))
 

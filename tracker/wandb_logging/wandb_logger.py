@@ -222,7 +222,7 @@ class WandbStepLogger:
         return images
 
     def finish(self, exit_code: int = 0) -> None:
-        """Log the events table, circuits and the store artifact (if the store exists), end the run.
+        """Log events, circuits, LLC stages and the store artifact (if the store exists); finish.
 
         Safe to call twice; call it in a ``finally`` so a failed sweep still closes its run.
         """
@@ -231,7 +231,8 @@ class WandbStepLogger:
         self._finished = True
         try:
             if self.store_path is not None and self.store_path.exists():
-                extras = [("events table", self._log_events), ("circuits", self._log_circuits)]
+                extras = [("events table", self._log_events), ("circuits", self._log_circuits),
+                          ("LLC stages", self._log_llc)]
                 if self.artifact:
                     extras.append(("store artifact", self._log_artifact))
                 for what, extra in extras:
@@ -262,6 +263,15 @@ class WandbStepLogger:
 
         assert self.store_path is not None
         row = circuit_summary(self.wandb, self.store_path)
+        if row:
+            self.run.log(row, step=max(self.last_step, 0))  # merged into the last row
+
+    def _log_llc(self) -> None:
+        """Log the LLC curve with its stage boundaries (known once the curve is complete)."""
+        from tracker.wandb_logging.llc import llc_summary
+
+        assert self.store_path is not None
+        row = llc_summary(self.wandb, self.store_path)
         if row:
             self.run.log(row, step=max(self.last_step, 0))  # merged into the last row
 
