@@ -116,7 +116,9 @@ def store_events(events_by_store: dict[Path, pd.DataFrame]) -> None:
 
     fields = Event.__dataclass_fields__
     for path, frame in events_by_store.items():
-        events = [Event(**{k: v for k, v in row.items() if k in fields})
+        # A frame joining rows with and without a text column holds NaN there: the default.
+        events = [Event(**{k: v for k, v in row.items() if k in fields
+                           and not (fields[k].type == "str" and not isinstance(v, str))})
                   for row in frame.to_dict("records")]
         write_events(path, events, {"detector": "planted"})
 
