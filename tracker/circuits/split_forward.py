@@ -11,9 +11,10 @@ Senders are the input (token embeddings plus GPT-2's learned positions), every h
 MLP, indexed in the graph's node order (input = 0, then per layer its heads and its MLP). Each
 receiver input (a head's q, k or v input, an MLP's input, the logits' input) is built as the
 sum of its senders' outputs from :class:`~tracker.circuits.graph.CircuitGraph`, plus the
-attention output biases of the layers upstream (constants, not edges). With no patch this is the model's own forward. Given the
-senders' outputs on corrupted prompts and an edge mask, a masked edge's receiver reads the
-corrupted output of its sender in place of the clean one, for that edge only.
+attention output biases of the layers upstream (constants, not edges). With no patch this is
+the model's own forward. Given the senders' outputs on corrupted prompts and an edge mask, a
+masked edge's receiver reads the corrupted output of its sender in place of the clean one, for
+that edge only.
 
 Inputs are unpadded batches of equal length.
 """
