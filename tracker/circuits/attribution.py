@@ -23,7 +23,7 @@ from tracker.circuits.split_forward import (
     n_senders_into_mlp,
     split_forward,
 )
-from tracker.models.gpt_neox import GPTNeoXAdapter
+from tracker.models.base import ArchitectureAdapter
 
 #: (logits (B, T, V), example indices (B,)) -> metric per example (B,).
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -64,7 +64,7 @@ def paired_batches(clean: torch.Tensor, corrupt: torch.Tensor, size: int
 
 def exact_edge_scores(
     graph: CircuitGraph,
-    adapter: GPTNeoXAdapter,
+    adapter: ArchitectureAdapter,
     clean_tokens: torch.Tensor,
     corrupt_tokens: torch.Tensor,
     metric: Metric,
@@ -93,7 +93,7 @@ def exact_edge_scores(
     return (totals / clean_tokens.shape[0]).numpy().astype(np.float32)
 
 
-def _gradients(adapter: GPTNeoXAdapter, graph: CircuitGraph, embeds: torch.Tensor,
+def _gradients(adapter: ArchitectureAdapter, graph: CircuitGraph, embeds: torch.Tensor,
                rows: torch.Tensor, metric: Metric) -> list[torch.Tensor]:
     """Gradients of the summed metric w.r.t. every receiver input (heads, MLPs, logits)."""
     with torch.enable_grad():
@@ -120,7 +120,7 @@ def _accumulate(graph: CircuitGraph, scores: ReceiverValues, delta: torch.Tensor
 
 def eap_scores(
     graph: CircuitGraph,
-    adapter: GPTNeoXAdapter,
+    adapter: ArchitectureAdapter,
     clean_tokens: torch.Tensor,
     corrupt_tokens: torch.Tensor,
     metric: Metric,
@@ -158,7 +158,7 @@ def eap_scores(
 
 def eap_ig_scores(
     graph: CircuitGraph,
-    adapter: GPTNeoXAdapter,
+    adapter: ArchitectureAdapter,
     clean_tokens: torch.Tensor,
     corrupt_tokens: torch.Tensor,
     metric: Metric,

@@ -35,7 +35,7 @@ from tracker.circuits.attribution import Metric, paired_batches
 from tracker.circuits.graph import CircuitGraph
 from tracker.circuits.search import circuit_mask, greedy_order
 from tracker.circuits.split_forward import ReceiverValues, embed, split_forward
-from tracker.models.gpt_neox import GPTNeoXAdapter
+from tracker.models.base import ArchitectureAdapter
 
 #: Fractions of a graph's edges at which faithfulness is stored (the last is the whole graph).
 FRACTIONS: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -217,7 +217,7 @@ class _Runs:
     :func:`minimal_circuit` costs one patched forward per size rather than three.
     """
 
-    def __init__(self, graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.Tensor,
+    def __init__(self, graph: CircuitGraph, adapter: ArchitectureAdapter, clean: torch.Tensor,
                  corrupt: torch.Tensor, metric: Metric, batch_size: int) -> None:
         self.graph, self.adapter, self.metric = graph, adapter, metric
         n = clean.shape[0]
@@ -250,7 +250,7 @@ class _Runs:
         return out
 
 
-def circuit_metric(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.Tensor,
+def circuit_metric(graph: CircuitGraph, adapter: ArchitectureAdapter, clean: torch.Tensor,
                    corrupt: torch.Tensor, metric: Metric, in_circuit: np.ndarray,
                    batch_size: int = 16) -> np.ndarray:
     """Return the metric per example of the circuit ``in_circuit`` (float64, shape (N,)).
@@ -260,7 +260,7 @@ def circuit_metric(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.Te
     return _Runs(graph, adapter, clean, corrupt, metric, batch_size).circuits([in_circuit])[0]
 
 
-def faithfulness_curve(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.Tensor,
+def faithfulness_curve(graph: CircuitGraph, adapter: ArchitectureAdapter, clean: torch.Tensor,
                        corrupt: torch.Tensor, metric: Metric, scores: np.ndarray,
                        sizes: np.ndarray | list[int], batch_size: int = 16,
                        config: SearchConfig = SearchConfig()) -> Faithfulness:
@@ -291,7 +291,7 @@ def faithfulness_curve(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torc
                                     config.min_gap)
 
 
-def minimal_circuit(graph: CircuitGraph, adapter: GPTNeoXAdapter, clean: torch.Tensor,
+def minimal_circuit(graph: CircuitGraph, adapter: ArchitectureAdapter, clean: torch.Tensor,
                     corrupt: torch.Tensor, metric: Metric, scores: np.ndarray,
                     config: SearchConfig = SearchConfig(), batch_size: int = 16
                     ) -> MinimalCircuit:

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from tracker.labels import HeadId
+from tracker.models.base import ArchitectureAdapter
 
 NodeKind = Literal["input", "head", "mlp", "logits"]
 #: How a receiver reads its input: a head's query, key or value; '' for MLPs and logits.
@@ -98,6 +99,15 @@ class CircuitGraph:
             raise ValueError(f"config of {getattr(config, 'model_type', '?')!r} names no layer "
                              "or head count")
         return cls(int(layers), int(heads), bool(getattr(config, "use_parallel_residual", False)))
+
+    @classmethod
+    def from_adapter(cls, adapter: ArchitectureAdapter) -> CircuitGraph:
+        """Build the graph of a loaded model: its layers, (query) heads and block type.
+
+        The block rule is the adapter's ``parallel_residual``, the switch its own forward
+        uses, so the graph and the split forward agree for every architecture.
+        """
+        return cls(adapter.n_layers, adapter.n_heads, adapter.parallel_residual)
 
     @cached_property
     def nodes(self) -> tuple[Node, ...]:

@@ -42,7 +42,7 @@ from tracker.circuits.graph import CircuitGraph, Edge, Node
 from tracker.circuits.split_forward import ReceiverValues, SplitOutput, embed, split_forward
 from tracker.circuits.tasks import CircuitTask
 from tracker.labels import HeadId
-from tracker.models.gpt_neox import GPTNeoXAdapter
+from tracker.models.base import ArchitectureAdapter
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ def _end_attention(patterns: list[torch.Tensor], pos: IOIPositions, sel: torch.T
     return torch.stack(out)
 
 
-def _copy_hits(adapter: GPTNeoXAdapter, out: SplitOutput, pos: IOIPositions, sel: torch.Tensor,
+def _copy_hits(adapter: ArchitectureAdapter, out: SplitOutput, pos: IOIPositions, sel: torch.Tensor,
                top_k: int) -> torch.Tensor:
     """Per head, cases whose name the OV ranks in the top ``top_k``: (L, H) summed."""
     b = torch.arange(len(sel))
@@ -272,7 +272,7 @@ def _head_node(layer: int, head: int) -> Node:
 
 
 def name_mover_scores(
-    adapter: GPTNeoXAdapter,
+    adapter: ArchitectureAdapter,
     graph: CircuitGraph,
     task: CircuitTask,
     circuit: np.ndarray,
@@ -301,7 +301,7 @@ def name_mover_scores(
 
 
 def s_inhibition_scores(
-    adapter: GPTNeoXAdapter,
+    adapter: ArchitectureAdapter,
     graph: CircuitGraph,
     task: CircuitTask,
     circuit: np.ndarray,
@@ -353,7 +353,7 @@ def s_inhibition_scores(
 
 
 def ioi_roles(
-    adapter: GPTNeoXAdapter,
+    adapter: ArchitectureAdapter,
     graph: CircuitGraph,
     task: CircuitTask,
     circuit: np.ndarray,

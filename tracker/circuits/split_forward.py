@@ -1,12 +1,20 @@
-"""A GPT-NeoX forward in which every receiver reads the sum of its senders, edge by edge.
+"""A forward in which every receiver reads the sum of its senders, edge by edge.
 
-Senders are the input (embeddings), every head and every MLP, indexed in the graph's node order
-(input = 0, then per layer its heads and its MLP). Each receiver input (a head's q, k or v input,
-an MLP's input, the logits' input) is built as the sum of its senders' outputs from
-:class:`~tracker.circuits.graph.CircuitGraph`, plus the attention output biases of the layers
-upstream (constants, not edges). With no patch this is the model's own forward. Given the
-senders' outputs on corrupted prompts and an edge mask, a masked edge's receiver reads the
-corrupted output of its sender in place of the clean one, for that edge only.
+It runs on every registered architecture through the adapter interface
+(:class:`~tracker.models.base.ArchitectureAdapter`): norms, each head's q/k/v from its own
+input (``head_qkv``: OLMo 1's clip and OLMo 2's QK-norm included), the model's rotary tables
+and score scale, each head's write (``head_writes``: OLMo 2's post-attention norm, decided in
+:mod:`tracker.models.olmo2`) and the MLP. The graph's block rule (parallel or sequential) is
+the adapter's ``parallel_residual`` (:meth:`CircuitGraph.from_adapter`).
+
+Senders are the input (token embeddings plus GPT-2's learned positions), every head and every
+MLP, indexed in the graph's node order (input = 0, then per layer its heads and its MLP). Each
+receiver input (a head's q, k or v input, an MLP's input, the logits' input) is built as the
+sum of its senders' outputs from :class:`~tracker.circuits.graph.CircuitGraph`, plus the
+attention output biases of the layers upstream (constants, not edges). With no patch this is
+the model's own forward. Given the senders' outputs on corrupted prompts and an edge mask, a
+masked edge's receiver reads the corrupted output of its sender in place of the clean one, for
+that edge only.
 
 Inputs are unpadded batches of equal length.
 """
@@ -18,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tracker.circuits.graph import CircuitGraph, Edge
-from tracker.models.gpt_neox import GPTNeoXAdapter, apply_rotary
+from tracker.models.attention import apply_rotary, attend, causal_mask
+from tracker.models.base import ArchitectureAdapter
 
 _CHANNEL = {"q": 0, "k": 1, "v": 2}
 
@@ -165,7 +173,7 @@ def _read(outs: list[torch.Tensor], n: int, bias: torch.Tensor, mask: torch.Tens
 
 
 def split_forward(
-    adapter: GPTNeoXAdapter,
+    adapter: ArchitectureAdapter,
     graph: CircuitGraph,
     embeds: torch.Tensor,
     corrupt: torch.Tensor | None = None,
@@ -174,9 +182,9 @@ def split_forward(
     """Run the model with every receiver reading the sum of its senders.
 
     Args:
-        adapter: The GPT-NeoX adapter whose weights and norms are used.
+        adapter: The adapter whose weights, norms and attention are used.
         graph: The model's graph (same shape as the adapter).
-        embeds: (B, T, D) input embeddings (the input node's output).
+        embeds: (B, T, D) input embeddings (the input node's output, :func:`embed`).
         corrupt: (B, T, S, D) senders' outputs on the corrupted prompts (from a split forward
             of them), needed with ``mask``.
         mask: 1 on the edges whose receiver reads the corrupted sender output (fractions
@@ -185,43 +193,30 @@ def split_forward(
     Returns:
         Logits, the senders' outputs, the receivers' inputs and the attention patterns.
     """
-    core = adapter.core
     batch, seq, _ = embeds.shape
-    n_heads, d_head = adapter.n_heads, adapter.d_head
+    n_heads = adapter.n_heads
     if mask is not None:
         mask = mask.to(embeds.device, embeds.dtype)
-    positions = torch.arange(seq, device=embeds.device).unsqueeze(0)
-    cos, sin = core.rotary_emb(embeds, position_ids=positions)
-    cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
-    causal = torch.ones(seq, seq, dtype=torch.bool, device=embeds.device).tril()
-    attn_mask = torch.zeros(seq, seq, dtype=embeds.dtype, device=embeds.device)
-    attn_mask = attn_mask.masked_fill(~causal, torch.finfo(embeds.dtype).min)
+    rotary = adapter.rotary(embeds)
+    attn_mask = causal_mask(embeds[:, :, 0], None, embeds.dtype)  # reads only shape and device
 
     outs: list[torch.Tensor] = [embeds]
     bias = torch.zeros_like(embeds[0, 0])
     inputs = ReceiverValues()
     patterns: list[torch.Tensor] = []
     for layer in range(adapter.n_layers):
-        attn = core.layers[layer].attention
         x = _read(outs, n_senders_into_heads(graph, layer), bias,
                   None if mask is None else mask.heads[layer], corrupt, "btsd,chs->btchd")
         if x.dim() == 3:
             x = x[:, :, None, None].expand(batch, seq, 3, n_heads, x.shape[-1])
         inputs.heads.append(x)
-        normed = adapter.attn_norm(layer, x)
-        w_q, w_k, w_v, b_q, b_k, b_v = adapter.qkv_matrices(layer)
-        q, k, v = (torch.einsum("bthd,hde->bhte", normed[:, :, c], w) + b[None, :, None]
-                   for c, (w, b) in enumerate(((w_q, b_q), (w_k, b_k), (w_v, b_v))))
-        q = apply_rotary(q, cos, sin, attn.rotary_ndims)
-        k = apply_rotary(k, cos, sin, attn.rotary_ndims)
-        scores = torch.matmul(q, k.transpose(2, 3)) * attn.scaling + attn_mask
-        pattern = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        q, k, v = adapter.head_qkv(layer, adapter.attn_norm(layer, x))
+        if rotary is not None:
+            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
+        pattern, z = attend(q, k, v, adapter.attn_scaling(layer), attn_mask)
         patterns.append(pattern)
-        z = torch.matmul(pattern, v)  # (B, H, T, d_head)
-        w_o, b_o = adapter.out_matrix(layer)
-        head_out = torch.einsum("bhtd,hdm->bthm", z, w_o)
-        heads = list(head_out.unbind(dim=2))
-        assert len(heads) == n_heads and z.shape[-1] == d_head
+        heads = list(adapter.head_writes(layer, z.transpose(1, 2)).unbind(dim=2))
+        b_o = adapter.out_matrix(layer)[1].to(embeds.dtype)
         mlp_bias = bias if graph.parallel else bias + b_o
         mlp_in = _read(outs + heads, n_senders_into_mlp(graph, layer), mlp_bias,
                        None if mask is None else mask.mlps[layer], corrupt, "btsd,s->btd")
@@ -236,6 +231,15 @@ def split_forward(
     return SplitOutput(logits, torch.stack(outs, dim=2), inputs, patterns)
 
 
-def embed(adapter: GPTNeoXAdapter, tokens: torch.Tensor) -> torch.Tensor:
-    """Return the input embeddings (B, T, D) of ``tokens``."""
-    return adapter.embed_matrix()[tokens.to(adapter.device)]
+def embed(adapter: ArchitectureAdapter, tokens: torch.Tensor) -> torch.Tensor:
+    """Return the input node's output (B, T, D): token embeddings, plus learned positions.
+
+    Positions 0..T-1 of the prompt, as the model's forward adds them (GPT-2); rotary models
+    get theirs inside attention.
+    """
+    tokens = tokens.to(adapter.device)
+    out = adapter.embed_matrix()[tokens]
+    positions = adapter.pos_embed_matrix()
+    if positions is not None:
+        out = out + positions[: tokens.shape[-1]]
+    return out

@@ -29,6 +29,19 @@ def apply_rotary(
     return torch.cat((rot.to(x.dtype), keep), dim=-1)
 
 
+def rotary_tables(
+    rotary_emb: torch.nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return a model's rotary (cos, sin) for positions 0..T-1 of x (B, T, D), each (1, 1, T, r).
+
+    ``rotary_emb`` is the model's own rotary module (GPT-NeoX, Llama, OLMo), so its base, scaling
+    and rotated width are the model's.
+    """
+    positions = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+    cos, sin = rotary_emb(x, position_ids=positions)
+    return cos.unsqueeze(1), sin.unsqueeze(1)
+
+
 def causal_mask(
     input_ids: torch.Tensor, attention_mask: torch.Tensor | None, dtype: torch.dtype
 ) -> torch.Tensor:
@@ -74,14 +87,6 @@ def merge_heads(z: torch.Tensor) -> torch.Tensor:
     """(B, H, T, d_head) -> (B, T, H * d_head), the layout output projections read."""
     batch, heads, seq, d_head = z.shape
     return z.transpose(1, 2).reshape(batch, seq, heads * d_head)
-
-
-def per_head_out(z: torch.Tensor, w_o: torch.Tensor) -> torch.Tensor:
-    """Return each head's write through its slice of the output map.
-
-    z (B, H, T, d) and W_O (H, d, D) give (B, T, H, D).
-    """
-    return torch.einsum("bhtd,hdm->bthm", z, w_o.to(z.dtype))
 
 
 class Recorder:

@@ -187,6 +187,21 @@ class ArchitectureAdapter(abc.ABC):
         a norm follows attention, as in OLMo 2), so heads plus ``b_O`` sum to ``attn_out``.
         """
 
+    def head_writes(self, layer: int, z: torch.Tensor) -> torch.Tensor:
+        """Return each head's write to the stream given each head's mixed values.
+
+        Args:
+            layer: The layer.
+            z: (..., H, d_head) per-head results of attention (pattern times values).
+
+        Returns:
+            (..., H, D): ``z[h] W_O[h]`` here (where a norm follows attention, as in OLMo 2,
+            times its per-position scale), so heads plus ``b_O`` sum to :meth:`attn_output`.
+            This is ``head_out`` of a forward pass and a head's output in the circuit graph.
+        """
+        w_o, _ = self.out_matrix(layer)
+        return torch.einsum("...hd,hdm->...hm", z, w_o.to(z.dtype))
+
     def attn_output(self, layer: int, z: torch.Tensor) -> torch.Tensor:
         """Return what attention adds to the stream given each head's mixed values.
 
@@ -200,6 +215,45 @@ class ArchitectureAdapter(abc.ABC):
         """
         w_o, b_o = self.out_matrix(layer)
         return torch.einsum("...hd,hdm->...m", z, w_o.to(z.dtype)) + b_o.to(z.dtype)
+
+    def head_qkv(self, layer: int, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return every query head's query, key and value, each read from its own input.
+
+        The circuit graph gives every head's q, k and v a residual stream of its own (edges
+        are patched per head and channel); with one stream for all of them this is the
+        forward's projection (keys and values repeated per query head under grouped-query
+        attention).
+
+        Args:
+            layer: The layer.
+            x: (B, T, 3, H, D) the normed inputs of each head's query, key and value.
+
+        Returns:
+            (q, k, v), each (B, H, T, d_head), before rotary. Linear maps here (``W x + b``
+            from :meth:`qkv_matrices`); architectures that clip (OLMo 1) or normalise (OLMo
+            2's QK-norm) the projections override this.
+        """
+        mats = self.qkv_matrices(layer)
+        return tuple(
+            torch.einsum("bthd,hde->bhte", x[:, :, c], mats[c].to(x.dtype))
+            + mats[3 + c].to(x.dtype)[None, :, None]
+            for c in range(3)
+        )
+
+    def rotary(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Return the rotary tables (cos, sin) for positions 0..T-1 of x (B, T, D).
+
+        Each is (1, 1, T, r) for the r rotated dims of a head (the forward's own tables);
+        None where positions are not rotary (GPT-2's are learned: :meth:`pos_embed_matrix`).
+        """
+        return None
+
+    def attn_scaling(self, layer: int) -> float:
+        """Return the factor attention scores are multiplied by (1/sqrt(d_head) here).
+
+        Adapters return what their attention module uses (GPT-2's options fold into it).
+        """
+        return float(self.d_head) ** -0.5
 
     @abc.abstractmethod
     def attn_norm(self, layer: int, x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,6 @@ from tracker.models.attention import (
     attend,
     causal_mask,
     merge_heads,
-    per_head_out,
     split_heads,
 )
 from tracker.models.base import ArchitectureAdapter, Capture, HookedOutput, check_capture
@@ -57,15 +56,19 @@ class GPT2Adapter(ArchitectureAdapter):
         """Number of learned positions."""
         return int(self.config.n_positions)
 
+    def attn_scaling(self, layer: int) -> float:
+        """Return the attention module's score scale."""
+        # attn.scaling folds GPT-2's options (1/sqrt(d_head), 1/(layer + 1)) into one factor.
+        return float(self.core.h[layer].attn.scaling)
+
     def _attention(
         self, layer: int, x: torch.Tensor, mask: torch.Tensor, want_head_out: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         attn = self.core.h[layer].attn
         q, k, v = (split_heads(part, self.d_head) for part in attn.c_attn(x).split(self.d_model, 2))
-        # attn.scaling folds GPT-2's options (1/sqrt(d_head), 1/(layer + 1)) into one factor.
-        pattern, z = attend(q, k, v, attn.scaling, mask)
+        pattern, z = attend(q, k, v, self.attn_scaling(layer), mask)
         out = attn.c_proj(merge_heads(z))
-        head_out = per_head_out(z, self.out_matrix(layer)[0]) if want_head_out else None
+        head_out = self.head_writes(layer, z.transpose(1, 2)) if want_head_out else None
         return out, pattern, head_out
 
     def forward(

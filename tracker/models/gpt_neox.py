@@ -13,7 +13,7 @@ from tracker.models.attention import (
     attend,
     causal_mask,
     merge_heads,
-    per_head_out,
+    rotary_tables,
 )
 from tracker.models.base import ArchitectureAdapter, Capture, HookedOutput, check_capture
 from tracker.models.registry import register_architecture
@@ -57,6 +57,14 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         """Whether attention and MLP read the same residual."""
         return bool(self.config.use_parallel_residual)
 
+    def rotary(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary tables for the first ``rotary_ndims`` dims of every head (partial rotary)."""
+        return rotary_tables(self.core.rotary_emb, x)
+
+    def attn_scaling(self, layer: int) -> float:
+        """Return the attention module's score scale."""
+        return float(self.core.layers[layer].attention.scaling)
+
     def _attention(
         self,
         layer: int,
@@ -73,9 +81,9 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         q, k, v = qkv.chunk(3, dim=-1)
         q = apply_rotary(q, cos, sin, attn.rotary_ndims)
         k = apply_rotary(k, cos, sin, attn.rotary_ndims)
-        pattern, z = attend(q, k, v, attn.scaling, mask)
+        pattern, z = attend(q, k, v, self.attn_scaling(layer), mask)
         out = attn.dense(merge_heads(z))
-        head_out = per_head_out(z, self.out_matrix(layer)[0]) if want_head_out else None
+        head_out = self.head_writes(layer, z.transpose(1, 2)) if want_head_out else None
         return out, pattern, head_out
 
     def forward(
@@ -89,9 +97,7 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         wanted = check_capture(capture)
         input_ids = input_ids.to(self.device)
         x = self.core.embed_in(input_ids)
-        positions = torch.arange(input_ids.shape[1], device=x.device).unsqueeze(0)
-        cos, sin = self.core.rotary_emb(x, position_ids=positions)
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        cos, sin = rotary_tables(self.core.rotary_emb, x)
         mask = causal_mask(input_ids, attention_mask, x.dtype)
         rec = Recorder(wanted, x)
         for i, block in enumerate(self.core.layers):

@@ -25,7 +25,7 @@ from tracker.models.attention import (
     attend,
     causal_mask,
     merge_heads,
-    per_head_out,
+    rotary_tables,
     split_heads,
 )
 from tracker.models.base import ArchitectureAdapter, Capture, HookedOutput, check_capture
@@ -69,21 +69,35 @@ class LlamaAdapter(ArchitectureAdapter):
         """Width of one head (``config.head_dim`` where set, which may differ from D / H)."""
         return int(self.core.layers[0].self_attn.head_dim)
 
+    def rotary(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary tables for every head dim (the model's base and scaling)."""
+        return rotary_tables(self.core.rotary_emb, x)
+
+    def attn_scaling(self, layer: int) -> float:
+        """Return the attention module's score scale."""
+        return float(self.core.layers[layer].self_attn.scaling)
+
+    def _clip(self, qkv: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Clip projections to ``[-clip_qkv, clip_qkv]`` where the config asks (OLMo 1)."""
+        clip = getattr(self.config, "clip_qkv", None)
+        return qkv if clip is None else tuple(t.clamp(-clip, clip) for t in qkv)
+
     def _project(self, layer: int, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """q, k, v of a layer before rotary: (B, T, width) each."""
         attn = self.core.layers[layer].self_attn
-        q, k, v = attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)
-        clip = getattr(self.config, "clip_qkv", None)
-        if clip is not None:  # OLMo 1
-            q, k, v = (t.clamp(-clip, clip) for t in (q, k, v))
-        return q, k, v
+        return self._clip((attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)))
+
+    def head_qkv(self, layer: int, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per query head q, k, v from each head's own input, clipped as the forward clips."""
+        # The clip is elementwise, so clipping each head's slice is clipping the whole.
+        return self._clip(super().head_qkv(layer, x))
 
     def _write(
         self, layer: int, z: torch.Tensor, want_head_out: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return what attention adds to the stream from head values z, and its per-head parts."""
         out = self.core.layers[layer].self_attn.o_proj(merge_heads(z))
-        head_out = per_head_out(z, self.out_matrix(layer)[0]) if want_head_out else None
+        head_out = self.head_writes(layer, z.transpose(1, 2)) if want_head_out else None
         return out, head_out
 
     def _attention(
@@ -97,7 +111,7 @@ class LlamaAdapter(ArchitectureAdapter):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         q, k, v = (split_heads(t, self.d_head) for t in self._project(layer, x))
         pattern, z = attend(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v,
-                            self.core.layers[layer].self_attn.scaling, mask)
+                            self.attn_scaling(layer), mask)
         out, head_out = self._write(layer, z, want_head_out)
         return out, pattern, head_out
 
@@ -112,9 +126,7 @@ class LlamaAdapter(ArchitectureAdapter):
         wanted = check_capture(capture)
         input_ids = input_ids.to(self.device)
         x = self.core.embed_tokens(input_ids)
-        positions = torch.arange(input_ids.shape[1], device=x.device).unsqueeze(0)
-        cos, sin = self.core.rotary_emb(x, position_ids=positions)
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
+        cos, sin = rotary_tables(self.core.rotary_emb, x)
         mask = causal_mask(input_ids, attention_mask, x.dtype)
         rec = Recorder(wanted, x)
         for i in range(self.n_layers):

@@ -18,6 +18,15 @@ attention output. Accordingly ``out_matrix`` returns ``W_O[h] * w`` (the gain fo
 the one tensor this adapter builds rather than views): a head's write up to a positive scale
 per position, which is what the OV-circuit probes read. OLMo 2 has no attention biases; a
 checkpoint with them is refused, since the bias would pass through the norm too.
+
+In the circuit graph (:mod:`tracker.circuits.split_forward`) the heads are separate senders
+and their writes are :meth:`Olmo2Adapter.head_writes`, so the decision there is the same one:
+every forward computes the scale from its own heads of the layer, and an edge patched to a
+corrupted head reads that head's share as the corrupted run scaled it. Renormalising a patched
+head together with its clean layer-mates instead would make one edge's patch move what every
+other head of that layer sends, which is no longer a one-edge intervention; with nothing
+patched the heads sum to the attention output, so the split forward is the model. The
+QK-norm needs the other heads' projections too; :meth:`Olmo2Adapter.head_qkv` says how.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from typing import Any
 import torch
 
 from tracker.errors import UnsupportedArchitectureError
-from tracker.models.attention import merge_heads, per_head_out
+from tracker.models.attention import merge_heads
 from tracker.models.llama import LlamaAdapter
 from tracker.models.registry import register_architecture
 
@@ -50,20 +59,51 @@ class Olmo2Adapter(LlamaAdapter):
         attn = self.core.layers[layer].self_attn
         return attn.q_norm(attn.q_proj(x)), attn.k_norm(attn.k_proj(x)), attn.v_proj(x)
 
+    def head_qkv(self, layer: int, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per query head q, k, v from each head's own input, q and k through the QK-norm.
+
+        The QK-norm divides by the RMS over *all* heads' projections, so it is not per head.
+        A head's query is what the model computes if its own input were the whole stream:
+        every head's projection of that input, normed together, then the head's own slice
+        (likewise keys, per key/value head). With one input for all heads this is the
+        forward's; it costs H times the q and k projections.
+        """
+        attn = self.core.layers[layer].self_attn
+        heads = torch.arange(self.n_heads, device=x.device)
+        kv_heads = heads // (self.n_heads // self.n_kv_heads)
+
+        def own(inputs: torch.Tensor, proj: torch.nn.Module, norm: torch.nn.Module,
+                slot: torch.Tensor) -> torch.Tensor:
+            full = norm(proj(inputs))  # (B, T, H, width): every head's, from this head's input
+            full = full.view(*full.shape[:3], -1, self.d_head)
+            return full[:, :, heads, slot].transpose(1, 2)  # (B, H, T, d_head)
+
+        w_v, b_v = self.qkv_matrices(layer)[2::3]
+        v = torch.einsum("bthd,hde->bhte", x[:, :, 2], w_v.to(x.dtype)) \
+            + b_v.to(x.dtype)[None, :, None]
+        return (own(x[:, :, 0], attn.q_proj, attn.q_norm, heads),
+                own(x[:, :, 1], attn.k_proj, attn.k_norm, kv_heads), v)
+
     def _write(
         self, layer: int, z: torch.Tensor, want_head_out: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the post-normed attention output and each head's share (module docstring)."""
         block = self.core.layers[layer]
-        raw = block.self_attn.o_proj(merge_heads(z))
-        out = block.post_attention_layernorm(raw)
-        if not want_head_out:
-            return out, None
-        norm = block.post_attention_layernorm
+        out = block.post_attention_layernorm(block.self_attn.o_proj(merge_heads(z)))
+        return out, self.head_writes(layer, z.transpose(1, 2)) if want_head_out else None
+
+    def head_writes(self, layer: int, z: torch.Tensor) -> torch.Tensor:
+        """Each head's share of the post-normed attention output (module docstring).
+
+        The norm's scale ``1 / rms(a)`` of the summed heads ``a`` is computed from these
+        heads, so a head's write depends on its layer-mates through that scale alone.
+        """
+        w_o, b_o = super().out_matrix(layer)  # the raw o_proj map
+        raw = torch.einsum("...hd,hdm->...m", z, w_o.to(z.dtype)) + b_o.to(z.dtype)
+        norm = self.core.layers[layer].post_attention_layernorm
         # The norm's own arithmetic: fp32 mean square, eps inside the root.
         scale = torch.rsqrt(raw.float().pow(2).mean(-1, keepdim=True) + norm.variance_epsilon)
-        head_out = per_head_out(z, self.out_matrix(layer)[0]) * scale.to(z.dtype)[:, :, None]
-        return out, head_out
+        return super().head_writes(layer, z) * scale.to(z.dtype)[..., None, :]
 
     def attn_output(self, layer: int, z: torch.Tensor) -> torch.Tensor:
         """Return the post-normed attention output from per-head values z (..., H, d_head)."""

@@ -33,7 +33,9 @@ corrupted one by more than ``noise_multiple`` standard errors and by the task's 
 (:mod:`tracker.circuits.tasks`); the size is then NaN too. Version 2 added the gap and the
 direction (version 1 took any statistically separable difference, which at initialisation
 found "circuits" of a 0.001 difference).
-Only GPT-NeoX graphs are built so far; other architectures get NaN throughout.
+Version 3 builds the graph of every architecture from its adapter (GPT-2, Llama, OLMo 1 and 2
+as well as GPT-NeoX; :mod:`tracker.circuits.split_forward`), where version 2 gave NaN
+throughout for all but GPT-NeoX; GPT-NeoX values are unchanged.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from tracker.circuits.roles import RoleConfig, ioi_roles
 from tracker.circuits.search import head_mask
 from tracker.circuits.tasks import CircuitTask, NoExamplesError, load_task
 from tracker.metric import Metric
-from tracker.models.gpt_neox import GPTNeoXAdapter
+from tracker.models.base import ArchitectureAdapter
 from tracker.probes.base import Probe, ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext, bos_id
 from tracker.probes.prompts import as_tuple
@@ -121,22 +123,16 @@ class CircuitProbe(Probe[CircuitConfig]):
     """Minimal faithful circuits per task by EAP-IG (see the module docstring)."""
 
     name = "circuits"
-    version = 2
+    version = 3
     description = "task circuits: EAP-IG edge scores, minimal faithful circuit, faithfulness"
     Config = CircuitConfig
 
-    def _graph(self, ctx: ProbeContext) -> CircuitGraph | None:
-        if not isinstance(ctx.adapter, GPTNeoXAdapter):
-            return None
-        return CircuitGraph.from_config(ctx.model.config)
-
-    def _n_edges(self, ctx: ProbeContext) -> int:
-        graph = self._graph(ctx)
-        return graph.n_edges if graph is not None else 1
+    def _graph(self, ctx: ProbeContext) -> CircuitGraph:
+        return CircuitGraph.from_adapter(ctx.adapter)
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Per task: edge vectors, circuit size, faithfulness, curves, heads, task metrics."""
-        n_edges, n_fr = self._n_edges(ctx), len(self.config.fractions)
+        n_edges, n_fr = self._graph(ctx).n_edges, len(self.config.fractions)
         grid = ", ".join(f"{f:g}" for f in self.config.fractions)
         out: list[Metric] = []
         for task in self.config.tasks:
@@ -199,8 +195,6 @@ class CircuitProbe(Probe[CircuitConfig]):
         ``graph`` is (n_layers, n_heads, parallel) so readers can rebuild the graph.
         """
         graph = self._graph(ctx)
-        if graph is None:
-            return {}
         return {"edge_names": np.array([e.name for e in graph.edges], dtype=object),
                 "graph": np.array([graph.n_layers, graph.n_heads, int(graph.parallel)])}
 
@@ -221,15 +215,14 @@ class CircuitProbe(Probe[CircuitConfig]):
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Score, search and judge the circuit of every task."""
         graph = self._graph(ctx)
-        if graph is None or ctx.tokenizer is None:
+        if ctx.tokenizer is None:
             return self.missing(ctx)
-        assert isinstance(ctx.adapter, GPTNeoXAdapter)
         out: dict[str, Any] = {}
         for task in self.config.tasks:
             out.update(self._run_task(ctx, graph, ctx.adapter, task))
         return out
 
-    def _run_task(self, ctx: ProbeContext, graph: CircuitGraph, adapter: GPTNeoXAdapter,
+    def _run_task(self, ctx: ProbeContext, graph: CircuitGraph, adapter: ArchitectureAdapter,
                   task_name: str) -> dict[str, Any]:
         cfg, p = self.config, f"circuit_{task_slug(task_name)}_"
         task = self._task(ctx, task_name)
@@ -268,7 +261,7 @@ class CircuitProbe(Probe[CircuitConfig]):
             p + "n_examples": float(n),
         }
 
-    def _roles(self, graph: CircuitGraph, adapter: GPTNeoXAdapter, task: CircuitTask,
+    def _roles(self, graph: CircuitGraph, adapter: ArchitectureAdapter, task: CircuitTask,
                circuit: np.ndarray | None) -> dict[str, np.ndarray]:
         p = f"circuit_{task_slug(self.config.role_task)}_"
         names = ("name_mover", "s_inhibition", "copy_rate", "io_margin", "io_shift")
