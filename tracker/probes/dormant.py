@@ -52,25 +52,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from tracker.metric import Metric
-from tracker.probes.base import Probe, ProbeValues
+from tracker.probes.base import ProbeValues
 from tracker.probes.circuits import attn_norm, head_values
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_random_tokens, repeated_tokens
 from tracker.probes.prompts import bos_prefix
 from tracker.probes.registry import register_probe
 from tracker.probes.sinks import sink_scores, value_norm_ratios
-from tracker.probes.text_data import (
-    content_digest,
-    iter_token_docs,
-    resolve_text_dataset,
-    text_dataset_names,
-)
+from tracker.probes.text_data import TextProbe, iter_token_docs, resolve_text_dataset
 from tracker.probes.uncertainty import (
     BootstrapConfig,
     bootstrap_se,
@@ -170,7 +164,7 @@ def _nanmean0(values: np.ndarray) -> np.ndarray:
 
 
 @register_probe
-class DormantProbe(Probe[DormantConfig]):
+class DormantProbe(TextProbe[DormantConfig]):
     """Dormant / active heads per input domain (see the module docstring)."""
 
     name = "dormant"
@@ -181,17 +175,7 @@ class DormantProbe(Probe[DormantConfig]):
     )
     Config = DormantConfig
 
-    def with_text(self, path: Path) -> DormantProbe:
-        """Read the ``text`` domain at ``path``, keyed by its content digest (a named one wins)."""
-        if self.config.dataset != DormantConfig().dataset:
-            return self
-        return DormantProbe(self.config, dataset=str(Path(path).resolve()),
-                            dataset_digest=content_digest(path))
 
-    def has_data(self) -> bool:
-        """Whether the configured dataset is registered or is a path that exists."""
-        name = self.config.dataset
-        return name in text_dataset_names() or Path(name).expanduser().exists()
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Head metrics per domain, the labels, and each one's standard error."""

@@ -26,22 +26,16 @@ windows clipped to tokens 1..n_ctx - 1 and kept apart); longer contexts keep the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from tracker.metric import Metric
-from tracker.probes.base import Probe, ProbeValues
+from tracker.probes.base import ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompts import bos_prefix
 from tracker.probes.registry import register_probe
-from tracker.probes.text_data import (
-    content_digest,
-    iter_token_docs,
-    resolve_text_dataset,
-    text_dataset_names,
-)
+from tracker.probes.text_data import TextProbe, iter_token_docs, resolve_text_dataset
 from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, with_errors
 
 
@@ -114,7 +108,7 @@ def token_losses(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
 
 
 @register_probe
-class ICLProbe(Probe[ICLConfig]):
+class ICLProbe(TextProbe[ICLConfig]):
     """Loss at a late context position minus loss at an early one, and the mean loss."""
 
     name = "icl"
@@ -125,20 +119,7 @@ class ICLProbe(Probe[ICLConfig]):
     )
     Config = ICLConfig
 
-    def with_text(self, path: Path) -> ICLProbe:
-        """Read the documents at ``path``, keyed by their content digest.
 
-        A dataset already named in the config wins over ``path``.
-        """
-        if self.config.dataset != ICLConfig().dataset:
-            return self
-        return ICLProbe(self.config, dataset=str(Path(path).resolve()),
-                        dataset_digest=content_digest(path))
-
-    def has_data(self) -> bool:
-        """Whether the configured dataset is registered or is a path that exists."""
-        name = self.config.dataset
-        return name in text_dataset_names() or Path(name).expanduser().exists()
 
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level scalars, each loss with its standard error."""

@@ -40,15 +40,10 @@ import torch
 
 from tracker.errors import TrackerError
 from tracker.metric import Metric
-from tracker.probes.base import Probe, ProbeConfig, ProbeValues
+from tracker.probes.base import ProbeConfig, ProbeValues
 from tracker.probes.context import ProbeContext
 from tracker.probes.registry import register_probe
-from tracker.probes.text_data import (
-    content_digest,
-    iter_token_docs,
-    resolve_text_dataset,
-    text_dataset_names,
-)
+from tracker.probes.text_data import TextProbe, iter_token_docs, resolve_text_dataset
 
 INSTALL_HINT = "the llc probe needs devinterp 2.x: pip install 'tracker[devinterp]'"
 
@@ -214,7 +209,7 @@ def summarise(trace: np.ndarray, init_loss: float, n_beta: float, cfg: LLCConfig
 
 
 @register_probe
-class LLCProbe(Probe[LLCConfig]):
+class LLCProbe(TextProbe[LLCConfig]):
     """Local learning coefficient of the checkpoint on the text dataset, by SGLD (devinterp)."""
 
     name = "llc"
@@ -226,22 +221,10 @@ class LLCProbe(Probe[LLCConfig]):
     Config = LLCConfig
     in_default_sweep = False  # seconds of SGLD per checkpoint: run it by name
 
-    def with_text(self, path: Path) -> LLCProbe:
-        """Read the documents at ``path``, keyed by their content digest.
-
-        A dataset already named in the config wins over ``path``.
-        """
-        if self.config.dataset != LLCConfig().dataset:
-            return self
-        return LLCProbe(self.config, dataset=str(Path(path).resolve()),
-                        dataset_digest=content_digest(path))
 
     def has_data(self) -> bool:
         """Whether devinterp is installed and the dataset is registered or exists on disk."""
-        if not devinterp_available():
-            return False
-        name = self.config.dataset
-        return name in text_dataset_names() or Path(name).expanduser().exists()
+        return devinterp_available() and super().has_data()
 
     def lacking_note(self) -> str:
         """Give the install line when devinterp is missing, else the missing dataset."""

@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, cast
 
 from tracker.errors import UnknownNameError
+from tracker.probes.base import ConfigT, Probe
 from tracker.probes.context import ProbeContext
 
 _FACTORIES: dict[str, Callable[[], Any]] = {}
@@ -145,3 +146,25 @@ def iter_token_docs(
             yield list(tokenizer.encode(row[text_column], add_special_tokens=False))
         else:
             yield [int(t) for t in row]
+
+
+class TextProbe(Probe[ConfigT]):
+    """A probe reading running text named by its config's ``dataset``.
+
+    ``dataset`` is a registered name or a path; ``dataset_digest`` is the content digest of
+    that path, so a changed file is a new result key. Subclasses inherit how a caller hands
+    over a dataset (:meth:`with_text`) and whether it can be found (:meth:`has_data`).
+    """
+
+    def with_text(self, path: Path) -> Self:
+        """Read the text at ``path``, keyed by its content digest; a named dataset wins."""
+        # The configs of text probes declare ``dataset`` themselves, each with its default.
+        if cast(Any, self.config).dataset != cast(Any, self.Config()).dataset:
+            return self
+        return type(self)(self.config, dataset=str(Path(path).resolve()),
+                          dataset_digest=content_digest(path))
+
+    def has_data(self) -> bool:
+        """Whether the configured dataset is registered or is a path that exists."""
+        name: str = cast(Any, self.config).dataset
+        return name in text_dataset_names() or Path(name).expanduser().exists()

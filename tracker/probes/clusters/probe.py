@@ -39,14 +39,13 @@ stored values are means over prompts, each with a bootstrap standard error over 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from tracker.metric import Metric
-from tracker.probes.base import Probe, ProbeValues
+from tracker.probes.base import ProbeValues
 from tracker.probes.clusters import plateaus
 from tracker.probes.clusters.config import ClustersConfig
 from tracker.probes.clusters.geometry import effective_rank, gram, inner_product_stats
@@ -55,12 +54,7 @@ from tracker.probes.clusters.spectra import layer_spectra
 from tracker.probes.context import ProbeContext
 from tracker.probes.prompts import bos_prefix
 from tracker.probes.registry import register_probe
-from tracker.probes.text_data import (
-    content_digest,
-    iter_token_docs,
-    resolve_text_dataset,
-    text_dataset_names,
-)
+from tracker.probes.text_data import TextProbe, iter_token_docs, resolve_text_dataset
 from tracker.probes.uncertainty import bootstrap_se, bootstrap_stat_se, with_errors
 
 #: Vector metrics per boundary, averaged over prompts: name -> (field, description).
@@ -97,7 +91,7 @@ def _mean(values: np.ndarray) -> np.ndarray:
 
 
 @register_probe
-class ClustersProbe(Probe[ClustersConfig]):
+class ClustersProbe(TextProbe[ClustersConfig]):
     """Token clusters over layers: geometry, energy, counts, tracks, plateaus, OV spectra."""
 
     name = "clusters"
@@ -108,17 +102,7 @@ class ClustersProbe(Probe[ClustersConfig]):
     )
     Config = ClustersConfig
 
-    def with_text(self, path: Path) -> ClustersProbe:
-        """Read the prompts at ``path``, keyed by its content digest (a named dataset wins)."""
-        if self.config.dataset != ClustersConfig().dataset:
-            return self
-        return ClustersProbe(self.config, dataset=str(Path(path).resolve()),
-                             dataset_digest=content_digest(path))
 
-    def has_data(self) -> bool:
-        """Whether the configured dataset is registered or is a path that exists."""
-        name = self.config.dataset
-        return name in text_dataset_names() or Path(name).expanduser().exists()
 
     def _bos_note(self) -> str:
         return "BOS included" if self.config.include_bos else "BOS excluded"
