@@ -122,17 +122,24 @@ def _bases(x: np.ndarray, log_t: np.ndarray, null: str) -> list[np.ndarray]:
 def _grid(x: np.ndarray, cfg: TransitionConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Logistic columns (cells x n), with each cell's midpoint and scale."""
     span = float(np.ptp(x)) or 1.0
-    inner = x[cfg.min_side_points:len(x) - cfg.min_side_points]
-    mids = inner
+    mids = x[cfg.min_side_points:len(x) - cfg.min_side_points]
     s_max = cfg.max_width_frac * span / (2 * LN9)
     scales = np.geomspace(cfg.min_scale_frac * span, s_max, cfg.n_scales)
+    return _localized_logistics(x, mids, scales, cfg.min_side_points)
+
+
+def _localized_logistics(x: np.ndarray, mids: np.ndarray, scales: np.ndarray, min_side: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Logistic columns for every (midpoint, scale) pair that is localized, with both.
+
+    Localized: at least ``min_side`` points before the 10% point and after the 90% point.
+    """
     m, s = (a.ravel() for a in np.meshgrid(mids, scales, indexing="ij"))
     z = np.clip((x[None, :] - m[:, None]) / s[:, None], -60, 60)
     phi = 1.0 / (1.0 + np.exp(-z))
-    # Localized: enough points before the 10% point and after the 90% point.
     before = (x[None, :] < (m - s * LN9)[:, None]).sum(axis=1)
     after = (x[None, :] > (m + s * LN9)[:, None]).sum(axis=1)
-    keep = (before >= cfg.min_side_points) & (after >= cfg.min_side_points)
+    keep = (before >= min_side) & (after >= min_side)
     return phi[keep], m[keep], s[keep]
 
 
@@ -338,14 +345,9 @@ def refine_width(y: np.ndarray, x: np.ndarray, transition: Transition, *, null: 
     mids = np.linspace(min(lo, transition.midpoint_x), max(hi, transition.midpoint_x), n_grid)
     scales = np.geomspace(cfg.min_scale_frac * span, cfg.max_width_frac * span / (2 * LN9),
                           n_grid)
-    m, s = (a.ravel() for a in np.meshgrid(mids, scales, indexing="ij"))
-    z = np.clip((x[None, :] - m[:, None]) / s[:, None], -60, 60)
-    phi = 1.0 / (1.0 + np.exp(-z))
-    before = (x[None, :] < (m - s * LN9)[:, None]).sum(axis=1)
-    after = (x[None, :] > (m + s * LN9)[:, None]).sum(axis=1)
-    keep = (before >= cfg.min_side_points) & (after >= cfg.min_side_points)
-    if not keep.any():
+    phi, m, s = _localized_logistics(x, mids, scales, cfg.min_side_points)
+    if not len(m):
         return transition.onset_x, transition.end_x
-    _, _, _, ci, _ = _fit(y, _bases(x, log_t, null), phi[keep], transition.rho)
-    mid, scale = float(m[keep][ci]), float(s[keep][ci])
+    _, _, _, ci, _ = _fit(y, _bases(x, log_t, null), phi, transition.rho)
+    mid, scale = float(m[ci]), float(s[ci])
     return mid - scale * LN9, mid + scale * LN9
