@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.planted_models import FILLERS, circuits_model
+from tests.support.planted_models import FILLERS, Planted, circuits_model
 from tracker.circuits import CircuitGraph, Metric, exact_edge_scores
-from tracker.models.gpt_neox import GPTNeoXAdapter
+from tracker.models import ArchitectureAdapter, get_adapter
 
 #: The planted circuit: previous-token head L0H0 into the induction head L1H0's key, the token
 #: into L1H0's value (and L0H0's), L1H0 into the logits.
@@ -20,7 +20,7 @@ INDUCTION = {"input->L0H0.v", "L0H0->L1H0.k", "input->L1H0.v", "L1H0->logits"}
 class InductionTask:
     """A B C D A B C -> D on the planted model; corrupted: a first half with no repeat."""
 
-    adapter: GPTNeoXAdapter
+    adapter: ArchitectureAdapter
     graph: CircuitGraph
     clean: torch.Tensor
     corrupt: torch.Tensor
@@ -30,9 +30,8 @@ class InductionTask:
         return self.graph, self.adapter, self.clean, self.corrupt, self.metric
 
 
-@pytest.fixture(scope="session")
-def induction_task() -> InductionTask:
-    planted = circuits_model()
+def induction_task_on(planted: Planted) -> InductionTask:
+    """The planted induction task on ``planted`` (any architecture), six prompt pairs."""
     rng = random.Random(0)
     bos = planted.model.config.bos_token_id
     clean, corrupt, answer = [], [], []
@@ -47,9 +46,14 @@ def induction_task() -> InductionTask:
         """Log-probability of the answer at the last position."""
         return logits[:, -1].log_softmax(-1)[torch.arange(len(rows)), answers[rows]]
 
-    return InductionTask(GPTNeoXAdapter(planted.model),
-                         CircuitGraph.from_config(planted.model.config),
+    adapter = get_adapter(planted.model)
+    return InductionTask(adapter, CircuitGraph.from_adapter(adapter),
                          torch.tensor(clean), torch.tensor(corrupt), metric)
+
+
+@pytest.fixture(scope="session")
+def induction_task() -> InductionTask:
+    return induction_task_on(circuits_model())
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ architecture the registry holds gets the same checks on a tiny random model of i
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import numpy as np
@@ -17,10 +16,9 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from tests.circuits.conftest import INDUCTION
+from tests.circuits.conftest import INDUCTION, induction_task_on
 from tests.support.builders import TINY_MODELS, tiny_arch_model
 from tests.support.planted_archs import PLANTED_ARCHS, planted_induction
-from tests.support.planted_models import FILLERS
 from tracker.circuits import CircuitGraph
 from tracker.circuits.attribution import (
     AttributionConfig,
@@ -149,25 +147,8 @@ def test_eap_and_eap_ig_rank_edges_like_exact_patching(name: str) -> None:
 
 
 def _induction_task(model_type: str) -> tuple[Any, ...]:
-    """A B C D A B C -> D on a planted induction model; corrupted: a first half with no
-    repeat (the prompts of ``tests/circuits/conftest.py``)."""
-    planted = planted_induction(model_type)
-    adapter = get_adapter(planted.model)
-    rng = random.Random(0)
-    bos = planted.model.config.bos_token_id
-    clean, corrupt, answer = [], [], []
-    for _ in range(6):
-        words = rng.sample(FILLERS, 9)
-        clean.append([bos] + [planted.id(w) for w in words[:4] + words[:3]])
-        corrupt.append([bos] + [planted.id(w) for w in words[4:8] + words[:3]])
-        answer.append(planted.id(words[3]))
-    answers = torch.tensor(answer)
-
-    def metric(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        return logits[:, -1].log_softmax(-1)[torch.arange(len(rows)), answers[rows]]
-
-    return (CircuitGraph.from_adapter(adapter), adapter, torch.tensor(clean),
-            torch.tensor(corrupt), metric)
+    """The shared planted induction task (``tests/circuits/conftest.py``) on ``model_type``."""
+    return induction_task_on(planted_induction(model_type)).args()
 
 
 @pytest.mark.parametrize("model_type", PLANTED_ARCHS)
