@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 
@@ -90,9 +91,9 @@ def test_without_devinterp_the_probe_has_no_data_and_says_how_to_install(
         estimate_llc(torch.nn.Linear(2, 1), torch.zeros(4, 2, dtype=torch.long), LLCConfig())
 
 
-def test_probe_on_a_tiny_language_model() -> None:
+def test_probe_on_a_tiny_language_model(capfd: pytest.CaptureFixture[str]) -> None:
     """Windows of 16 tokens cut from the text dataset; one short chain; every metric finite,
-    and the model's own weights are left as they were."""
+    the model's own weights are left as they were, and devinterp's chain bars stay silent."""
     pytest.importorskip("devinterp")
     model, tok = tiny_model(), tiny_tokenizer()
     before = [p.detach().clone() for p in model.parameters()]
@@ -108,6 +109,9 @@ def test_probe_on_a_tiny_language_model() -> None:
     assert values["init_loss"] > 0.0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert llc_module.devinterp_available()
+    assert "Chain" not in capfd.readouterr().err
+    from devinterp.slt import sampler
+    assert not isinstance(sampler.trange, functools.partial)  # restored after the run
 
 
 def test_a_sweep_naming_no_probes_leaves_the_llc_out() -> None:

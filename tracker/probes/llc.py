@@ -27,10 +27,12 @@ there is no burn-in), so a burn-in does what its name says. Stored per checkpoin
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +160,7 @@ def estimate_llc(
     n_beta = cfg.n_beta if cfg.n_beta > 0 else default_n_beta(cfg.batch_size)
     # devinterp writes its draws to a zarr store and, without output_path, leaves it in a
     # fresh temp folder for good; ours is read into memory and removed
-    with tempfile.TemporaryDirectory(prefix="tracker-llc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tracker-llc-") as tmp, _quiet_chains():
         out = devinterp_llc(
             model, data, {}, lr=cfg.lr, n_beta=n_beta, loss_fn=loss_fn,
             num_chains=cfg.num_chains, num_draws=cfg.num_draws,
@@ -171,6 +173,30 @@ def estimate_llc(
         trace = np.asarray(out["loss_trace"].values, dtype=np.float64)
         init_loss = float(out["init_loss"])
     return summarise(trace, init_loss, n_beta, cfg)
+
+
+@contextlib.contextmanager
+def _quiet_chains() -> Iterator[None]:
+    """Silence devinterp's per-chain progress bars while sampling.
+
+    Its sampler calls ``tqdm.auto.trange`` (a bar per chain and checkpoint, whatever the
+    sweep's ``--no-progress`` says) with no way to turn it off, and tqdm reads
+    ``TQDM_DISABLE`` only at import. The sweep's own bar shows progress.
+    """
+    try:
+        from devinterp.slt import sampler
+    except ImportError:  # pragma: no cover - the caller imported devinterp already
+        yield
+        return
+    loud = getattr(sampler, "trange", None)
+    if loud is None:  # a devinterp without it: nothing to silence
+        yield
+        return
+    sampler.trange = functools.partial(loud, disable=True)
+    try:
+        yield
+    finally:
+        sampler.trange = loud
 
 
 def summarise(trace: np.ndarray, init_loss: float, n_beta: float, cfg: LLCConfig) -> LLCEstimate:
