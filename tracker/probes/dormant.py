@@ -175,8 +175,6 @@ class DormantProbe(TextProbe[DormantConfig]):
     )
     Config = DormantConfig
 
-
-
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Head metrics per domain, the labels, and each one's standard error."""
         cfg = self.config

@@ -119,8 +119,6 @@ class ICLProbe(TextProbe[ICLConfig]):
     )
     Config = ICLConfig
 
-
-
     def metrics(self, ctx: ProbeContext) -> list[Metric]:
         """Model-level scalars, each loss with its standard error."""
         early, late = windows(self.config, ctx.adapter.n_ctx)

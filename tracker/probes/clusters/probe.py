@@ -102,8 +102,6 @@ class ClustersProbe(TextProbe[ClustersConfig]):
     )
     Config = ClustersConfig
 
-
-
     def _bos_note(self) -> str:
         return "BOS included" if self.config.include_bos else "BOS excluded"
 
