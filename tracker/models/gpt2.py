@@ -84,7 +84,7 @@ class GPT2Adapter(ArchitectureAdapter):
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = self.core.wte(input_ids) + self.core.wpe(positions)[None]
         mask = causal_mask(input_ids, attention_mask, x.dtype)
-        rec = Recorder(wanted, x)
+        rec = Recorder(wanted, x, self.n_layers)
         for i, block in enumerate(self.core.h):
             attn_out, pattern, head_out = self._attention(
                 i, block.ln_1(x), mask, rec.wants("head_out")

@@ -11,6 +11,7 @@ from tracker.models.attention import (
     Recorder,
     apply_rotary,
     attend,
+    by_rows,
     causal_mask,
     merge_heads,
     rotary_tables,
@@ -72,7 +73,7 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         cos: torch.Tensor,
         sin: torch.Tensor,
         mask: torch.Tensor,
-        want_head_out: bool,
+        rec: Recorder,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         attn = self.core.layers[layer].attention
         batch, seq, _ = x.shape
@@ -81,7 +82,9 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         q, k, v = qkv.chunk(3, dim=-1)
         q = apply_rotary(q, cos, sin, attn.rotary_ndims)
         k = apply_rotary(k, cos, sin, attn.rotary_ndims)
-        pattern, z = attend(q, k, v, self.attn_scaling(layer), mask)
+        slot = rec.slot("patterns", x, (batch, n_heads, seq, seq))
+        pattern, z = attend(q, k, v, self.attn_scaling(layer), mask, out=slot)
+        want_head_out = rec.wants("head_out")
         out = attn.dense(merge_heads(z))
         head_out = self.head_writes(layer, z.transpose(1, 2)) if want_head_out else None
         return out, pattern, head_out
@@ -99,17 +102,17 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         x = self.core.embed_in(input_ids)
         cos, sin = rotary_tables(self.core.rotary_emb, x)
         mask = causal_mask(input_ids, attention_mask, x.dtype)
-        rec = Recorder(wanted, x)
+        rec = Recorder(wanted, x, self.n_layers)
         for i, block in enumerate(self.core.layers):
             attn_out, pattern, head_out = self._attention(
-                i, block.input_layernorm(x), cos, sin, mask, rec.wants("head_out")
+                i, block.input_layernorm(x), cos, sin, mask, rec
             )
             if self.parallel_residual:
-                mlp_out = block.mlp(block.post_attention_layernorm(x))
+                mlp_out = by_rows(block.mlp, block.post_attention_layernorm(x))
                 x = mlp_out + attn_out + x
             else:
                 mid = attn_out + x
-                mlp_out = block.mlp(block.post_attention_layernorm(mid))
+                mlp_out = by_rows(block.mlp, block.post_attention_layernorm(mid))
                 x = mlp_out + mid
             rec.block(x, pattern, head_out, mlp_out, attn_out)
         if not logits:

@@ -128,7 +128,7 @@ class LlamaAdapter(ArchitectureAdapter):
         x = self.core.embed_tokens(input_ids)
         cos, sin = rotary_tables(self.core.rotary_emb, x)
         mask = causal_mask(input_ids, attention_mask, x.dtype)
-        rec = Recorder(wanted, x)
+        rec = Recorder(wanted, x, self.n_layers)
         for i in range(self.n_layers):
             attn_out, pattern, head_out = self._attention(
                 i, self.attn_norm(i, x), cos, sin, mask, rec.wants("head_out")

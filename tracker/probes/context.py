@@ -51,9 +51,11 @@ class ProbeContext:
     batch_size: int = 64
     forward_count: int = 0
     forward_seconds: float = 0.0
-    _declared: dict[str, set[Capture]] = field(default_factory=dict, init=False, repr=False)
-    # Which probes declared each input, so a cached pass is dropped once they have all run.
-    _owners: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False)
+    # Which probes declared each activation of each input, so a cached activation is dropped
+    # once they have all run (the patterns go when the last pattern probe is done even while
+    # a later probe still reads the residual streams of the same pass).
+    _owners: dict[str, dict[Capture, set[str]]] = field(default_factory=dict, init=False,
+                                                         repr=False)
     #: Name of the probe currently declaring or running (set by the runner).
     active_probe: str = ""
     _cache: dict[str, tuple[frozenset[Capture], HookedOutput]] = field(
@@ -76,8 +78,10 @@ class ProbeContext:
             ValueError: Naming an unknown activation.
         """
         key = _tokens_key(tokens)
-        self._declared.setdefault(key, set()).update(check_capture(capture))
-        self._owners.setdefault(key, set()).add(self.active_probe)
+        names = check_capture(capture)
+        owners = self._owners.setdefault(key, {})
+        for name in names:
+            owners.setdefault(name, set()).add(self.active_probe)
 
     @torch.no_grad()
     def forward(
@@ -91,7 +95,9 @@ class ProbeContext:
         along the batch axis.
         """
         key = _tokens_key(tokens)
-        wanted = check_capture(capture) | frozenset(self._declared.get(key, ()))
+        # What was declared for these tokens by probes that have not run yet rides along.
+        pending = frozenset(n for n, readers in self._owners.get(key, {}).items() if readers)
+        wanted = check_capture(capture) | pending
         cached = self._cache.get(key)
         if cached is not None and wanted <= cached[0]:
             return cached[1]
@@ -104,19 +110,26 @@ class ProbeContext:
         return out
 
     def _run_chunked(self, tokens: torch.Tensor, wanted: frozenset[Capture]) -> HookedOutput:
-        parts = []
-        for start in range(0, tokens.shape[0], self.batch_size):
-            parts.append(self.adapter.forward(tokens[start : start + self.batch_size], wanted,
-                                              logits="logits" in wanted))
-            self.forward_count += 1
-        if len(parts) == 1:
-            return parts[0]
-        # Logits are batch-first; every activation is layer-first then batch.
         merged = HookedOutput()
-        if "logits" in wanted:
-            merged.logits = torch.cat([p.require("logits") for p in parts], dim=0)
-        for name in wanted - {"logits"}:
-            setattr(merged, name, torch.cat([p.require(name) for p in parts], dim=1))
+        total = tokens.shape[0]
+        for start in range(0, total, self.batch_size):
+            part = self.adapter.forward(tokens[start : start + self.batch_size], wanted,
+                                        logits="logits" in wanted)
+            self.forward_count += 1
+            if start == 0 and self.batch_size >= total:
+                return part
+            # Chunks are copied into outputs of the full batch as they come, so the pass
+            # holds one chunk beyond what it returns. Logits are batch-first; every
+            # activation is layer-first then batch.
+            for name in wanted:
+                value = part.require(name)
+                axis = 0 if name == "logits" else 1
+                if start == 0:
+                    shape = list(value.shape)
+                    shape[axis] = total
+                    setattr(merged, name, value.new_empty(shape))
+                merged.require(name).narrow(axis, start, value.shape[axis]).copy_(value)
+            del part
         return merged
 
     def memo(self, key: str, build: Callable[[], T]) -> T:
@@ -127,13 +140,24 @@ class ProbeContext:
         return value
 
     def release(self, probe: str) -> None:
-        """Mark ``probe`` done; drop cached passes no probe still waiting has declared.
+        """Mark ``probe`` done; drop cached activations no probe still waiting has declared.
 
         Activations of a large model (ICL logits over a 50k vocabulary, patterns of long
-        inputs) take gigabytes, so they must not outlive the probes that need them.
+        inputs) take gigabytes, so they must not outlive the probes that need them; each
+        activation of a pass goes on its own, as soon as its last declared reader is done.
         """
         for key in list(self._cache):
-            owners = self._owners.get(key, set())
-            owners.discard(probe)
-            if not owners:
+            captured, out = self._cache[key]
+            owners = self._owners.get(key, {})
+            kept = set()
+            for name in captured:
+                readers = owners.get(name, set())
+                readers.discard(probe)
+                if readers:
+                    kept.add(name)
+                else:
+                    setattr(out, name, None)
+            if kept:
+                self._cache[key] = (frozenset(kept), out)
+            else:
                 del self._cache[key]

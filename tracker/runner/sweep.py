@@ -234,8 +234,10 @@ def _sweep(
                         series.series_id, ckpt.step)
             report.repeated_weights.append((previous_step, ckpt.step))
         failures: dict[str, str] = {}
-        results, _ = run_probes(pending, loaded.model, loaded.tokenizer, ckpt.step, batch_size,
-                                extras, failures)
+        # The context is dropped at once: it holds the model, which must be freed before
+        # the next checkpoint loads (two models alive at a time was the sweep's peak).
+        results = run_probes(pending, loaded.model, loaded.tokenizer, ckpt.step, batch_size,
+                             extras, failures)[0]
         if shard is None:
             shard = StepShard(series.series_id, series.tokens_per_step, ckpt.step, ckpt.tokens,
                               ckpt.revision, loaded.weights_hash)
