@@ -191,4 +191,7 @@ class Recorder:
 
     def output(self, logits: torch.Tensor | None) -> HookedOutput:
         """Return the pass's :class:`HookedOutput`."""
-        return HookedOutput(logits=logits, **self.stacked)
+        get = self.stacked.get
+        return HookedOutput(logits=logits, resid=get("resid"), patterns=get("patterns"),
+                            head_out=get("head_out"), mlp_out=get("mlp_out"),
+                            attn_out=get("attn_out"))
