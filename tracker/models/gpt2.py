@@ -17,6 +17,7 @@ import torch
 from tracker.models.attention import (
     Recorder,
     attend,
+    by_rows,
     causal_mask,
     merge_heads,
     split_heads,
@@ -62,13 +63,16 @@ class GPT2Adapter(ArchitectureAdapter):
         return float(self.core.h[layer].attn.scaling)
 
     def _attention(
-        self, layer: int, x: torch.Tensor, mask: torch.Tensor, want_head_out: bool
+        self, layer: int, x: torch.Tensor, mask: torch.Tensor, rec: Recorder
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         attn = self.core.h[layer].attn
         q, k, v = (split_heads(part, self.d_head) for part in attn.c_attn(x).split(self.d_model, 2))
-        pattern, z = attend(q, k, v, self.attn_scaling(layer), mask)
+        batch, seq, _ = x.shape
+        slot = rec.slot("patterns", x, (batch, self.n_heads, seq, seq))
+        pattern, z = attend(q, k, v, self.attn_scaling(layer), mask, out=slot)
         out = attn.c_proj(merge_heads(z))
-        head_out = self.head_writes(layer, z.transpose(1, 2)) if want_head_out else None
+        want = rec.wants("head_out")
+        head_out = self.head_writes(layer, z.transpose(1, 2)) if want else None
         return out, pattern, head_out
 
     def forward(
@@ -87,10 +91,10 @@ class GPT2Adapter(ArchitectureAdapter):
         rec = Recorder(wanted, x, self.n_layers)
         for i, block in enumerate(self.core.h):
             attn_out, pattern, head_out = self._attention(
-                i, block.ln_1(x), mask, rec.wants("head_out")
+                i, block.ln_1(x), mask, rec
             )
             mid = x + attn_out
-            mlp_out = block.mlp(block.ln_2(mid))
+            mlp_out = by_rows(block.mlp, block.ln_2(mid))
             x = mid + mlp_out
             rec.block(x, pattern, head_out, mlp_out, attn_out)
         if not logits:

@@ -15,6 +15,7 @@ of its group; those are the only tensors an accessor builds rather than views).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import torch
@@ -23,6 +24,7 @@ from tracker.models.attention import (
     Recorder,
     apply_rotary,
     attend,
+    by_rows,
     causal_mask,
     merge_heads,
     rotary_tables,
@@ -107,12 +109,14 @@ class LlamaAdapter(ArchitectureAdapter):
         cos: torch.Tensor,
         sin: torch.Tensor,
         mask: torch.Tensor,
-        want_head_out: bool,
+        rec: Recorder,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         q, k, v = (split_heads(t, self.d_head) for t in self._project(layer, x))
+        batch, seq, _ = x.shape
+        slot = rec.slot("patterns", x, (batch, self.n_heads, seq, seq))
         pattern, z = attend(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v,
-                            self.attn_scaling(layer), mask)
-        out, head_out = self._write(layer, z, want_head_out)
+                            self.attn_scaling(layer), mask, out=slot)
+        out, head_out = self._write(layer, z, rec.wants("head_out"))
         return out, pattern, head_out
 
     def forward(
@@ -131,10 +135,10 @@ class LlamaAdapter(ArchitectureAdapter):
         rec = Recorder(wanted, x, self.n_layers)
         for i in range(self.n_layers):
             attn_out, pattern, head_out = self._attention(
-                i, self.attn_norm(i, x), cos, sin, mask, rec.wants("head_out")
+                i, self.attn_norm(i, x), cos, sin, mask, rec
             )
             mid = x + attn_out
-            mlp_out = self.mlp(i, self.mlp_norm(i, mid))
+            mlp_out = by_rows(partial(self.mlp, i), self.mlp_norm(i, mid))
             x = mid + mlp_out
             rec.block(x, pattern, head_out, mlp_out, attn_out)
         if not logits:
