@@ -21,6 +21,7 @@ from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
 from tracker.probes import Probe, ProbeContext
 from tracker.sources import Checkpoint, CheckpointSeries, select_steps
+from tracker.sources.integrity import same_weights
 from tracker.store import (
     ProbeResult,
     StepShard,
@@ -225,7 +226,8 @@ def _sweep(
         loaded = series.load(ckpt, device=device, dtype=dtype)
         report.loads += 1
         get_adapter(loaded.model, what=f"{series.series_id}@{ckpt.revision}")
-        if shard is not None and shard.checkpoint_hash != loaded.weights_hash:
+        if shard is not None and not same_weights(shard.checkpoint_hash, loaded.weights_hash,
+                                                  loaded.model):
             raise StoreError(f"{shard_path(store, ckpt.step)}: stored results are for other "
                              f"weights than {series.series_id}@{ckpt.revision} now holds")
         repeats = previous_hash != "" and loaded.weights_hash == previous_hash

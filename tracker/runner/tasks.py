@@ -26,6 +26,7 @@ from tracker.models import get_adapter
 from tracker.runner.spec import ProbeSet, SeriesSpec
 from tracker.runner.sweep import run_probes
 from tracker.sources import Checkpoint, CheckpointSeries
+from tracker.sources.integrity import same_weights
 from tracker.sources.loading import parse_dtype
 from tracker.store import StepShard, read_shard, shard_path, write_shard
 from tracker.store.lock import read_owner
@@ -162,10 +163,11 @@ def _compute(task: StepTask, out: StepOutcome) -> None:
                          dtype=parse_dtype(task.dtype))
     out.weights_hash = loaded.weights_hash
     get_adapter(loaded.model, what=what)
-    if shard is not None and shard.checkpoint_hash != loaded.weights_hash:
+    if shard is not None and not same_weights(shard.checkpoint_hash, loaded.weights_hash,
+                                              loaded.model):
         raise StoreError(f"{path}: stored results are for other weights than {what} now holds")
-    results, _ = run_probes(probes, loaded.model, loaded.tokenizer, ckpt.step,
-                            task.batch_size, failures=out.failures)
+    results = run_probes(probes, loaded.model, loaded.tokenizer, ckpt.step,
+                         task.batch_size, failures=out.failures)[0]
     del loaded
     _inject_fault(ckpt.step)
     _check_fence(task)

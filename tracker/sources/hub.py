@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -10,8 +11,13 @@ import torch
 from tracker.errors import SourceError
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint
 from tracker.sources.completeness import folder_problem
-from tracker.sources.hf_cache import evict_revision, list_cached_refs, snapshot_folder
-from tracker.sources.integrity import weights_hash
+from tracker.sources.hf_cache import (
+    evict_revision,
+    list_cached_refs,
+    repo_folder,
+    snapshot_folder,
+)
+from tracker.sources.integrity import checkpoint_identity
 from tracker.sources.loading import load_model_and_tokenizer
 from tracker.sources.schedule import Checkpoint
 from tracker.sources.suites import RevisionScheme, checkpoints_from_revisions, scheme_for
@@ -113,13 +119,22 @@ class HubSeries(CheckpointSeries):
         if tokenizer is not None:
             self._tokenizer = tokenizer
         commit = self._list_refs().get(checkpoint.revision, "")
+        folder = self._snapshot(checkpoint.revision, commit)
         return LoadedCheckpoint(
             checkpoint=checkpoint,
             model=model,
             tokenizer=self._tokenizer,
-            weights_hash=weights_hash(model),
+            weights_hash=checkpoint_identity(model, folder, dtype),
             provenance={"repo": self.repo_id, "revision": checkpoint.revision, "commit": commit},
         )
+
+    def _snapshot(self, revision: str, commit: str) -> Path | None:
+        """Return the cache folder ``from_pretrained`` read the revision from (None if absent)."""
+        cache = self.cache_dir or _default_cache()
+        folder = snapshot_folder(cache, self.repo_id, revision)
+        if folder is None and commit:
+            folder = repo_folder(cache, self.repo_id) / "snapshots" / commit
+        return folder if folder is not None and folder.is_dir() else None
 
     def incomplete(self, checkpoint: Checkpoint) -> str | None:
         """Why an offline cache's revision is not complete (online revisions always are).

@@ -13,7 +13,7 @@ import torch
 from tracker.errors import SourceError
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint, parse_step
 from tracker.sources.completeness import folder_problem
-from tracker.sources.integrity import weights_hash
+from tracker.sources.integrity import checkpoint_identity
 from tracker.sources.loading import load_model_and_tokenizer
 from tracker.sources.schedule import Checkpoint
 
@@ -98,7 +98,7 @@ class LocalFolderSeries(CheckpointSeries):
             checkpoint=checkpoint,
             model=model,
             tokenizer=self._tokenizer,
-            weights_hash=weights_hash(model),
+            weights_hash=checkpoint_identity(model, path, dtype),
             provenance={"path": str(path)},
         )
 
