@@ -55,28 +55,34 @@ def _eigvals(matrices: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def block_products(ctx: ProbeContext, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Per-block cyclic products ``W_O[h] W_U[:, b] W_E[b] W_V[h]``, one (H, K, d, d) per layer.
+def block_products(ctx: ProbeContext, blocks: list[torch.Tensor]) -> torch.Tensor:
+    """Per-block cyclic products ``W_O[h] W_U[:, b] W_E[b] W_V[h]``, (L, H, K, d, d).
 
     Associated as ``W_O[h] (W_U[:, b] W_E[b]) W_V[h]``: the D x D Gram of each block is
     shared by every layer and head, so the vocabulary is read once per checkpoint, not once
-    per layer (2 L H d_head D V multiply-adds become D^2 V + L K H d_head D (D + d_head);
-    on a Pythia-70m shape about 6x fewer). Blocks are the outer loop so at most one Gram is
-    held at a time. The products accumulate in float32 (a third of float64's time on CPU; the
-    score moves by ~1e-7, tested against the float64 V x V definition) and are returned in
-    float64 for the eigenvalues.
+    per layer (2 L H d_head D V multiply-adds become D^2 V + K D^2 L H d_head + ...; on a
+    Pythia-70m shape about 6x fewer). Per block, the Gram meets every head's W_V in one
+    product (D x D by D x L H d_head) and the blocks' rows are gathered from the row-major
+    weights. Blocks are the outer loop so at most one Gram is held at a time. The products
+    accumulate in float32 (a third of float64's time on CPU; the score moves by ~1e-7, tested
+    against the float64 V x V definition) and are returned in float64 for the eigenvalues.
     """
     adapter = ctx.adapter
-    w_e, w_u = adapter.embed_matrix(), adapter.unembed_matrix()
-    per_layer: list[list[torch.Tensor]] = [[] for _ in range(adapter.n_layers)]
+    n_layers, n_heads, d_head = adapter.n_layers, adapter.n_heads, adapter.d_head
+    embed = adapter.embed_matrix()  # (V, D)
+    unembed_rows = adapter.unembed_matrix().T  # (V, D): rows, as the weight is stored
+    w_v = torch.cat([adapter.qkv_matrices(layer)[2] for layer in range(n_layers)]).float()
+    w_o = torch.cat([adapter.out_matrix(layer)[0] for layer in range(n_layers)]).float()
+    width = w_v.shape[1]
+    values = w_v.permute(1, 0, 2).reshape(width, -1)  # (D, L H d): every head's W_V side by side
+    prods = []
     for block in blocks:
-        block = block.to(w_e.device)
-        gram = w_u[:, block].float() @ w_e[block].float()  # (D, D)
-        for layer in range(adapter.n_layers):
-            w_v = adapter.qkv_matrices(layer)[2].float()  # (H, D, d)
-            w_o = adapter.out_matrix(layer)[0].float()  # (H, d, D)
-            per_layer[layer].append(torch.matmul(torch.matmul(w_o, gram), w_v))  # (H, d, d)
-    return [torch.stack(prods, dim=1).double() for prods in per_layer]
+        block = block.to(embed.device)
+        gram = unembed_rows[block].float().T @ embed[block].float()  # (D, D)
+        per_head = (gram @ values).view(width, -1, d_head).transpose(0, 1)  # (L H, D, d)
+        prods.append(torch.matmul(w_o, per_head))  # (L H, d, d)
+    stacked = torch.stack(prods, dim=1).double()  # (L H, K, d, d)
+    return stacked.view(n_layers, n_heads, len(blocks), d_head, d_head)
 
 
 @torch.no_grad()
@@ -95,14 +101,16 @@ def copying_eigen_scores(
     order = torch.from_numpy(np.random.default_rng(seed).permutation(vocab))
     parts = [p for p in torch.tensor_split(order, max(1, min(blocks, vocab))) if len(p)]
     n_parts = len(parts)
-    score = np.zeros((adapter.n_layers, adapter.n_heads))
-    se = np.full_like(score, np.nan)
-    for layer, prods in enumerate(block_products(ctx, parts)):  # (H, K, d, d) each
-        total = prods.sum(dim=1)
-        score[layer] = eigen_ratio(total).cpu().numpy()
-        if n_parts < 2:
-            continue
-        left_out = eigen_ratio(total.unsqueeze(0) - prods.transpose(0, 1))  # (K, H)
-        spread = ((left_out - left_out.mean(dim=0)) ** 2).sum(dim=0)
-        se[layer] = torch.sqrt(spread * (n_parts - 1) / n_parts).cpu().numpy()
+    prods = block_products(ctx, parts)  # (L, H, K, d, d)
+    total = prods.sum(dim=2)  # (L, H, d, d)
+    # One eigenvalue batch for the whole checkpoint: each head's total and, for the
+    # jackknife, the total less each block, (L, H, 1 + K, d, d).
+    matrices = torch.cat([total.unsqueeze(2), total.unsqueeze(2) - prods], dim=2)
+    ratios = eigen_ratio(matrices.flatten(0, 2)).view(matrices.shape[:3])
+    score = ratios[..., 0].cpu().numpy()
+    if n_parts < 2:
+        return score, np.full_like(score, np.nan)
+    left_out = ratios[..., 1:]
+    spread = ((left_out - left_out.mean(dim=-1, keepdim=True)) ** 2).sum(dim=-1)
+    se = torch.sqrt(spread * (n_parts - 1) / n_parts).cpu().numpy()
     return score, se

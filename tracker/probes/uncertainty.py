@@ -62,9 +62,19 @@ def bootstrap_se(values: np.ndarray, cfg: BootstrapConfig) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.shape[0] < 2 or cfg.n_bootstrap < 2:
         return np.full(values.shape[1:], np.nan)
-    idx = resample_indices(values.shape[0], cfg)
-    flat = values.reshape(values.shape[0], -1)
-    means = np.stack([_nanmean(flat[row]) for row in idx])  # (R, prod(rest))
+    n_items = values.shape[0]
+    idx = resample_indices(n_items, cfg)
+    flat = values.reshape(n_items, -1)
+    # How often each item is drawn in each resample, so every resample's NaN-ignoring mean is
+    # two matrix products (one Python-level mean per resample was ~0.15 s per checkpoint).
+    rows = np.arange(len(idx))[:, None] * n_items
+    counts = np.bincount((rows + idx).ravel(), minlength=len(idx) * n_items)
+    counts = counts.reshape(len(idx), n_items).astype(np.float64)
+    present = ~np.isnan(flat)
+    totals = counts @ np.where(present, flat, 0.0)
+    drawn = counts @ present.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(drawn > 0, totals / np.maximum(drawn, 1), np.nan)  # (R, prod(rest))
     return means.std(axis=0, ddof=1).reshape(values.shape[1:])
 
 
@@ -81,10 +91,3 @@ def bootstrap_stat_se(
     idx = resample_indices(n_items, cfg)
     draws = np.stack([np.asarray(stat(row), dtype=np.float64) for row in idx])
     return draws.std(axis=0, ddof=1)
-
-
-def _nanmean(rows: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        count = (~np.isnan(rows)).sum(axis=0)
-        total = np.nansum(rows, axis=0)
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
