@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from tests.support.planted_models import word_tokenizer
+from tracker.models.tokens import word_tokens
 from tracker.probes import ProbeContext
 from tracker.probes.prompts import (
     data_dir,
@@ -33,6 +34,9 @@ def test_render_is_piecewise_and_drops_multi_token_keys() -> None:
     assert word_token(tok, " Mary John") is None
     assert word_token(tok, "<|bos|>") is None  # special tokens are not words
     assert word_token(None, " Mary") is None
+    words = [" Mary", " Mary John", "<|bos|>", " Zoe", " John", " Mary"]
+    assert word_tokens(tok, words) == {w: word_token(tok, w) for w in words}
+    assert word_tokens(None, [" Mary"]) == {" Mary": None}
 
 
 def test_right_padding_leaves_last_logits_unchanged(tiny) -> None:  # type: ignore[no-untyped-def]

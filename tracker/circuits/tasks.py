@@ -41,7 +41,7 @@ import torch
 
 from tracker.circuits.attribution import Metric
 from tracker.datafiles import data_dir
-from tracker.models.tokens import word_token
+from tracker.models.tokens import word_tokens
 
 #: Name -> (final logits (B, V), answer mask (B, V), wrong mask (B, V)) -> per example (B,).
 TASK_METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -182,11 +182,19 @@ def load_task(task: str, tokenizer: Any, bos: int | None = None,
     answers: list[tuple[int, ...]] = []
     wrongs: list[tuple[int, ...]] = []
     dropped = 0
-    for ex in body["examples"]:
-        c = prefix + tokenizer.encode(ex["clean"], add_special_tokens=False)
-        r = prefix + tokenizer.encode(ex["corrupted"], add_special_tokens=False)
-        ans = [word_token(tokenizer, w) for w in ex["answers"]]
-        wrong = [word_token(tokenizer, w) for w in ex.get("wrongs", [])]
+    examples = body["examples"]
+    # Prompts in two batches and each distinct answer word once (a task file's thousands of
+    # one-at-a-time encodes were most of the circuit probe's time on a small model).
+    texts = tokenizer([ex[key] for key in ("clean", "corrupted") for ex in examples],
+                      add_special_tokens=False)["input_ids"]
+    cleans, corrupts = texts[: len(examples)], texts[len(examples):]
+    ids = word_tokens(tokenizer, (w for ex in examples
+                                  for w in [*ex["answers"], *ex.get("wrongs", [])]))
+    for ex, clean_ids, corrupt_ids in zip(examples, cleans, corrupts, strict=True):
+        c = prefix + list(clean_ids)
+        r = prefix + list(corrupt_ids)
+        ans = [ids[w] for w in ex["answers"]]
+        wrong = [ids[w] for w in ex.get("wrongs", [])]
         if len(c) != len(r) or None in ans or None in wrong or not ans:
             dropped += 1
             continue
