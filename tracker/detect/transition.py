@@ -151,21 +151,44 @@ def _whiten(a: np.ndarray, rho: float) -> np.ndarray:
     return out
 
 
-def _fit(y: np.ndarray, bases: list[np.ndarray], phi: np.ndarray,
-         rho: float) -> tuple[float, float, int, int, float]:
+Prepared = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _prepare(bases: list[np.ndarray], phi: np.ndarray, rho: float) -> Prepared:
+    """Per null basis, what :func:`_fit` needs that does not depend on the series.
+
+    (orthonormal whitened basis, whitened logistic columns with the basis projected out,
+    their squared norms). The null draws fit thousands of series on one basis set at
+    ``rho = 0``, so preparing it once gives the same numbers without the repeated QRs.
+    """
+    pw = _whiten(phi, rho)
+    out = []
+    for basis in bases:
+        q = _orthonormal(_whiten(basis.T, rho).T)
+        pc = pw - (pw @ q) @ q.T
+        out.append((q, pc, np.maximum(np.einsum("ij,ij->i", pc, pc), 1e-15)))
+    return out
+
+
+def _fit(y: np.ndarray, bases: list[np.ndarray], phi: np.ndarray, rho: float,
+         prepared: Prepared | None = None) -> tuple[float, float, int, int, float]:
     """Best null and alternative on the whitened series.
+
+    Args:
+        y: The series.
+        bases: Null design matrices (n x k each).
+        phi: Logistic columns (cells x n).
+        rho: AR(1) coefficient the series and designs are whitened with.
+        prepared: ``_prepare(bases, phi, rho)``, when the caller reuses it across series.
 
     Returns:
         (SSE of the null, SSE of the alternative, basis index, cell index, step coefficient).
     """
-    yw, pw = _whiten(y, rho), _whiten(phi, rho)
+    yw = _whiten(y, rho)
     best0, best1, bi, ci, coef = np.inf, np.inf, 0, 0, 0.0
-    for b, basis in enumerate(bases):
-        q = _orthonormal(_whiten(basis.T, rho).T)
+    for b, (q, pc, var) in enumerate(prepared or _prepare(bases, phi, rho)):
         r = yw - q @ (q.T @ yw)
         sse0 = float(r @ r)
-        pc = pw - (pw @ q) @ q.T
-        var = np.maximum(np.einsum("ij,ij->i", pc, pc), 1e-15)
         proj = pc @ r
         gain = proj * proj / var
         k = int(np.argmax(gain))
@@ -176,9 +199,12 @@ def _fit(y: np.ndarray, bases: list[np.ndarray], phi: np.ndarray,
 
 
 def _rho(y: np.ndarray, bases: list[np.ndarray], phi: np.ndarray, cfg: TransitionConfig,
-         ) -> float:
-    """AR(1) coefficient of the best alternative's (unwhitened) residuals."""
-    _, _, bi, ci, _ = _fit(y, bases, phi, 0.0)
+         prepared: Prepared | None = None) -> float:
+    """AR(1) coefficient of the best alternative's (unwhitened) residuals.
+
+    ``prepared`` is ``_prepare(bases, phi, 0.0)`` where the caller reuses it.
+    """
+    _, _, bi, ci, _ = _fit(y, bases, phi, 0.0, prepared)
     design = np.column_stack([bases[bi], phi[ci]])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     e = y - design @ coef
@@ -238,13 +264,14 @@ def _null_draws(key: str, x_bytes: bytes, logt_bytes: bytes, null: str, rho_bin:
     n = len(x)
     out = np.empty(cfg.n_null)
     estimated = np.empty(cfg.n_null)
+    at_zero = _prepare(bases, phi, 0.0)
     for i in range(cfg.n_null):
         e = rng.standard_normal(n)
         z = np.empty(n)
         z[0] = e[0] / np.sqrt(1.0 - rho_bin * rho_bin)
         for t in range(1, n):
             z[t] = rho_bin * z[t - 1] + e[t]
-        estimated[i] = _rho(z, bases, phi, cfg)
+        estimated[i] = _rho(z, bases, phi, cfg, at_zero)
         out[i] = _statistic(z, bases, phi, estimated[i], 0.0)[0]
     return np.sort(out), float(estimated.mean())
 
