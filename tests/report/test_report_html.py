@@ -170,3 +170,25 @@ def test_cluster_blocks_render_in_headless_chromium(tmp_path):
     assert 'data-report-ready="ok"' in root, root
     # The chosen metric's curve, the across-series figure and the series' heatmaps.
     assert len(re.findall(r"<img ", html)) == 3 and 'data-images-loaded="3"' in root
+
+
+def test_figures_rendered_in_worker_processes_give_the_same_page(tmp_path):
+    """workers=2: every placeholder is filled, in place, with a PNG of the same figure."""
+    from tracker.report import render_report
+
+    store = planted_store(tmp_path / "s.h5", "EleutherAI/pythia-70m", midpoint=4000)
+    store_events({store: planted_events("EleutherAI/pythia-70m", 4000)})
+    inline = render_report([store], ["induction_score"], title="t")
+    pooled = render_report([store], ["induction_score"], title="t", workers=2)
+    assert "@@tracker-figure" not in pooled
+
+    def figures(page: str) -> list[str]:
+        return re.findall(r'<figure id="([^"]+)"', page)
+
+    def without_pngs(page: str) -> str:
+        return re.sub(r"base64,[^\"]+|generated [^·]+", "", page)
+
+    assert figures(pooled) == figures(inline) and len(figures(inline)) >= 3
+    assert without_pngs(pooled) == without_pngs(inline)
+    for data in re.findall(r"base64,([^\"]+)", pooled):
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"

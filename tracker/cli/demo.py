@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     Each model is trained, swept and added to the report before the next one trains, so the
     first report is readable minutes after starting and is rewritten as each model lands.
     """
+    from tracker.cli.report import default_workers
     from tracker.events import detect_stores
     from tracker.labels import format_tokens, short_series
     from tracker.organisms.api import suite_info
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"[{k}/{len(order)}] detecting events, writing the report")
         _, table = detect_stores(stores)
         page = write_report([str(s) for s in stores], out / "report",
-                            title=f"tracker demo: organism suite {args.suite!r}")
+                            title=f"tracker demo: organism suite {args.suite!r}",
+                            workers=default_workers())
         print(f"      report with {k} of {len(order)} models at "
               f"{time.perf_counter() - started:.0f}s: {page.resolve()}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from tracker.errors import TrackerError
@@ -22,6 +23,8 @@ def register(sub: Any) -> None:
     report.add_argument("stores", nargs="+", metavar="STORE", help="series store(s) (.h5)")
     _common(report)
     report.add_argument("--title", help="page title (default: the series names)")
+    report.add_argument("--workers", type=int, default=default_workers(),
+                        help="processes rendering the figures (default: CPU cores, at most 4)")
     report.set_defaults(func=run_report)
 
 
@@ -36,6 +39,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _check_panels(args: argparse.Namespace) -> None:
     if args.panels < 1:
         raise TrackerError(f"--panels {args.panels}: must be at least 1")
+
+
+def default_workers() -> int:
+    """Figure-rendering processes for a report: the CPU cores, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def run_plot(args: argparse.Namespace) -> int:
@@ -57,5 +65,5 @@ def run_report(args: argparse.Namespace) -> int:
 
     _check_panels(args)
     print(write_report(args.stores, args.out, args.metric, n_panels=args.panels,
-                       title=args.title))
+                       title=args.title, workers=args.workers))
     return 0

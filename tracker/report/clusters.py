@@ -39,7 +39,7 @@ from tracker.report.plots import (
 from tracker.store import SeriesStore
 from tracker.views.clusters import PROBE, ClusterSeries, cluster_series, has_clusters
 from tracker.views.heatmap import HEATMAP_CMAP
-from tracker.views.mpl import new_figure, style
+from tracker.views.mpl import new_figure, plain_formatter, style
 
 NOT_MEASURED = "#e5e7eb"
 RATIO_COLOUR = "#7c3aed"
@@ -187,11 +187,11 @@ ACROSS = (
 
 def _log_y(ax: Any) -> None:
     """Log y axis labelled at 1-2-5 steps in plain numbers (radii span one or two decades)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+    from matplotlib.ticker import LogLocator, NullLocator
 
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(plain_formatter())
     ax.yaxis.set_minor_locator(NullLocator())
 
 

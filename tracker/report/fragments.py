@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from html import escape
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from tracker.labels import format_tokens
 from tracker.report.figures import Plot
-from tracker.views.mpl import figure_png
+from tracker.report.rendering import embed_png
 
 
 def table_html(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
@@ -37,7 +36,7 @@ def figure_html(plot: Plot) -> str:
     # Shown at 100 CSS px per figure inch whatever the PNG's resolution, so text is the
     # same size in every figure; wide figures shrink to the column.
     width = round(float(plot.figure.get_size_inches()[0]) * 100)
-    data = base64.b64encode(figure_png(plot.figure)).decode("ascii")
+    data = embed_png(plot.figure)
     plot.figure.clear()  # the PNG is all the page keeps; free the figure now
     return (f'<figure id="{escape(plot.name)}" style="max-width:{width + 26}px">'
             f"<figcaption><b>{escape(plot.title)}</b> {escape(plot.caption)}</figcaption>"

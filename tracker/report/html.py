@@ -31,6 +31,7 @@ from tracker.report.fragments import table_html as _table
 from tracker.report.fragments import when as _when
 from tracker.report.llc_section import llc_overview, llc_section
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
+from tracker.report.rendering import figure_pool
 from tracker.store import SeriesStore
 from tracker.views.metrics import aggregate_names, readings_from_store, step_aggregates
 
@@ -204,7 +205,7 @@ def _provenance(store: SeriesStore) -> str:
 
 def render_report(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str] | None = None,
                   events: pd.DataFrame | None = None, n_panels: int = 8,
-                  title: str | None = None) -> str:
+                  title: str | None = None, workers: int = 1) -> str:
     """Build the report page for some stores and return its HTML.
 
     Args:
@@ -213,10 +214,19 @@ def render_report(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str
         events: Events to show; default: read from the stores.
         n_panels: Checkpoints per small-multiples heatmap.
         title: Page title (default: the series names).
+        workers: Processes rendering figures (1: in this process; see
+            :mod:`tracker.report.rendering`).
 
     Raises:
         TrackerError: For unreadable stores or unknown metrics.
     """
+    with figure_pool(workers) as pool:
+        page = _render(paths, metrics, events, n_panels, title)
+        return pool.fill(page) if pool is not None else page
+
+
+def _render(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str] | None,
+            events: pd.DataFrame | None, n_panels: int, title: str | None) -> str:
     stores = open_stores(paths)
     if events is None:
         events = read_events_for((s.path, s.series_id) for s in stores)
@@ -264,7 +274,7 @@ declaration.</footer><script>{PAGE_SCRIPT}</script></body></html>
 
 def write_report(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str],
                  metrics: Sequence[str] | None = None, events: pd.DataFrame | None = None,
-                 n_panels: int = 8, title: str | None = None) -> Path:
+                 n_panels: int = 8, title: str | None = None, workers: int = 1) -> Path:
     """Write ``out_dir/index.html`` for some stores and return its path.
 
     Args:
@@ -274,8 +284,9 @@ def write_report(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.Path
         events: Events to show; default: read from the stores.
         n_panels: Checkpoints per small-multiples heatmap.
         title: Page title.
+        workers: Processes rendering figures (1: in this process).
     """
-    page = render_report(paths, metrics, events, n_panels, title)
+    page = render_report(paths, metrics, events, n_panels, title, workers)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / "index.html"

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from tracker.errors import TrackerError
-from tracker.labels import HeadId, format_tokens, order_series, short_series
+from tracker.labels import HeadId, order_series, short_series
 from tracker.store import Metric, SeriesStore
 from tracker.views.metrics import best_over_units, count_past_threshold
-from tracker.views.mpl import new_figure, style
+from tracker.views.mpl import new_figure, style, token_formatter
 
 SINGLE_COLOURS = ("#2563eb", "#dc2626", "#059669")
 
@@ -112,7 +112,7 @@ class LogTokenAxis:
 
     def finish(self, ax: Any, label: str = "tokens seen") -> None:
         """Set the log scale, token tick labels and the init band."""
-        from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+        from matplotlib.ticker import LogLocator, NullLocator
 
         ax.set_xscale("log")
         # Short runs span a decade or two: label 1-2-5 steps so the axis keeps a few numbers.
@@ -120,8 +120,7 @@ class LogTokenAxis:
         ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
         seam = (self.init_x * self.first) ** 0.5 if self.has_init and self.drew_init else 0.0
         # Decade ticks inside the init band would sit under the "init" label: leave them bare.
-        ax.xaxis.set_major_formatter(
-            FuncFormatter(lambda v, _: format_tokens(v) if v > seam else ""))
+        ax.xaxis.set_major_formatter(token_formatter(seam))
         # Decade ticks and grid read fine; minor log ticks triple the drawing time.
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel(label)

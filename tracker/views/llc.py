@@ -19,7 +19,7 @@ import pandas as pd
 
 from tracker.labels import format_tokens, short_series
 from tracker.store import SeriesStore
-from tracker.views.mpl import new_figure, style
+from tracker.views.mpl import new_figure, style, token_formatter
 
 #: Name of the LLC probe in a store.
 PROBE = "llc"
@@ -167,12 +167,6 @@ def llc_figure(view: LLCSeries) -> Any:
             bottom.text(0.5, 0.5, "no other events (run tracker detect)", ha="center",
                         va="center", transform=bottom.transAxes, fontsize=7.5, color="#6b7280")
         bottom.set_xscale("log")
-        bottom.xaxis.set_major_formatter(_token_formatter())
+        bottom.xaxis.set_major_formatter(token_formatter())
         bottom.set_xlabel("tokens seen")
     return fig
-
-
-def _token_formatter() -> Any:
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda v, _: format_tokens(v))

@@ -11,12 +11,14 @@ import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tracker.errors import TrackerError
+from tracker.labels import format_tokens
 
 #: House style: quiet axes, light grid, left-aligned titles; applied per figure.
 STYLE: dict[str, Any] = {
@@ -81,6 +83,32 @@ def figure_png(fig: Any, dpi: int = 150) -> bytes:
     with style():
         fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def _token_tick(value: float, _position: Any, seam: float) -> str:
+    return format_tokens(value) if value > seam else ""
+
+
+def _plain_tick(value: float, _position: Any) -> str:
+    return f"{value:g}"
+
+
+def token_formatter(seam: float = 0.0) -> Any:
+    """Tick labels in tokens (``1.2M``), blank at or below ``seam`` (an init band's edge).
+
+    Module-level callables rather than lambdas, so figures pickle (the report renders them
+    in worker processes).
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(partial(_token_tick, seam=seam))
+
+
+def plain_formatter() -> Any:
+    """Tick labels in ``%g`` form (picklable, as :func:`token_formatter`)."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(_plain_tick)
 
 
 def figure_rgb(fig: Any, dpi: int = 110) -> np.ndarray:
