@@ -4,8 +4,9 @@ Side by side in one run, on the same checkpoints and probes (induction family, s
 attention sinks, copying), each mode in its own process so peak memory is its own:
 
   - ``tracker``: ``tracker.runner.sweep`` into a fresh store (per-checkpoint wall time);
-  - ``stages``: the same work stage by stage (list revisions, load, weight hash, forward, probe
-    math per probe, shard write), to say where the time goes;
+  - ``tracker_lean_malloc``: the same with glibc's mmap threshold fixed (Linux, CPU);
+  - ``stages``: the same work stage by stage (list revisions, load, weight identity, forward,
+    probe math per probe, shard write), to say where the time goes;
   - ``transformer_lens``: per checkpoint, load into TransformerLens and one ``run_with_cache``
     per probe (``bench_baselines.py``); its scores are checked against tracker's (1e-3);
   - ``floor``: loading the weights alone plus one forward over the probes' inputs.
@@ -14,6 +15,9 @@ Series: a Pythia-70m-shaped GPT-NeoX with random weights per step in a hub-layou
 the largest model of the organism suite over its last checkpoints when the suite is trained.
 Then detection (10,000 series of 154 points) and a timeline query over a 154-checkpoint store.
 The first checkpoint of each mode is a warm-up (imports, caches) and is left out of the means.
+Peak memory is the process's high-water mark above its RSS once its libraries are imported
+(torch, transformers, TransformerLens for its mode), against the target 1.5 x the weights plus
+the activations the probes read (every layer's patterns and residual streams).
 
 Prints a table and writes JSON (``--json``). ``--device cuda --dtype bfloat16`` runs on a GPU.
 
@@ -39,7 +43,8 @@ from bench_baselines import PYTHIA_70M, TINY, floor, pythia_shaped_cache, transf
 from tracker.probes import ProbeContext, make_probes
 from tracker.probes.inputs import RepeatedTokens, repeated_tokens
 from tracker.sources import CheckpointSeries, HubSeries
-from tracker.sources.integrity import weights_hash
+from tracker.sources.hf_cache import snapshot_folder
+from tracker.sources.integrity import checkpoint_identity
 from tracker.sources.loading import parse_dtype
 
 PROBES = ["induction", "successor_heads", "attention_sinks", "copying"]
@@ -52,6 +57,21 @@ TOLERANCE = 1e-3
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
+
+
+def _libraries_loaded(with_transformer_lens: bool = False) -> int:
+    """Import the libraries a mode uses, then return the RSS: the base its peak is read from.
+
+    Every mode imports transformers (and the TransformerLens mode TransformerLens); their code
+    and tables (~150 MB for transformers) are not memory of the work being measured.
+    """
+    import transformers
+    import transformers.models.gpt_neox.modeling_gpt_neox  # noqa: F401 - the model class
+
+    del transformers
+    if with_transformer_lens:
+        import transformer_lens.model_bridge  # noqa: F401
+    return _rss()
 
 
 def _peak_since(base: int, device: str) -> int:
@@ -78,7 +98,7 @@ def _run_tracker(spec: dict[str, Any]) -> dict[str, Any]:
 
     series, device = _series(spec), spec["device"]
     dtype = parse_dtype(spec["dtype"])
-    base = _rss()
+    base = _libraries_loaded()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.h5"
         marks = [time.perf_counter()]
@@ -92,6 +112,19 @@ def _run_tracker(spec: dict[str, Any]) -> dict[str, Any]:
             + [("attention_sinks", "sink_score"), ("copying", "copying_eigen")])}
     return {"seconds": list(np.diff(marks)), "total": total, "peak": _peak_since(base, device),
             "scores": {k: np.asarray(v).tolist() for k, v in scores.items()}}
+
+
+def _run_tracker_lean(spec: dict[str, Any]) -> dict[str, Any]:
+    """``tracker`` with glibc's mmap threshold fixed at 4 MB (``MALLOC_MMAP_THRESHOLD_``).
+
+    glibc raises its threshold as large blocks are freed, so a sweep's per-layer tensors come
+    from a heap that fragments and creeps up checkpoint by checkpoint; a fixed threshold maps
+    and unmaps them instead (less memory, more page faults).
+    """
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
+    return _run_tracker(spec)
 
 
 def _run_stages(spec: dict[str, Any]) -> dict[str, Any]:
@@ -109,11 +142,12 @@ def _run_stages(spec: dict[str, Any]) -> dict[str, Any]:
             row["list revisions"] = time.perf_counter() - start
             start = time.perf_counter()
             loaded = series.load(ckpt, device=device, dtype=dtype)
-            row["load + hash"] = time.perf_counter() - start
+            row["load + identity"] = time.perf_counter() - start
             start = time.perf_counter()
-            weights_hash(loaded.model)
-            row["weight hash"] = time.perf_counter() - start
-            row["load"] = row.pop("load + hash") - row["weight hash"]
+            checkpoint_identity(loaded.model, snapshot_folder(spec["cache"], spec["repo"],
+                                                              ckpt.revision), dtype)
+            row["weight identity"] = time.perf_counter() - start
+            row["load"] = row.pop("load + identity") - row["weight identity"]
             start = time.perf_counter()
             results, ctx = run_probes(make_probes(PROBES), loaded.model, loaded.tokenizer, step)
             probes_total = time.perf_counter() - start
@@ -130,15 +164,26 @@ def _run_stages(spec: dict[str, Any]) -> dict[str, Any]:
             row["shard write"] = time.perf_counter() - start
             rows.append(row)
             weights = sum(p.numel() * p.element_size() for p in loaded.model.parameters())
+            needed = _needed_activations(ctx, make_probes(["induction"])[0])
             del loaded, ctx, results
-    return {"rows": rows, "weights_bytes": weights}
+    return {"rows": rows, "weights_bytes": weights, "needed_bytes": needed}
+
+
+def _needed_activations(ctx: Any, probe: Any) -> int:
+    """Bytes of what the probes read of the shared pass: every layer's patterns and streams."""
+    batch, seq = repeated_tokens(ctx, probe.config).tokens.shape
+    adapter = ctx.adapter
+    per = torch.finfo(adapter.dtype).bits // 8
+    patterns = adapter.n_layers * batch * adapter.n_heads * seq * seq
+    streams = (adapter.n_layers + 1) * batch * seq * adapter.d_model
+    return (patterns + streams) * per
 
 
 def _run_tl(spec: dict[str, Any]) -> dict[str, Any]:
     series, device = _series(spec), spec["device"]
     dtype = parse_dtype(spec["dtype"])
     rep = _inputs(series, spec["steps"][0], device, dtype)
-    base = _rss()
+    base = _libraries_loaded(with_transformer_lens=True)
     out = transformer_lens_loop(series, spec["steps"], rep, device, dtype)
     out["peak"] = _peak_since(base, device)
     out["scores"] = {k: np.asarray(v).tolist() for k, v in out["scores"].items()}
@@ -149,14 +194,14 @@ def _run_floor(spec: dict[str, Any]) -> dict[str, Any]:
     series, device = _series(spec), spec["device"]
     dtype = parse_dtype(spec["dtype"])
     tokens = _inputs(series, spec["steps"][0], device, dtype).tokens
-    base = _rss()
+    base = _libraries_loaded()
     out = floor(series, spec["steps"], tokens, device, dtype)
     out["peak"] = _peak_since(base, device)
     return out
 
 
-MODES = {"tracker": _run_tracker, "stages": _run_stages, "transformer_lens": _run_tl,
-         "floor": _run_floor}
+MODES = {"tracker": _run_tracker, "tracker_lean_malloc": _run_tracker_lean,
+         "stages": _run_stages, "transformer_lens": _run_tl, "floor": _run_floor}
 
 
 def _in_process(mode: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +218,8 @@ def _warm_mean(seconds: list[float]) -> float:
 def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, Any]:
     """All modes on one series; per-checkpoint means, ratios, stages, peaks, agreement."""
     modes = ["tracker", "stages", "floor"] + (["transformer_lens"] if with_tl else [])
+    if sys.platform.startswith("linux") and spec["device"] == "cpu":
+        modes.insert(1, "tracker_lean_malloc")
     raw = {}
     for mode in modes:
         raw[mode] = _in_process(mode, spec)
@@ -187,6 +234,8 @@ def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, An
     warm = rows[1:] if len(rows) > 1 else rows
     out["stages"] = {key: float(np.mean([r[key] for r in warm])) for key in rows[0]}
     out["weights_gb"] = raw["stages"]["weights_bytes"] / 1e9
+    out["needed_activations_gb"] = raw["stages"]["needed_bytes"] / 1e9
+    out["peak_target_gb"] = 1.5 * out["weights_gb"] + out["needed_activations_gb"]
     out["peak_gb"] = {m: raw[m]["peak"] / 1e9 for m in modes if "peak" in raw[m]}
     if with_tl:
         out["tl_over_tracker"] = per["transformer_lens"] / per["tracker"]
@@ -254,7 +303,9 @@ def _table(result: dict[str, Any]) -> str:
     lines.append(f"  {'mode':<20}{'s / ckpt':>10}{'peak GB':>10}")
     for mode, seconds in per.items():
         lines.append(f"  {mode:<20}{seconds:>10.2f}{result['peak_gb'].get(mode, 0):>10.2f}")
-    lines.append(f"  tracker / floor {result['tracker_over_floor']:.2f}")
+    lines.append(f"  tracker / floor {result['tracker_over_floor']:.2f}; peak target "
+                 f"{result['peak_target_gb']:.2f} GB (1.5 x weights + "
+                 f"{result['needed_activations_gb']:.2f} GB of patterns and streams read)")
     if "tl_over_tracker" in result:
         agree = result["agreement"]
         lines.append(f"  transformer_lens / tracker {result['tl_over_tracker']:.2f}; scores "

@@ -30,7 +30,9 @@ def test_table_reports_ratios_agreement_and_stages(bench) -> None:
               "seconds_per_checkpoint": {"tracker": 2.0, "floor": 1.0, "transformer_lens": 8.0},
               "peak_gb": {"tracker": 0.2}, "tracker_over_floor": 2.0, "tl_over_tracker": 4.0,
               "agreement": {"ok": True, "max_abs_diff": {"induction_score": 1e-6}},
-              "stages": {"load": 0.5, "forward": 1.0}}
+              "stages": {"load": 0.5, "forward": 1.0}, "peak_target_gb": 0.3,
+              "needed_activations_gb": 0.15}
     text = bench._table(result)
     assert "tracker / floor 2.00" in text and "transformer_lens / tracker 4.00" in text
     assert "agree within 0.001: True" in text and "forward" in text
+    assert "peak target 0.30 GB" in text and "0.15 GB of patterns and streams" in text
