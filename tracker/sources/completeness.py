@@ -79,6 +79,24 @@ def is_corrupt(problem: str | None) -> bool:
     return problem is not None and " is corrupt " in problem
 
 
+def index_shards(folder: str | os.PathLike[str]) -> list[Path] | None:
+    """Return the shard files a sharded checkpoint's index names (None when it has no index).
+
+    Raises:
+        ValueError: Naming the index file, when it is unreadable.
+    """
+    root = Path(folder)
+    for name in INDEX_FILES:
+        index = root / name
+        if index.exists():
+            try:
+                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            except (OSError, ValueError, KeyError, AttributeError) as exc:
+                raise ValueError(f"{name} is corrupt (unreadable index: {exc})") from exc
+            return [root / shard for shard in shards]
+    return None
+
+
 def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     """Return why a ``save_pretrained`` folder is not a complete checkpoint (None when it is).
 
@@ -94,18 +112,16 @@ def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     partial = sorted(p.name for p in root.iterdir() if p.name.endswith(PARTIAL_SUFFIXES))
     if partial:
         return f"{partial[0]} is still being written"
-    for name in INDEX_FILES:
-        index = root / name
-        if index.exists():
-            try:
-                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            except (OSError, ValueError, KeyError, AttributeError) as exc:
-                return f"{name} is corrupt (unreadable index: {exc})"
-            for shard in shards:
-                problem = weights_file_problem(root / shard)
-                if problem:
-                    return problem
-            return None
+    try:
+        shards = index_shards(root)
+    except ValueError as exc:
+        return str(exc)
+    if shards is not None:
+        for shard in shards:
+            problem = weights_file_problem(shard)
+            if problem:
+                return problem
+        return None
     present = [root / name for name in WEIGHT_FILES if (root / name).is_symlink()
                or (root / name).exists()]
     if not present:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tracker.sources.completeness import INDEX_FILES, WEIGHT_FILES
+from tracker.sources.completeness import WEIGHT_FILES, index_shards
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 24
@@ -61,13 +61,15 @@ def _content_digest(model: torch.nn.Module, digest: Any) -> str:
 
 
 def weight_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """Return the weight files ``from_pretrained`` reads from a checkpoint folder (or [])."""
+    """Return the weight files ``from_pretrained`` reads from a checkpoint folder (or []).
+
+    Raises:
+        ValueError: When a sharded checkpoint's index is unreadable.
+    """
     root = Path(folder)
-    for name in INDEX_FILES:
-        index = root / name
-        if index.exists():
-            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            return [root / shard for shard in shards]
+    shards = index_shards(root)
+    if shards is not None:
+        return shards
     for name in WEIGHT_FILES:
         if (root / name).exists():
             return [root / name]
@@ -92,7 +94,10 @@ def files_hash(folder: str | os.PathLike[str], dtype: torch.dtype) -> str | None
 
     None when the folder has no weight file ``from_pretrained`` would read.
     """
-    files = weight_files(folder)
+    try:
+        files = weight_files(folder)
+    except ValueError:  # an unreadable index: loading has failed already, or will say why
+        return None
     if not files:
         return None
     listing = {"dtype": str(dtype), "files": {f.name: file_sha256(f) for f in files}}
