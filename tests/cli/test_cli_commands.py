@@ -2,11 +2,12 @@
 
 import importlib
 
+import pandas as pd
 import pytest
 
 from tests.support.detection_stores import planted_store
 from tracker.cli.main import COMMAND_MODULES, build_parser, main
-from tracker.events import detect_stores, read_events
+from tracker.events import detect_stores, events_meta, read_events
 from tracker.labels import format_tokens
 from tracker.runner.watch import IDLE_TIMEOUT, POLL_SECONDS
 
@@ -58,3 +59,17 @@ def test_detect_command_and_detect_stores_agree(tmp_path, capsys):
     # Tokens in the one short form (labels.format_tokens), heads as L1H2.
     onset_b = first.loc["org/b", "onset_tokens"]
     assert f"onset {format_tokens(onset_b):>8} tokens  L1H2" in out
+
+
+def test_detect_stores_reuses_known_events_without_detecting_again(tmp_path):
+    a = planted_store(tmp_path / "a.h5", "org/a", 2000, seed=1)
+    b = planted_store(tmp_path / "b.h5", "org/b", 500, seed=2, handover=False)
+    first, _ = detect_stores([a])
+    written = events_meta(a)["written_at"]
+    both, table = detect_stores([a, b], known=first)
+    assert events_meta(a)["written_at"] == written  # a was not detected again
+    assert both[0] is first[0]
+    assert len(read_events(b)) == len(both[1].frame) > 0
+    _, fresh = detect_stores([a, b])
+    assert events_meta(a)["written_at"] > written
+    pd.testing.assert_frame_equal(table, fresh)

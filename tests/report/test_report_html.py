@@ -178,7 +178,10 @@ def test_figures_rendered_in_worker_processes_give_the_same_page(tmp_path):
 
     store = planted_store(tmp_path / "s.h5", "EleutherAI/pythia-70m", midpoint=4000)
     store_events({store: planted_events("EleutherAI/pythia-70m", 4000)})
+    from tracker.report.sections import SECTIONS
+
     inline = render_report([store], ["induction_score"], title="t")
+    SECTIONS.clear()  # or the series' section would be the inline one, reused
     pooled = render_report([store], ["induction_score"], title="t", workers=2)
     assert "@@tracker-figure" not in pooled
 
@@ -192,3 +195,32 @@ def test_figures_rendered_in_worker_processes_give_the_same_page(tmp_path):
     assert without_pngs(pooled) == without_pngs(inline)
     for data in re.findall(r"base64,([^\"]+)", pooled):
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_rewrite_draws_again_only_the_series_that_changed(tmp_path, monkeypatch):
+    """The demo's rewrites: an unchanged series' section is reused, a changed one redrawn."""
+    from tracker.events import write_events
+    from tracker.report import html, render_report
+
+    small = planted_store(tmp_path / "small.h5", "EleutherAI/pythia-70m", midpoint=4000)
+    big = planted_store(tmp_path / "big.h5", "EleutherAI/pythia-410m", midpoint=500)
+    store_events({small: planted_events("EleutherAI/pythia-70m", 4000)})
+    drawn: list[str] = []
+    series_plots = html.series_plots
+
+    def counted(store, *args):
+        drawn.append(store.series_id)
+        return series_plots(store, *args)
+
+    monkeypatch.setattr(html, "series_plots", counted)
+    first = render_report([small], title="t", workers=2)
+    second = render_report([small, big], title="t")
+    assert drawn == ["EleutherAI/pythia-70m", "EleutherAI/pythia-410m"]
+    section = re.search(r"<section id='EleutherAI-pythia-70m'>.*?</section>", first, re.S)
+    assert section and section.group(0) in second  # the very same bytes, PNGs included
+    store_events({big: planted_events("EleutherAI/pythia-410m", 500)})
+    third = render_report([small, big], title="t", workers=2)
+    assert drawn[2:] == ["EleutherAI/pythia-410m"] and "@@tracker-figure" not in third
+    write_events(small, [], {})  # the small store's events change: its section is redrawn
+    render_report([small, big], title="t")
+    assert drawn[3:] == ["EleutherAI/pythia-70m"]

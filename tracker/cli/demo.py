@@ -46,26 +46,36 @@ def run(args: argparse.Namespace) -> int:
     print(f"organism suite {args.suite!r}: {len(order)} models, smallest first; the report is "
           f"rewritten as each one is trained and swept")
     stores: list[Path] = []
+    found: list[Any] = []  # events of the stores detected so far
+    changed: set[Path] = set()  # stores written to since their events were found
     table: Any = None
     page = out / "report"
 
     def write(k: int) -> None:
-        nonlocal table, page
+        nonlocal found, table, page
         print(f"[{k}/{len(order)}] detecting events, writing the report")
-        _, table = detect_stores(stores)
+        clock = time.perf_counter()
+        found, table = detect_stores(stores, known=[f for f in found if f.path not in changed])
+        changed.clear()
+        detected = time.perf_counter()
         page = write_report([str(s) for s in stores], out / "report",
                             title=f"tracker demo: organism suite {args.suite!r}",
                             workers=default_workers())
         print(f"      report with {k} of {len(order)} models at "
-              f"{time.perf_counter() - started:.0f}s: {page.resolve()}")
+              f"{time.perf_counter() - started:.0f}s (detection {detected - clock:.0f}s, "
+              f"report {time.perf_counter() - detected:.0f}s): {page.resolve()}")
 
     for k, model in enumerate(order, 1):
         stores.append(_model_store(args, model.repo_id, out))
+        changed.add(stores[-1])
         write(k)
         if k == 1 and args.probes is None:
             # The LLC (#21) costs seconds per checkpoint: the smallest model only, and after
             # its first report so that report comes sooner; the next rewrite shows it.
+            clock = time.perf_counter()
             _llc(args, model.repo_id, stores[0])
+            changed.add(stores[0])
+            print(f"      {model.repo_id}: LLC swept in {time.perf_counter() - clock:.0f}s")
             if len(order) == 1:
                 write(k)
     if table is not None and not table.empty:
@@ -99,7 +109,9 @@ def _model_store(args: argparse.Namespace, repo_id: str, out: Path) -> Path:
 
     progress = not args.no_progress
     print(f"      {repo_id}: training or reusing")
+    clock = time.perf_counter()
     suite = train_suite(args.suite, args.root, progress=progress, only=[repo_id])
+    trained = time.perf_counter()
     model = next(m for m in suite.models if m.repo_id == repo_id)
     speed = f", {model.tokens_per_second:,.0f} tokens/s" if model.tokens_per_second else ""
     print(f"      {model.repo_id}: {model.n_layers}L d{model.d_model} H{model.n_heads}, "
@@ -108,6 +120,8 @@ def _model_store(args: argparse.Namespace, repo_id: str, out: Path) -> Path:
     probes = build_probes(args.probes, [], str(text) if text.exists() else None)
     store = out / "stores" / f"{short_series(model.repo_id)}.h5"
     report = sweep(model.open(), store, probes, steps=args.steps, progress=progress)
-    print(f"      {model.repo_id}: swept with {len(probes)} probes, {len(report.computed)} "
-          f"results computed, {len(report.skipped_steps)} steps reused -> {store}")
+    print(f"      {model.repo_id}: trained or reused in {trained - clock:.0f}s, swept with "
+          f"{len(probes)} probes in {time.perf_counter() - trained:.0f}s, "
+          f"{len(report.computed)} results computed, {len(report.skipped_steps)} steps reused "
+          f"-> {store}")
     return store

@@ -120,7 +120,8 @@ class StoreEvents:
 
 
 def detect_stores(paths: Sequence[str | os.PathLike[str]],
-                  options: DetectOptions | None = None) -> tuple[list[StoreEvents], Any]:
+                  options: DetectOptions | None = None,
+                  known: Sequence[StoreEvents] = ()) -> tuple[list[StoreEvents], Any]:
     """Find events in each store, write them into it, and align mechanisms across the stores.
 
     What ``tracker detect`` and ``tracker demo`` both do.
@@ -128,6 +129,8 @@ def detect_stores(paths: Sequence[str | os.PathLike[str]],
     Args:
         paths: Series files.
         options: Detection options (defaults: :class:`DetectOptions`).
+        known: Events this call's options already found in some of the stores, which have not
+            changed since (the demo's earlier models): reused, not detected again.
 
     Returns:
         The events per store, in the order given, and the :func:`scale_table` of all of them.
@@ -135,11 +138,15 @@ def detect_stores(paths: Sequence[str | os.PathLike[str]],
     import pandas as pd
 
     finder = EventFinder(options)
+    reused = {Path(k.path).resolve(): k for k in known}
     found = []
     for path in paths:
-        store = SeriesStore(path)
-        events = finder.find(store)
-        write_events(path, events, finder.meta)
-        found.append(StoreEvents(Path(path), store.series_id, events_frame(events)))
+        kept = reused.get(Path(path).resolve())
+        if kept is None:
+            store = SeriesStore(path)
+            events = finder.find(store)
+            write_events(path, events, finder.meta)
+            kept = StoreEvents(Path(path), store.series_id, events_frame(events))
+        found.append(kept)
     table = scale_table(pd.concat([f.frame for f in found], ignore_index=True))
     return found, table

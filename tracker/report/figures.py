@@ -126,10 +126,21 @@ def make_plots(stores: Sequence[SeriesStore], metrics: Sequence[str],
                events: pd.DataFrame, n_panels: int = 8) -> Iterator[Plot]:
     """Yield the figures for these stores: cross-series first, then per series.
 
-    Cross-series: each metric over tokens (all series on one axis) and the emergence
-    timeline. Per series: per-head trajectories and layer x head small multiples of each head
-    metric. Figures are yielded one at a time so callers can save and drop them. Quality
-    warnings (outliers) are not marked as events.
+    Cross-series (:func:`overview_plots`): each metric over tokens (all series on one axis)
+    and the emergence timeline. Per series (:func:`series_plots`): per-head trajectories and
+    layer x head small multiples of each head metric. Figures are yielded one at a time so
+    callers can save and drop them.
+    """
+    yield from overview_plots(stores, metrics, events)
+    for store in stores:
+        yield from series_plots(store, metrics, events, n_panels)
+
+
+def overview_plots(stores: Sequence[SeriesStore], metrics: Sequence[str],
+                   events: pd.DataFrame) -> Iterator[Plot]:
+    """Yield the cross-series figures: each metric over tokens, then the emergence timeline.
+
+    Quality warnings (outliers) are not marked as events.
     """
     events = split_warnings(events)[0]
 
@@ -158,27 +169,36 @@ def make_plots(stores: Sequence[SeriesStore], metrics: Sequence[str],
                    "First detected onset of each mechanism per series (earliest head); "
                    "series ordered and coloured by model size.",
                    plots.timeline_figure(events, [s.series_id for s in stores]))
-    for store in stores:
-        sid = store.series_id
-        # A metric chosen for another store may never be measured in this one (a circuit
-        # that never forms): no trajectories or grid of nothing.
-        infos = [p[0][1] for spec in metrics if (p := _infos([store], spec))
-                 and np.isfinite(store.metric(p[0][1].probe, p[0][1].name)).any()]
-        # Trajectories first (they sit side by side on a page), then the wide grids.
-        for info in infos:
-            if info.kind in ("head", "layer"):
-                yield Plot(f"{slug(sid)}_units_{slug(info.probe)}-{slug(info.name)}",
-                           f"{info.probe}/{info.name} per {info.kind}",
-                           f"Every {info.kind}'s trajectory; those that pass the threshold "
-                           "are coloured, diamonds mark detected event midpoints.",
-                           plots.units_figure(store, info, events), sid)
-        for info in infos:
-            if info.kind == "head" and len(info.shape) == 2:
-                figure = heatmaps.grid_figure(store, info, n_panels)
-                yield Plot(f"{slug(sid)}_grid_{slug(info.probe)}-{slug(info.name)}",
-                           f"{info.probe}/{info.name}: layer × head over training",
-                           "Log-spaced checkpoints on one colour scale; white dots mark heads "
-                           "past the threshold.", figure, sid)
+
+
+def series_plots(store: SeriesStore, metrics: Sequence[str], events: pd.DataFrame,
+                 n_panels: int = 8) -> Iterator[Plot]:
+    """Yield one series' figures: unit trajectories, then layer x head small multiples.
+
+    They depend on this store, its own events and the metrics alone (so a report can reuse
+    them while other series change).
+    """
+    events = split_warnings(events)[0]
+    sid = store.series_id
+    # A metric chosen for another store may never be measured in this one (a circuit
+    # that never forms): no trajectories or grid of nothing.
+    infos = [p[0][1] for spec in metrics if (p := _infos([store], spec))
+             and np.isfinite(store.metric(p[0][1].probe, p[0][1].name)).any()]
+    # Trajectories first (they sit side by side on a page), then the wide grids.
+    for info in infos:
+        if info.kind in ("head", "layer"):
+            yield Plot(f"{slug(sid)}_units_{slug(info.probe)}-{slug(info.name)}",
+                       f"{info.probe}/{info.name} per {info.kind}",
+                       f"Every {info.kind}'s trajectory; those that pass the threshold "
+                       "are coloured, diamonds mark detected event midpoints.",
+                       plots.units_figure(store, info, events), sid)
+    for info in infos:
+        if info.kind == "head" and len(info.shape) == 2:
+            figure = heatmaps.grid_figure(store, info, n_panels)
+            yield Plot(f"{slug(sid)}_grid_{slug(info.probe)}-{slug(info.name)}",
+                       f"{info.probe}/{info.name}: layer × head over training",
+                       "Log-spaced checkpoints on one colour scale; white dots mark heads "
+                       "past the threshold.", figure, sid)
 
 
 def write_plots(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
@@ -20,9 +20,11 @@ from tracker.report.cluster_section import clusters_overview, clusters_section
 from tracker.report.dormant_section import dormant_overview, dormant_section
 from tracker.report.dynamics_section import dynamics_overview
 from tracker.report.figures import (
-    make_plots,
+    Plot,
     open_stores,
+    overview_plots,
     select_metrics,
+    series_plots,
     split_warnings,
 )
 from tracker.report.fragments import figure_html as _figure
@@ -32,6 +34,7 @@ from tracker.report.fragments import when as _when
 from tracker.report.llc_section import llc_overview, llc_section
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
 from tracker.report.rendering import figure_pool
+from tracker.report.sections import SECTIONS, section_key
 from tracker.store import SeriesStore
 from tracker.views.metrics import aggregate_names, readings_from_store, step_aggregates
 
@@ -208,6 +211,10 @@ def render_report(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str
                   title: str | None = None, workers: int = 1) -> str:
     """Build the report page for some stores and return its HTML.
 
+    A series section drawn before in this process from the same store bytes, events and
+    options is reused (:mod:`tracker.report.sections`), so rewriting a report as stores are
+    added renders only what changed.
+
     Args:
         paths: Series store paths.
         metrics: Metric specs to plot (default: all plottable metrics).
@@ -221,39 +228,53 @@ def render_report(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str
         TrackerError: For unreadable stores or unknown metrics.
     """
     with figure_pool(workers) as pool:
-        page = _render(paths, metrics, events, n_panels, title)
-        return pool.fill(page) if pool is not None else page
+        parts, fresh = _render(paths, metrics, events, n_panels, title)
+        if pool is not None:
+            parts = [pool.fill(part) for part in parts]
+    for index, key in fresh.items():
+        SECTIONS.put(key, parts[index])
+    return "".join(parts)
+
+
+def _section(store: SeriesStore, mine: pd.DataFrame, figures: Iterable[Plot]) -> str:
+    """One series' section: provenance, events, its figures and its probes' blocks."""
+    stale = ("<div class='warning'><b>Stale events.</b> The store gained or lost "
+             "checkpoints since these events were detected; run <code>tracker detect"
+             "</code> again.</div>" if len(mine) and mine["stale"].any() else "")
+    changes, warnings = split_warnings(mine)
+    return (f"<section id='{slug(store.series_id)}'><h2>{escape(store.series_id)}</h2>"
+            f"{_provenance(store)}<h3>Events</h3>{stale}"
+            f"{events_table(changes, with_series=False)}"
+            f"{warnings_list(warnings, with_series=False)}"
+            f"<div class='figs'>{''.join(_figure(p) for p in figures)}</div>"
+            f"{llc_section(store, mine)}{clusters_section(store, mine)}"
+            f"{circuits_section(store)}{dormant_section(store)}</section>")
 
 
 def _render(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str] | None,
-            events: pd.DataFrame | None, n_panels: int, title: str | None) -> str:
+            events: pd.DataFrame | None, n_panels: int,
+            title: str | None) -> tuple[list[str], dict[int, str]]:
+    """Return the page in parts (head and overview, one per series, foot) and fresh keys."""
     stores = open_stores(paths)
     if events is None:
         events = read_events_for((s.path, s.series_id) for s in stores)
     chosen = select_metrics(stores, metrics)
-    overview: list[str] = []
-    per_series: dict[str, list[str]] = {s.series_id: [] for s in stores}
-    for plot in make_plots(stores, chosen, events, n_panels):
-        (per_series[plot.series] if plot.series else overview).append(_figure(plot))
+    overview = "".join(_figure(plot) for plot in overview_plots(stores, chosen, events))
+    sections: list[str] = []
+    fresh: dict[int, str] = {}
+    for s in stores:
+        mine = events[events["series"] == s.series_id] if len(events) else events
+        key = section_key(s, mine, chosen, n_panels)
+        kept = SECTIONS.get(key)
+        if kept is None:
+            fresh[len(sections) + 1] = key  # the page's parts: head, then one per series
+            kept = _section(s, mine, series_plots(s, chosen, events, n_panels))
+        sections.append(kept)
     title = title or ", ".join(short_series(s.series_id) for s in stores)
     nav = "".join(f"<a href='#{slug(s.series_id)}'>{escape(short_series(s.series_id))}</a>"
                   for s in stores)
-    sections = []
-    for s in stores:
-        mine = events[events["series"] == s.series_id] if len(events) else events
-        stale = ("<div class='warning'><b>Stale events.</b> The store gained or lost "
-                 "checkpoints since these events were detected; run <code>tracker detect"
-                 "</code> again.</div>" if len(mine) and mine["stale"].any() else "")
-        changes, warnings = split_warnings(mine)
-        sections.append(
-            f"<section id='{slug(s.series_id)}'><h2>{escape(s.series_id)}</h2>{_provenance(s)}"
-            f"<h3>Events</h3>{stale}{events_table(changes, with_series=False)}"
-            f"{warnings_list(warnings, with_series=False)}"
-            f"<div class='figs'>{''.join(per_series[s.series_id])}</div>"
-            f"{llc_section(s, events)}{clusters_section(s, mine)}{circuits_section(s)}"
-            f"{dormant_section(s)}</section>")
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!DOCTYPE html>
+    head = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · training dynamics</title><style>{PAGE_STYLE}</style></head>
@@ -262,14 +283,16 @@ def _render(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str] | No
 {len(stores)} store(s)</div><nav><a href="#summary">Summary</a><a href="#overview">Across
 series</a>{nav}</nav></div></header>
 <main class="wrap"><section id="summary"><h2>Summary</h2>{_summary(stores, events)}</section>
-<section id="overview"><h2>Across series</h2><div class="figs">{''.join(overview)}</div>
+<section id="overview"><h2>Across series</h2><div class="figs">{overview}</div>
 {llc_overview(stores, events)}{dynamics_overview(stores, events)}
 {clusters_overview(stores, events)}{circuits_overview(stores)}
-{dormant_overview(stores)}</section>{''.join(sections)}</main>
+{dormant_overview(stores)}</section>"""
+    foot = f"""</main>
 <footer class="wrap">Generated by <code>tracker report</code> from the HDF5 store(s), which
 remain the source of truth. Metric <i>kind</i> and thresholds come from each probe's
 declaration.</footer><script>{PAGE_SCRIPT}</script></body></html>
 """
+    return [head, *sections, foot], fresh
 
 
 def write_report(paths: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +21,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from tracker.views.mpl import figure_png
+
+#: Placeholder of a figure still rendering, and the pattern that finds them all in one pass.
+_TOKEN_FORMAT = "@@tracker-figure-{}@@"
+_TOKEN = re.compile(r"@@tracker-figure-\d+@@")
 
 _POOL: ContextVar[FigurePool | None] = ContextVar("tracker_figure_pool", default=None)
 
@@ -50,15 +55,13 @@ class FigurePool:
             blob = pickle.dumps(fig)
         except Exception:  # noqa: BLE001 - e.g. a lambda formatter: render it inline
             return None
-        token = f"@@tracker-figure-{len(self._pending)}@@"
+        token = _TOKEN_FORMAT.format(len(self._pending))
         self._pending[token] = self._executor.submit(_render_pickled, blob)
         return token
 
     def fill(self, page: str) -> str:
-        """Replace every placeholder in ``page`` by its rendered PNG."""
-        for token, future in self._pending.items():
-            page = page.replace(token, future.result(), 1)
-        return page
+        """Replace every placeholder in ``page`` (or a part of one) by its rendered PNG."""
+        return _TOKEN.sub(lambda match: self._pending[match.group(0)].result(), page)
 
     def close(self) -> None:
         """Stop the workers."""

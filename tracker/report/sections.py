@@ -1,0 +1,73 @@
+"""Per-series report sections, remembered across rewrites of a report within one process.
+
+``tracker demo`` rewrites its report each time a model lands. A series whose store and events
+are unchanged gets byte for byte the same section, and its figures (about a hundred per model)
+are most of a report's cost, so a finished section is kept, keyed by what it is drawn from:
+the store file's bytes, the series' events, the metrics and the options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import pandas as pd
+
+from tracker import __version__
+from tracker.store import SeriesStore
+
+#: Sections kept (a section of an organism model is ~5 MB of inline PNGs).
+CAPACITY = 16
+
+
+def section_key(store: SeriesStore, events: pd.DataFrame, metrics: Sequence[str],
+                n_panels: int) -> str:
+    """Digest of everything one series' section is drawn from.
+
+    Args:
+        store: The series store (its file is hashed whole: results, provenance, events).
+        events: The events shown for this series (passed in or read from the store).
+        metrics: The report's metric specs.
+        n_panels: Checkpoints per small-multiples heatmap.
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{__version__}\0{store.path.resolve()}\0{n_panels}\0".encode())
+    digest.update("\0".join(metrics).encode())
+    with open(store.path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(",".join(map(str, events.columns)).encode())
+    if len(events):
+        digest.update(pd.util.hash_pandas_object(events, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+class SectionCache:
+    """The most recently used finished sections, by :func:`section_key`."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self._sections: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, key: str) -> str | None:
+        """Return the finished section for ``key``, or None."""
+        section = self._sections.get(key)
+        if section is not None:
+            self._sections.move_to_end(key)
+        return section
+
+    def put(self, key: str, section: str) -> None:
+        """Keep a finished section (figures filled in), dropping the oldest past capacity."""
+        self._sections[key] = section
+        self._sections.move_to_end(key)
+        while len(self._sections) > self.capacity:
+            self._sections.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every section."""
+        self._sections.clear()
+
+
+#: The process's sections (``render_report`` reads and fills it).
+SECTIONS = SectionCache()
