@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.support.builders import tiny_model, tiny_tokenizer
 from tests.support.planted_models import Planted, repeated_docs
-from tracker.probes import ProbeContext, make_probes, probe_names
+from tracker.probes import InputCache, ProbeContext, make_probes, probe_names
 from tracker.probes.inputs import repeated_tokens
+from tracker.runner.sweep import run_probes
 
 #: Every registered probe (per-probe contracts: test_probe_contract.py).
 PROBES = probe_names()
@@ -60,3 +62,21 @@ def test_all_probes_on_random_tiny_model(tiny_arch) -> None:  # type: ignore[no-
     for probe in probes:
         _check_shapes(ctx, probe, probe.run(ctx))
     assert ctx.forward_count == 3  # repeated tokens, ICL documents, dormant's random tokens
+
+
+def test_inputs_built_at_one_checkpoint_give_the_next_the_same_results() -> None:
+    """Every probe's memoised inputs are weight-free: a sweep that builds them once for all
+    checkpoints stores what building them at each checkpoint would."""
+    tok = tiny_tokenizer()
+    docs = [" ".join(f"w{i % 60}" for i in range(k, k + 40)) for k in range(4)]
+    probes = make_probes(PROBES)
+    cache = InputCache()
+    run_probes(probes, tiny_model(seed=0), tok, 0, extras={"text_dataset": docs}, inputs=cache)
+    assert cache.values  # the first checkpoint built them
+    later = tiny_model(seed=1)
+    shared = run_probes(probes, later, tok, 1, extras={"text_dataset": docs}, inputs=cache)[0]
+    alone = run_probes(probes, later, tok, 1, extras={"text_dataset": docs})[0]
+    assert shared.keys() == alone.keys()
+    for key, result in alone.items():
+        for name, value in result.values.items():
+            np.testing.assert_array_equal(shared[key].values[name], value, err_msg=f"{key} {name}")

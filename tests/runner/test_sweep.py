@@ -126,3 +126,30 @@ def test_a_sweep_never_runs_beside_another_on_the_same_store(tmp_path, pythia_ca
     with SweepLock(store), pytest.raises(LockBusyError, match="another sweep holds it"):
         sweep(series, store, [EmbedNormProbe()], steps="first:1", progress=False)
     assert sweep(series, store, [EmbedNormProbe()], steps="first:1", progress=False).loads == 1
+
+
+class CountingInputsProbe(EmbedNormProbe):
+    """Test probe: records each build of its (weight-free) input and the value it got."""
+
+    name = "counting_inputs"
+    builds: list[int] = []
+    seen: list[object] = []
+
+    def run(self, ctx):
+        value = ctx.memo(f"{self.name}:{self.key}", lambda: self.builds.append(1) or object())
+        self.seen.append(value)
+        return {"embed_norm": float(len(self.builds))}
+
+
+def test_a_sweep_builds_probe_inputs_once_for_all_its_checkpoints(tmp_path, pythia_cache):
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    CountingInputsProbe.builds, CountingInputsProbe.seen = [], []
+    report = sweep(series, tmp_path / "s.h5", [CountingInputsProbe()], progress=False)
+    assert report.loads == len(SPINE_STEPS) > 1
+    assert len(CountingInputsProbe.builds) == 1
+    assert len(CountingInputsProbe.seen) == len(SPINE_STEPS)
+    assert len({id(v) for v in CountingInputsProbe.seen}) == 1
+    # A new sweep (a new series object, so a new tokenizer) builds them again.
+    sweep(open_series(PYTHIA_REPO, cache_dir=pythia_cache), tmp_path / "t.h5",
+          [CountingInputsProbe()], progress=False)
+    assert len(CountingInputsProbe.builds) == 2

@@ -2,10 +2,11 @@
 
 from tracker.metric import Metric
 from tracker.probes.base import Probe, ProbeConfig, ProbeValues
-from tracker.probes.context import ProbeContext
+from tracker.probes.context import InputCache, ProbeContext
 from tracker.probes.registry import make_probes, probe_class, probe_names, register_probe
 
 __all__ = [
+    "InputCache",
     "Metric",
     "Probe",
     "ProbeConfig",

@@ -7,6 +7,7 @@ inputs share one pass.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,45 @@ def bos_id(adapter: ArchitectureAdapter, tokenizer: Any) -> int | None:
     """Return the BOS token: the tokenizer's, else the model's, else None."""
     bos = getattr(tokenizer, "bos_token_id", None) if tokenizer is not None else None
     return adapter.bos_token_id if bos is None else int(bos)
+
+
+class InputCache:
+    """Probe inputs kept across the checkpoints of one series, so they are built once.
+
+    What a probe feeds the model (prompts, task pairs, documents cut to length, random token
+    sequences) depends on the tokenizer, the model's configuration (context length, special
+    tokens, vocabulary), the device, the text sources handed to the probes, and the probe's
+    config (which is in every memo key), never on the weights. Building them again at every
+    checkpoint re-tokenized thousands of words per step. A context bound to the cache
+    (:meth:`ProbeContext.share_inputs`) is served only while all of those are the ones the
+    cached values were built with; a context that differs in any of them empties it first.
+    """
+
+    def __init__(self) -> None:
+        self._owner: tuple[Any, ...] | None = None
+        self.values: dict[str, Any] = {}
+
+    def bind(self, owner: tuple[Any, ...]) -> dict[str, Any]:
+        """Return the values built for ``owner`` (compared item by item by identity or equality)."""
+        if self._owner is None or len(self._owner) != len(owner) or not all(
+                a is b or (isinstance(a, str) and a == b)
+                for a, b in zip(self._owner, owner, strict=True)):
+            self._owner, self.values = owner, {}
+        return self.values
+
+    def clear(self) -> None:
+        """Forget every value (a new series starts)."""
+        self._owner, self.values = None, {}
+
+
+def _config_signature(model: Any) -> str | None:
+    """Return the model's configuration as JSON, less the fields naming a file or version."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "to_dict"):
+        return None
+    fields = {k: v for k, v in config.to_dict().items()
+              if not k.startswith("_") and k != "transformers_version"}
+    return json.dumps(fields, sort_keys=True, default=str)
 
 
 @dataclass
@@ -62,6 +102,7 @@ class ProbeContext:
         default_factory=dict, init=False, repr=False
     )
     scratch: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _shared: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.adapter = get_adapter(self.model)
@@ -132,10 +173,34 @@ class ProbeContext:
             del part
         return merged
 
+    def share_inputs(self, cache: InputCache) -> None:
+        """Take memoised inputs from ``cache`` and leave the ones built here in it.
+
+        Call after the text sources are placed in :attr:`scratch`: they are part of what the
+        cached values must have been built with. A model without a configuration shares
+        nothing.
+        """
+        signature = _config_signature(self.model)
+        if signature is None:
+            return
+        sources = tuple(v for _, v in sorted(self.scratch.items()))
+        self._shared = cache.bind((self.tokenizer, signature, str(self.device), *sources))
+
     def memo(self, key: str, build: Callable[[], T]) -> T:
-        """Build a value once per checkpoint (inputs or prompts shared by declare and run)."""
+        """Build an input once per checkpoint, or once per series with :meth:`share_inputs`.
+
+        ``build`` must depend only on the tokenizer, the model's configuration, the device,
+        the text sources in :attr:`scratch` and what ``key`` names (the probe's config), not
+        on the weights; the value is shared, so callers must not modify it.
+        """
         if key not in self.scratch:
-            self.scratch[key] = build()
+            shared = self._shared
+            if shared is not None and key in shared:
+                self.scratch[key] = shared[key]
+            else:
+                self.scratch[key] = build()
+                if shared is not None:
+                    shared[key] = self.scratch[key]
         value: T = self.scratch[key]
         return value
 

@@ -19,7 +19,7 @@ import torch
 
 from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
-from tracker.probes import Probe, ProbeContext
+from tracker.probes import InputCache, Probe, ProbeContext
 from tracker.sources import Checkpoint, CheckpointSeries, select_steps
 from tracker.sources.integrity import same_weights
 from tracker.store import (
@@ -79,7 +79,7 @@ def _existing_shard(
 def run_probes(
     probes: Sequence[Probe], model: Any, tokenizer: Any, step: int,
     batch_size: int = 64, extras: dict[str, Any] | None = None,
-    failures: dict[str, str] | None = None,
+    failures: dict[str, str] | None = None, inputs: InputCache | None = None,
 ) -> tuple[dict[tuple[str, str], ProbeResult], ProbeContext]:
     """Run probes on one loaded model through one shared context.
 
@@ -93,6 +93,9 @@ def run_probes(
         failures: Where given, a probe that fails is recorded here (probe name -> one-line
             error naming the step and cause) and the others still run; otherwise the first
             failure raises.
+        inputs: Where given, probe inputs built at an earlier checkpoint of the same series
+            (same tokenizer object, model configuration and sources) are taken from it, and
+            the ones built here are left in it.
 
     Returns:
         Results by (probe name, variant key), so two configs of one probe both come back,
@@ -104,6 +107,8 @@ def run_probes(
     """
     ctx = ProbeContext(model=model, tokenizer=tokenizer, step=step, batch_size=batch_size)
     ctx.scratch.update(extras or {})
+    if inputs is not None:
+        ctx.share_inputs(inputs)
     broken: dict[int, TrackerError] = {}
     # Owners are positions in the list: two variants of one probe are two owners.
     for i, probe in enumerate(probes):
@@ -212,6 +217,7 @@ def _sweep(
     by_step = {c.step: c for c in available}
     chosen = [by_step[s] for s in select_steps(list(by_step), steps)]
     previous_hash, previous_step = "", -1
+    inputs = InputCache()  # the probes' inputs, built at the first checkpoint loaded
     bar = tqdm(chosen, desc=series.series_id, unit="ckpt", disable=not progress)
     for ckpt in bar:
         shard = _existing_shard(store, ckpt, series)
@@ -239,7 +245,7 @@ def _sweep(
         # The context is dropped at once: it holds the model, which must be freed before
         # the next checkpoint loads (two models alive at a time was the sweep's peak).
         results = run_probes(pending, loaded.model, loaded.tokenizer, ckpt.step, batch_size,
-                             extras, failures)[0]
+                             extras, failures, inputs)[0]
         if shard is None:
             shard = StepShard(series.series_id, series.tokens_per_step, ckpt.step, ckpt.tokens,
                               ckpt.revision, loaded.weights_hash)

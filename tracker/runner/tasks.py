@@ -23,6 +23,7 @@ import numpy as np
 
 from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
+from tracker.probes import InputCache
 from tracker.runner.spec import ProbeSet, SeriesSpec
 from tracker.runner.sweep import run_probes
 from tracker.sources import Checkpoint, CheckpointSeries
@@ -99,6 +100,8 @@ class StepOutcome:
 
 _SERIES: dict[tuple[SeriesSpec, str], CheckpointSeries] = {}
 _PROBES: dict[ProbeSet, list[Any]] = {}
+#: Probe inputs of the series in ``_SERIES``, built at its first checkpoint and reused.
+_INPUTS = InputCache()
 
 
 def _series(spec: SeriesSpec, run_id: str) -> CheckpointSeries:
@@ -107,6 +110,7 @@ def _series(spec: SeriesSpec, run_id: str) -> CheckpointSeries:
     key = (spec, run_id)
     if key not in _SERIES:
         _SERIES.clear()
+        _INPUTS.clear()
         _SERIES[key] = spec.open()
     return _SERIES[key]
 
@@ -167,7 +171,7 @@ def _compute(task: StepTask, out: StepOutcome) -> None:
                                               loaded.model):
         raise StoreError(f"{path}: stored results are for other weights than {what} now holds")
     results = run_probes(probes, loaded.model, loaded.tokenizer, ckpt.step,
-                         task.batch_size, failures=out.failures)[0]
+                         task.batch_size, failures=out.failures, inputs=_INPUTS)[0]
     del loaded
     _inject_fault(ckpt.step)
     _check_fence(task)
