@@ -42,3 +42,18 @@ def test_one_collapsed_cluster_counts_one() -> None:
     assert counting.eigengap_count(g) == 1
     assert counting.count_labels(counting.hdbscan_labels(g)) == 1
     np.testing.assert_array_equal(counting.agglomerative_counts(g, THRESHOLDS), 1)
+
+
+def test_agglomerative_counts_equal_scipy_fcluster_at_every_threshold() -> None:
+    """Reference: fcluster(criterion="distance"), incl. ties and cuts exactly at merge heights."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    rng = np.random.default_rng(3)
+    cases = [geometry.gram(rng.standard_normal((n, 8))) for n in (2, 5, 40, 90)]
+    cases.append(geometry.gram(np.repeat(rng.standard_normal((6, 8)), 3, axis=0)))  # ties
+    for g in cases:
+        tree = linkage(squareform(counting.cosine_distance(g), checks=False), method="average")
+        thresholds = (*THRESHOLDS, *tree[:, 2][::7].tolist(), 0.0, 2.0)
+        expected = [fcluster(tree, t=t, criterion="distance").max() for t in thresholds]
+        np.testing.assert_array_equal(counting.agglomerative_counts(g, thresholds), expected)

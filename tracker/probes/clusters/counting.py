@@ -17,7 +17,7 @@ All three are deterministic (no random starts), and none depends on the order of
 from __future__ import annotations
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import squareform
 
 
@@ -34,8 +34,16 @@ def agglomerative_counts(g: np.ndarray, thresholds: tuple[float, ...]) -> np.nda
     if n < 2:
         return np.ones(len(thresholds))
     tree = linkage(squareform(cosine_distance(g), checks=False), method="average")
-    return np.array([float(fcluster(tree, t=t, criterion="distance").max())
-                     for t in thresholds])
+    # fcluster(criterion="distance") cuts where a merge's largest height in its subtree
+    # exceeds t; every merge at or below t removes one group. Counting those merges gives
+    # its answer for all thresholds at once (fcluster re-walks the tree per threshold).
+    subtree_max = np.empty(n - 1)
+    for i, (left, right, height, _) in enumerate(tree):
+        subtree_max[i] = max(height,
+                             subtree_max[int(left) - n] if left >= n else 0.0,
+                             subtree_max[int(right) - n] if right >= n else 0.0)
+    merged = (subtree_max[:, None] <= np.asarray(thresholds)[None, :]).sum(axis=0)
+    return (n - merged).astype(float)
 
 
 def eigengap_count(g: np.ndarray, max_k: int = 15) -> float:
