@@ -20,6 +20,7 @@ import torch
 from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
 from tracker.probes import InputCache, Probe, ProbeContext
+from tracker.runner.heap import limit_arenas, release_freed_memory
 from tracker.sources import Checkpoint, CheckpointSeries, select_steps
 from tracker.sources.integrity import same_weights
 from tracker.store import (
@@ -59,6 +60,7 @@ class SweepReport:
 
 #: Called after each step's shard is written: (checkpoint, shard).
 StepCallback = Callable[[Checkpoint, StepShard], None]
+
 
 
 def _existing_shard(
@@ -210,6 +212,7 @@ def _sweep(
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
+    limit_arenas()  # before the loader's and torch's threads allocate: see runner/heap.py
     store = Path(store_path)
     report = SweepReport(store_path=store)
     remove_stale_temporaries(store)
@@ -259,6 +262,7 @@ def _sweep(
         report.computed.extend((ckpt.step, p.name) for p in pending)
         previous_hash, previous_step = loaded.weights_hash, ckpt.step
         del loaded
+        release_freed_memory()
         if on_step is not None:
             on_step(ckpt, shard)
     variants: dict[str, list[str]] = {}

@@ -24,6 +24,7 @@ import numpy as np
 from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
 from tracker.probes import InputCache
+from tracker.runner.heap import limit_arenas, release_freed_memory
 from tracker.runner.spec import ProbeSet, SeriesSpec
 from tracker.runner.sweep import run_probes
 from tracker.sources import Checkpoint, CheckpointSeries
@@ -137,6 +138,7 @@ def compute_step(task: StepTask) -> StepOutcome:
     fails does not cost the other probes' results at that step.
     """
     started = time.perf_counter()
+    limit_arenas()
     ckpt = task.checkpoint
     out = StepOutcome(task.series.name, ckpt.step, worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
@@ -173,6 +175,7 @@ def _compute(task: StepTask, out: StepOutcome) -> None:
     results = run_probes(probes, loaded.model, loaded.tokenizer, ckpt.step,
                          task.batch_size, failures=out.failures, inputs=_INPUTS)[0]
     del loaded
+    release_freed_memory()  # a worker computes step after step: see runner/heap.py
     _inject_fault(ckpt.step)
     _check_fence(task)
     if results:
