@@ -1,12 +1,12 @@
 """Keep a long sweep's resident memory at what one checkpoint needs (glibc's heap).
 
 A sweep frees each checkpoint's model and activations before loading the next, but glibc
-keeps freed blocks resident and gives every thread that allocates (torch's intra-op pool,
-the loader's workers) an arena of its own. The next checkpoint's tensors, allocated in
-another order and from other threads, do not all fit the old holes, so the resident set
-crept up checkpoint by checkpoint (0.57 -> 0.65 GB over four Pythia-70m-shaped checkpoints).
-Two arenas and a trim after each checkpoint hold it flat. Elsewhere (macOS, musl) both are
-no-ops.
+keeps freed blocks resident, and the next checkpoint's tensors, allocated in another order,
+do not all fit the old holes: the resident set crept up checkpoint by checkpoint (0.57 ->
+0.65 GB over four Pythia-70m-shaped checkpoints). A trim after each checkpoint returns the
+freed pages. Capping glibc's arenas at two (``mallopt(M_ARENA_MAX, 2)``) held it flatter
+still, but cost 5-15% of the sweep's time, so it is left to the user
+(``MALLOC_ARENA_MAX=2``). Elsewhere (macOS, musl) the trim is a no-op.
 """
 
 from __future__ import annotations
@@ -15,12 +15,6 @@ import ctypes
 import functools
 from typing import Any
 
-#: mallopt's parameter for the most arenas glibc may create.
-_M_ARENA_MAX = -8
-#: Arenas kept: the main thread's and one shared by every other thread (fewer lock waits
-#: than one, and the workers' freed blocks all land in one place).
-ARENAS = 2
-
 
 @functools.cache
 def _glibc() -> Any | None:
@@ -28,15 +22,7 @@ def _glibc() -> Any | None:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return None
-    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
-
-
-@functools.cache
-def limit_arenas() -> None:
-    """Cap glibc's malloc arenas at ``ARENAS`` for this process (once; later calls no-ops)."""
-    libc = _glibc()
-    if libc is not None:
-        libc.mallopt(_M_ARENA_MAX, ARENAS)
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def release_freed_memory() -> None:

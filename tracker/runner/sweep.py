@@ -20,7 +20,7 @@ import torch
 from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
 from tracker.probes import InputCache, Probe, ProbeContext
-from tracker.runner.heap import limit_arenas, release_freed_memory
+from tracker.runner.heap import release_freed_memory
 from tracker.sources import Checkpoint, CheckpointSeries, select_steps
 from tracker.sources.integrity import same_weights
 from tracker.store import (
@@ -212,7 +212,6 @@ def _sweep(
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    limit_arenas()  # before the loader's and torch's threads allocate: see runner/heap.py
     store = Path(store_path)
     report = SweepReport(store_path=store)
     remove_stale_temporaries(store)

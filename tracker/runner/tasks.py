@@ -24,7 +24,7 @@ import numpy as np
 from tracker.errors import StoreError, TrackerError
 from tracker.models import get_adapter
 from tracker.probes import InputCache
-from tracker.runner.heap import limit_arenas, release_freed_memory
+from tracker.runner.heap import release_freed_memory
 from tracker.runner.spec import ProbeSet, SeriesSpec
 from tracker.runner.sweep import run_probes
 from tracker.sources import Checkpoint, CheckpointSeries
@@ -138,7 +138,6 @@ def compute_step(task: StepTask) -> StepOutcome:
     fails does not cost the other probes' results at that step.
     """
     started = time.perf_counter()
-    limit_arenas()
     ckpt = task.checkpoint
     out = StepOutcome(task.series.name, ckpt.step, worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
