@@ -62,7 +62,6 @@ class SweepReport:
 StepCallback = Callable[[Checkpoint, StepShard], None]
 
 
-
 def _existing_shard(
     store_path: Path, ckpt: Checkpoint, series: CheckpointSeries
 ) -> StepShard | None:
