@@ -144,3 +144,16 @@ def test_overview_says_when_each_circuit_forms_in_steps_and_tokens(store):
     assert "<h3>When circuits form</h3>" in overview
     text = _text(overview[overview.index("When circuits form"):])
     assert "circuit-toy ioi 20 20K tok 160 160K tok 4 0.87" in text
+
+
+def test_curves_figure_pickles_for_a_render_worker(store):
+    """A figure that does not pickle renders inline, off the worker pool."""
+    import pickle
+
+    view = task_circuits(store, "ioi")
+    fig = pickle.loads(pickle.dumps(curves_figure(view, CIRCUIT_SERIES)))
+    size = fig.axes[2]
+    (right,) = [child for child in size.child_axes]
+    edges = float(view.graph.n_edges)
+    assert right._functions[0](np.array([edges])) == pytest.approx([1.0])
+    assert right._functions[1](np.array([0.5])) == pytest.approx([edges / 2])

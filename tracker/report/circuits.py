@@ -17,6 +17,7 @@ matplotlib is imported when a figure is drawn, as everywhere in the report.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,9 @@ def curves_figure(view: TaskCircuits, series: str) -> Any:
         size.set_ylabel("edges")
         size.set_ylim(bottom=0)
         n = view.graph.n_edges
-        right = size.secondary_yaxis("right", functions=(lambda e: e / n, lambda f: f * n))
+        # Picklable scalings (no lambdas), so the figure renders in a report worker.
+        right = size.secondary_yaxis("right", functions=(partial(np.multiply, 1.0 / n),
+                                                         partial(np.multiply, n)))
         right.set_ylabel("fraction of the graph's edges")
         xaxis.plot(faith, view.tokens, view.faithfulness, "#059669", lw=1.6, marker="o", ms=3,
                    label="faithfulness (circuit − corrupted) / (clean − corrupted)")

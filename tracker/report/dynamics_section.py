@@ -18,6 +18,7 @@ from tracker.events.character import CharacterRule, width_table
 from tracker.events.induction_order import PARTS, induction_parts, order_table
 from tracker.labels import format_tokens, short_series
 from tracker.report.fragments import num, table_html
+from tracker.report.sections import StoreMemo
 from tracker.store import SeriesStore
 
 ORDER_GUIDE = (
@@ -28,6 +29,10 @@ ORDER_GUIDE = (
     "initial to its final level, defined for every part that ends higher than it starts. "
     "<code>=</code>: within 0.05 decades.")
 
+#: Each store's induction parts (an emergence test per part and head: seconds per store),
+#: kept across the demo's report rewrites.
+_PARTS: StoreMemo[pd.DataFrame] = StoreMemo(induction_parts)
+
 
 def _time(step: float, half: float) -> str:
     event = "–" if not pd.notna(step) else f"{step:,.0f}"
@@ -37,7 +42,7 @@ def _time(step: float, half: float) -> str:
 
 def order_html(stores: Sequence[SeriesStore]) -> str:
     """Render the formation-order table of every store's induction heads ('' if none has any)."""
-    frames = [induction_parts(store) for store in stores]
+    frames = [_PARTS(store) for store in stores]
     frames = [f for f in frames if len(f)]
     if not frames:
         return ""

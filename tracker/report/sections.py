@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 import pandas as pd
 
 from tracker import __version__
 from tracker.store import SeriesStore
 
+T = TypeVar("T")
+
 #: Sections kept (a section of an organism model is ~5 MB of inline PNGs).
 CAPACITY = 16
+
+
+def store_digest(store: SeriesStore) -> str:
+    """Digest of a store file's path and bytes (and tracker's version, which draws from it)."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{__version__}\0{store.path.resolve()}\0".encode())
+    with open(store.path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def section_key(store: SeriesStore, events: pd.DataFrame, metrics: Sequence[str],
@@ -32,11 +45,8 @@ def section_key(store: SeriesStore, events: pd.DataFrame, metrics: Sequence[str]
         n_panels: Checkpoints per small-multiples heatmap.
     """
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{__version__}\0{store.path.resolve()}\0{n_panels}\0".encode())
+    digest.update(f"{store_digest(store)}\0{n_panels}\0".encode())
     digest.update("\0".join(metrics).encode())
-    with open(store.path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
     digest.update(",".join(map(str, events.columns)).encode())
     if len(events):
         digest.update(pd.util.hash_pandas_object(events, index=False).to_numpy().tobytes())
@@ -67,6 +77,30 @@ class SectionCache:
     def clear(self) -> None:
         """Forget every section."""
         self._sections.clear()
+
+
+class StoreMemo(Generic[T]):
+    """Values computed from one store's bytes alone, kept per process by :func:`store_digest`.
+
+    For the report's across-series blocks, which are drawn again for every store at each
+    rewrite: a store that has not changed is not analysed again. Callers must not modify a
+    returned value (it is shared).
+    """
+
+    def __init__(self, compute: Callable[[SeriesStore], T], capacity: int = CAPACITY) -> None:
+        self._compute = compute
+        self.capacity = capacity
+        self._values: OrderedDict[str, T] = OrderedDict()
+
+    def __call__(self, store: SeriesStore) -> T:
+        """Return ``compute(store)``, computed once per store content."""
+        key = store_digest(store)
+        if key not in self._values:
+            self._values[key] = self._compute(store)
+        self._values.move_to_end(key)
+        while len(self._values) > self.capacity:
+            self._values.popitem(last=False)
+        return self._values[key]
 
 
 #: The process's sections (``render_report`` reads and fills it).
