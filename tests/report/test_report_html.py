@@ -206,13 +206,13 @@ def test_a_rewrite_draws_again_only_the_series_that_changed(tmp_path, monkeypatc
     big = planted_store(tmp_path / "big.h5", "EleutherAI/pythia-410m", midpoint=500)
     store_events({small: planted_events("EleutherAI/pythia-70m", 4000)})
     drawn: list[str] = []
-    series_plots = html.series_plots
+    fresh_section = html._fresh_section
 
-    def counted(store, *args):
+    def counted(pool, store, *args):
         drawn.append(store.series_id)
-        return series_plots(store, *args)
+        return fresh_section(pool, store, *args)
 
-    monkeypatch.setattr(html, "series_plots", counted)
+    monkeypatch.setattr(html, "_fresh_section", counted)
     first = render_report([small], title="t", workers=2)
     second = render_report([small, big], title="t")
     assert drawn == ["EleutherAI/pythia-70m", "EleutherAI/pythia-410m"]

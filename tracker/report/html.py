@@ -33,7 +33,7 @@ from tracker.report.fragments import table_html as _table
 from tracker.report.fragments import when as _when
 from tracker.report.llc_section import llc_overview, llc_section
 from tracker.report.page import PAGE_SCRIPT, PAGE_STYLE
-from tracker.report.rendering import figure_pool
+from tracker.report.rendering import FigurePool, figure_pool
 from tracker.report.sections import SECTIONS, section_key
 from tracker.store import SeriesStore
 from tracker.views.metrics import aggregate_names, readings_from_store, step_aggregates
@@ -228,7 +228,7 @@ def render_report(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str
         TrackerError: For unreadable stores or unknown metrics.
     """
     with figure_pool(workers) as pool:
-        parts, fresh = _render(paths, metrics, events, n_panels, title)
+        parts, fresh = _render(paths, metrics, events, n_panels, title, pool)
         if pool is not None:
             parts = [pool.fill(part) for part in parts]
     for index, key in fresh.items():
@@ -251,15 +251,32 @@ def _section(store: SeriesStore, mine: pd.DataFrame, figures: Iterable[Plot]) ->
             f"{circuits_section(store)}{dormant_section(store)}</section>")
 
 
+def _section_job(path: str, mine: pd.DataFrame, chosen: Sequence[str], events: pd.DataFrame,
+                 n_panels: int) -> str:
+    """Draw one series' section from its store's path (run inline or in a render worker)."""
+    store = SeriesStore(path)
+    return _section(store, mine, series_plots(store, chosen, events, n_panels))
+
+
+def _fresh_section(pool: FigurePool | None, store: SeriesStore, mine: pd.DataFrame,
+                   chosen: Sequence[str], events: pd.DataFrame, n_panels: int) -> str:
+    """Draw a section inline, or queue it whole to a worker (a placeholder until filled)."""
+    args = (str(store.path), mine, list(chosen), events, n_panels)
+    return _section_job(*args) if pool is None else pool.call(_section_job, *args)
+
+
 def _render(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str] | None,
-            events: pd.DataFrame | None, n_panels: int,
-            title: str | None) -> tuple[list[str], dict[int, str]]:
-    """Return the page in parts (head and overview, one per series, foot) and fresh keys."""
+            events: pd.DataFrame | None, n_panels: int, title: str | None,
+            pool: FigurePool | None = None) -> tuple[list[str], dict[int, str]]:
+    """Return the page in parts (head and overview, one per series, foot) and fresh keys.
+
+    Sections to draw are queued first, so with a pool the workers build and render them
+    while this process builds the overview.
+    """
     stores = open_stores(paths)
     if events is None:
         events = read_events_for((s.path, s.series_id) for s in stores)
     chosen = select_metrics(stores, metrics)
-    overview = "".join(_figure(plot) for plot in overview_plots(stores, chosen, events))
     sections: list[str] = []
     fresh: dict[int, str] = {}
     for s in stores:
@@ -268,8 +285,9 @@ def _render(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str] | No
         kept = SECTIONS.get(key)
         if kept is None:
             fresh[len(sections) + 1] = key  # the page's parts: head, then one per series
-            kept = _section(s, mine, series_plots(s, chosen, events, n_panels))
+            kept = _fresh_section(pool, s, mine, chosen, events, n_panels)
         sections.append(kept)
+    overview = "".join(_figure(plot) for plot in overview_plots(stores, chosen, events))
     title = title or ", ".join(short_series(s.series_id) for s in stores)
     nav = "".join(f"<a href='#{slug(s.series_id)}'>{escape(short_series(s.series_id))}</a>"
                   for s in stores)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,7 +22,7 @@ from typing import Any
 
 from tracker.views.mpl import figure_png
 
-#: Placeholder of a figure still rendering, and the pattern that finds them all in one pass.
+#: Placeholder of a figure (or fragment) still rendering, and the pattern that finds them all.
 _TOKEN_FORMAT = "@@tracker-figure-{}@@"
 _TOKEN = re.compile(r"@@tracker-figure-\d+@@")
 
@@ -36,6 +36,13 @@ def png_base64(fig: Any) -> str:
 
 def _render_pickled(blob: bytes) -> str:
     return png_base64(pickle.loads(blob))
+
+
+def _call_inline(fn: Callable[..., str], args: tuple[Any, ...]) -> str:
+    # A forked worker inherits the parent's pool in the context: figures built here render
+    # here, not through a copy of an executor this process does not own.
+    _POOL.set(None)
+    return fn(*args)
 
 
 class FigurePool:
@@ -57,6 +64,17 @@ class FigurePool:
             return None
         token = _TOKEN_FORMAT.format(len(self._pending))
         self._pending[token] = self._executor.submit(_render_pickled, blob)
+        return token
+
+    def call(self, fn: Callable[..., str], *args: Any) -> str:
+        """Queue ``fn(*args)``, an HTML fragment built in a worker; return its placeholder.
+
+        ``fn`` must be a module-level function and ``args`` picklable; figures it embeds
+        render in that worker. Used for whole series sections, so that building figures
+        (the report's critical path when one process builds them) spreads over the workers.
+        """
+        token = _TOKEN_FORMAT.format(len(self._pending))
+        self._pending[token] = self._executor.submit(_call_inline, fn, args)
         return token
 
     def fill(self, page: str) -> str:
