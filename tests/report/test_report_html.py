@@ -180,10 +180,17 @@ def test_figures_rendered_in_worker_processes_give_the_same_page(tmp_path):
     store_events({store: planted_events("EleutherAI/pythia-70m", 4000)})
     from tracker.report.sections import SECTIONS
 
+    big = planted_store(tmp_path / "b.h5", "EleutherAI/pythia-410m", midpoint=500)
     inline = render_report([store], ["induction_score"], title="t")
     SECTIONS.clear()  # or the series' section would be the inline one, reused
     pooled = render_report([store], ["induction_score"], title="t", workers=2)
     assert "@@tracker-figure" not in pooled
+    # Two sections to draw: each is built whole in a worker.
+    SECTIONS.clear()
+    inline_two = render_report([store, big], ["induction_score"], title="t")
+    SECTIONS.clear()
+    pooled_two = render_report([store, big], ["induction_score"], title="t", workers=2)
+    assert "@@tracker-figure" not in pooled_two
 
     def figures(page: str) -> list[str]:
         return re.findall(r'<figure id="([^"]+)"', page)
@@ -191,10 +198,12 @@ def test_figures_rendered_in_worker_processes_give_the_same_page(tmp_path):
     def without_pngs(page: str) -> str:
         return re.sub(r"base64,[^\"]+|generated [^·]+", "", page)
 
-    assert figures(pooled) == figures(inline) and len(figures(inline)) >= 3
-    assert without_pngs(pooled) == without_pngs(inline)
-    for data in re.findall(r"base64,([^\"]+)", pooled):
-        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    for one, other in ((pooled, inline), (pooled_two, inline_two)):
+        assert figures(one) == figures(other) and len(figures(other)) >= 3
+        assert without_pngs(one) == without_pngs(other)
+        for data in re.findall(r"base64,([^\"]+)", one):
+            assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(figures(inline_two)) > len(figures(inline))
 
 
 def test_a_rewrite_draws_again_only_the_series_that_changed(tmp_path, monkeypatch):

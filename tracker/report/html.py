@@ -270,23 +270,28 @@ def _render(paths: Sequence[str | os.PathLike[str]], metrics: Sequence[str] | No
             pool: FigurePool | None = None) -> tuple[list[str], dict[int, str]]:
     """Return the page in parts (head and overview, one per series, foot) and fresh keys.
 
-    Sections to draw are queued first, so with a pool the workers build and render them
-    while this process builds the overview.
+    With a pool and several sections to draw, they are queued whole first, so the workers
+    build and render them while this process builds the overview.
     """
     stores = open_stores(paths)
     if events is None:
         events = read_events_for((s.path, s.series_id) for s in stores)
     chosen = select_metrics(stores, metrics)
+    mine = [events[events["series"] == s.series_id] if len(events) else events for s in stores]
+    keys = [section_key(s, m, chosen, n_panels) for s, m in zip(stores, mine, strict=True)]
+    kept = [SECTIONS.get(key) for key in keys]
+    # One section to draw (a rewrite after one store changed): this process builds it and
+    # the workers render its figures side by side. Several (a fresh page): each goes whole
+    # to a worker, as one worker drawing one section alone would be the critical path.
+    whole = pool if sum(k is None for k in kept) > 1 else None
     sections: list[str] = []
     fresh: dict[int, str] = {}
-    for s in stores:
-        mine = events[events["series"] == s.series_id] if len(events) else events
-        key = section_key(s, mine, chosen, n_panels)
-        kept = SECTIONS.get(key)
-        if kept is None:
-            fresh[len(sections) + 1] = key  # the page's parts: head, then one per series
-            kept = _fresh_section(pool, s, mine, chosen, events, n_panels)
-        sections.append(kept)
+    for index, s in enumerate(stores):
+        section = kept[index]
+        if section is None:
+            fresh[index + 1] = keys[index]  # the page's parts: head, then one per series
+            section = _fresh_section(whole, s, mine[index], chosen, events, n_panels)
+        sections.append(section)
     overview = "".join(_figure(plot) for plot in overview_plots(stores, chosen, events))
     title = title or ", ".join(short_series(s.series_id) for s in stores)
     nav = "".join(f"<a href='#{slug(s.series_id)}'>{escape(short_series(s.series_id))}</a>"
