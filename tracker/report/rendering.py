@@ -4,9 +4,11 @@ A report of one organism model has ~120 figures and Agg rendering (layout, text,
 is most of the report's time, one figure after another on one core. With ``workers > 1`` each
 figure is pickled to a process pool as soon as it is built and the page holds a placeholder
 until its PNG is back, so building and rendering overlap and the rendering spreads over the
-cores. A figure that cannot be pickled renders inline. Workers are forked where the platform
-allows (a spawned worker would re-run a calling script that has no ``__main__`` guard) and
-only ever unpickle and render: no torch, no thread pools of the parent's are used in them.
+cores. Whole fragments (a series section: its figures built and rendered in one worker) go
+to the same pool with :meth:`FigurePool.call` when a page has several to draw. A figure
+that cannot be pickled renders inline. Workers are forked where the platform allows (a
+spawned worker would re-run a calling script that has no ``__main__`` guard) and only
+unpickle, build and render: no torch, no thread pools of the parent's are used in them.
 """
 
 from __future__ import annotations
