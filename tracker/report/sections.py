@@ -53,30 +53,34 @@ def section_key(store: SeriesStore, events: pd.DataFrame, metrics: Sequence[str]
     return digest.hexdigest()
 
 
-class SectionCache:
-    """The most recently used finished sections, by :func:`section_key`."""
+class LruCache(Generic[T]):
+    """The most recently used values by key, the oldest dropped past ``capacity``."""
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self._sections: OrderedDict[str, str] = OrderedDict()
+        self._values: OrderedDict[str, T] = OrderedDict()
 
-    def get(self, key: str) -> str | None:
-        """Return the finished section for ``key``, or None."""
-        section = self._sections.get(key)
-        if section is not None:
-            self._sections.move_to_end(key)
-        return section
+    def get(self, key: str) -> T | None:
+        """Return the value kept for ``key``, or None."""
+        value = self._values.get(key)
+        if value is not None:
+            self._values.move_to_end(key)
+        return value
 
-    def put(self, key: str, section: str) -> None:
-        """Keep a finished section (figures filled in), dropping the oldest past capacity."""
-        self._sections[key] = section
-        self._sections.move_to_end(key)
-        while len(self._sections) > self.capacity:
-            self._sections.popitem(last=False)
+    def put(self, key: str, value: T) -> None:
+        """Keep a value, dropping the oldest past capacity."""
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self.capacity:
+            self._values.popitem(last=False)
 
     def clear(self) -> None:
-        """Forget every section."""
-        self._sections.clear()
+        """Forget every value."""
+        self._values.clear()
+
+
+#: Finished sections (figures filled in) by :func:`section_key`.
+SectionCache = LruCache[str]
 
 
 class StoreMemo(Generic[T]):
@@ -89,19 +93,17 @@ class StoreMemo(Generic[T]):
 
     def __init__(self, compute: Callable[[SeriesStore], T], capacity: int = CAPACITY) -> None:
         self._compute = compute
-        self.capacity = capacity
-        self._values: OrderedDict[str, T] = OrderedDict()
+        self._cache: LruCache[T] = LruCache(capacity)
 
     def __call__(self, store: SeriesStore) -> T:
         """Return ``compute(store)``, computed once per store content."""
         key = store_digest(store)
-        if key not in self._values:
-            self._values[key] = self._compute(store)
-        self._values.move_to_end(key)
-        while len(self._values) > self.capacity:
-            self._values.popitem(last=False)
-        return self._values[key]
+        value = self._cache.get(key)
+        if value is None:
+            value = self._compute(store)
+            self._cache.put(key, value)
+        return value
 
 
 #: The process's sections (``render_report`` reads and fills it).
-SECTIONS = SectionCache()
+SECTIONS: LruCache[str] = LruCache()
