@@ -69,6 +69,26 @@ def test_metrics_read_each_prompts_last_real_position(tmp_path: Path, name: str,
     torch.testing.assert_close(value, torch.tensor(expected), atol=1e-4, rtol=0)
 
 
+def test_metric_rows_pick_their_examples_in_any_order_and_repeat(tmp_path: Path) -> None:
+    # The answer and wrong masks are built once per task and gathered by row: a batch's rows
+    # may come in any order and repeat, and a second call reads the same masks.
+    tok = word_tokenizer(WORDS + ["and"])
+    task = load_task(str(_write(tmp_path, _task_body())), tok, bos=0)
+    ids = {w: tok.convert_tokens_to_ids(w) for w in ("Mary", "John", "Tom")}
+    rows = torch.tensor([1, 0, 1])
+    logits = torch.zeros(3, 11, len(tok))
+    for i, row in enumerate(rows.tolist()):
+        at = task.last[row]
+        logits[i, at, ids["Mary"]], logits[i, at, ids["John"]] = 10.0 * i, 1.0
+        logits[i, at, ids["Tom"]] = 4.0
+    # Example 1: answers John and Tom, wrong Mary; example 0: answer Mary, wrong John.
+    expected = torch.tensor([(1 + 4) / 2 - 0, 10 - 1, (1 + 4) / 2 - 20])
+    metric = task.metric()
+    torch.testing.assert_close(metric(logits, rows), expected)
+    torch.testing.assert_close(task.metric()(logits[[1]], torch.tensor([0])), expected[[1]])
+    assert len(task._masks) == 2  # answers and wrongs at this vocabulary, kept
+
+
 def test_prob_diff_is_answer_mass_minus_wrong_mass(tmp_path: Path) -> None:
     tok = word_tokenizer(WORDS + ["and"])
     task = load_task(str(_write(tmp_path, _task_body(metric="prob_diff"))), tok, bos=0)

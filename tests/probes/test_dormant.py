@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import tracker.probes.dormant as dormant_module
 from tests.support.planted_models import Planted, dormant_model, repeated_docs
 from tracker.probes import ProbeContext, make_probes
 from tracker.probes.dormant import DOMAINS, DormantConfig, active_dormant, dormant_labels
+from tracker.probes.uncertainty import resample_indices
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +64,48 @@ def test_errors_are_bootstrapped_per_value(measured) -> None:  # type: ignore[no
     # Labels far from both thresholds never flip under resampling.
     assert values["dormant_text_se"][layer, head] == 0.0
     assert values["active_dormant_se"][layer, head] == 0.0
+
+
+@pytest.mark.parametrize("chunk", [1 << 22, 7 * 12 * 6])  # all draws at once; 7 per chunk
+def test_label_bootstraps_equal_one_draw_at_a_time(chunk: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The draws are labelled a chunk at a time in one array operation; each draw's label must
+    # be the label of that draw alone, as a loop over the draws gives it.
+    monkeypatch.setattr(dormant_module, "_CHUNK_ELEMENTS", chunk)
+    rng = np.random.default_rng(3)
+    cfg = DormantConfig(n_bootstrap=40, mass_threshold=0.5, output_threshold=0.3)
+    shape = (3, 4)
+    domains = []
+    for n in (12, 9, 12):
+        mass, ratio = rng.uniform(0, 1, (n, *shape)), rng.uniform(0, 0.6, (n, *shape))
+        mass[rng.uniform(size=mass.shape) < 0.1] = np.nan  # items without a value
+        mass[:, 2, 3] = np.nan  # a head with none: NaN label and error
+        domains.append((mass, ratio))
+
+    def labeller(mass: np.ndarray, ratio: np.ndarray):  # type: ignore[no-untyped-def]
+        def label(idx: np.ndarray) -> np.ndarray:
+            axis = idx.ndim - 1
+            return dormant_labels(dormant_module._nanmean0(mass[idx], axis),
+                                  dormant_module._nanmean0(ratio[idx], axis), cfg)
+        return label
+
+    labellers = [labeller(m, r) for m, r in domains]
+    sizes = [len(m) for m, _ in domains]
+    for label, n in zip(labellers, sizes, strict=True):
+        labels = label(np.arange(n))
+        loop = np.stack([label(row) for row in resample_indices(n, cfg)])
+        with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+            expected = np.where(np.isnan(labels), np.nan, np.nanstd(loop, axis=0, ddof=1))
+        got = dormant_module._label_se(label, n, labels, cfg)
+        np.testing.assert_array_equal(got, expected)
+        assert np.isnan(got[2, 3]) and np.nanmax(got) > 0
+    rows = [resample_indices(n, cfg) for n in sizes]
+    joint = np.stack([active_dormant([lab(idx[r]) for lab, idx in zip(labellers, rows,
+                                                                        strict=True)])
+                      for r in range(cfg.n_bootstrap)])
+    got = dormant_module._joint_se(labellers, sizes, cfg, shape)
+    np.testing.assert_array_equal(got, joint.std(axis=0, ddof=1))
+    assert got.max() > 0
 
 
 def test_labelling_rule_needs_both_conditions() -> None:

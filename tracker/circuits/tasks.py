@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +92,27 @@ class CircuitTask:
     wrongs: tuple[tuple[int, ...], ...]
     n_dropped: int = 0
     min_gap: float = 0.0
+    #: (which ids, vocab, device) -> (N, vocab) bool mask of every example's ids, built at
+    #: the first metric call and kept: a sweep scores the same task at every checkpoint.
+    _masks: dict[tuple[str, int, str], torch.Tensor] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_examples(self) -> int:
         """Kept pairs."""
         return int(self.clean.shape[0])
 
-    def _mask(self, ids: tuple[tuple[int, ...], ...], rows: torch.Tensor, vocab: int,
+    def _mask(self, which: str, rows: torch.Tensor, vocab: int,
               device: torch.device) -> torch.Tensor:
-        mask = torch.zeros(len(rows), vocab, device=device)
-        for i, row in enumerate(rows.tolist()):
-            if ids[row]:
-                mask[i, list(ids[row])] = 1.0
-        return mask
+        """(len(rows), vocab) float mask, 1 at the ``which`` ids (answers, wrongs) of each row."""
+        key = (which, vocab, str(device))
+        if key not in self._masks:
+            ids = self.answers if which == "answers" else self.wrongs
+            every = torch.zeros(len(ids), vocab, dtype=torch.bool)
+            rows_of = [i for i, row in enumerate(ids) for _ in row]
+            every[rows_of, [t for row in ids for t in row]] = True
+            self._masks[key] = every.to(device)
+        return self._masks[key][rows.to(device)].float()
 
     def metric(self) -> Metric:
         """Return the per-example metric on a batch's logits (rows index this task's examples)."""
@@ -115,8 +123,8 @@ class CircuitTask:
             final = logits[torch.arange(len(rows), device=logits.device),
                            self.last[rows].to(logits.device)].float()
             vocab = final.shape[-1]
-            return score(final, self._mask(self.answers, rows, vocab, final.device),
-                         self._mask(self.wrongs, rows, vocab, final.device))
+            return score(final, self._mask("answers", rows, vocab, final.device),
+                         self._mask("wrongs", rows, vocab, final.device))
 
         return metric
 

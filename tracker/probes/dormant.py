@@ -156,11 +156,22 @@ def active_dormant(labels: list[np.ndarray]) -> np.ndarray:
     return ((stack == 1.0).any(axis=0) & (stack == 0.0).any(axis=0)).astype(float)
 
 
-def _nanmean0(values: np.ndarray) -> np.ndarray:
-    """Mean over axis 0 ignoring NaN items (NaN, without a warning, where all are)."""
+def _nanmean0(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Mean over ``axis`` ignoring NaN items (NaN, without a warning, where all are)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, axis=0)
+        return np.nanmean(values, axis=axis)
+
+
+#: Resampled items held at once by the bootstraps of the labels (float64 elements): the
+#: draws are labelled a chunk at a time, all draws of a chunk in one array operation.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _draw_chunks(n_draws: int, n_items: int, n_heads: int) -> list[slice]:
+    """Slices of the draws, each holding at most ``_CHUNK_ELEMENTS`` resampled values."""
+    per = max(1, _CHUNK_ELEMENTS // max(1, n_items * n_heads))
+    return [slice(i, min(i + per, n_draws)) for i in range(0, n_draws, per)]
 
 
 @register_probe
@@ -259,8 +270,10 @@ class DormantProbe(TextProbe[DormantConfig]):
                 values[f"{measure}_{domain}_se"] = bootstrap_se(rows, cfg)
 
             def label(idx: np.ndarray, items: dict[str, np.ndarray] = items) -> np.ndarray:
-                return dormant_labels(_nanmean0(items["first_mass"][idx]),
-                                      _nanmean0(items["out_ratio"][idx]), cfg)
+                # idx: (n,) one draw, or (draws, n); the mean is over the draw's items.
+                axis = idx.ndim - 1
+                return dormant_labels(_nanmean0(items["first_mass"][idx], axis),
+                                      _nanmean0(items["out_ratio"][idx], axis), cfg)
 
             n_items = len(items["first_mass"])
             labels = label(np.arange(n_items))
@@ -270,7 +283,7 @@ class DormantProbe(TextProbe[DormantConfig]):
             labelled.append(labels)
         values["active_dormant"] = active_dormant(labelled)
         sizes = [len(per_seq[d]["first_mass"]) for d in DOMAINS]
-        values["active_dormant_se"] = _joint_se(labellers, sizes, cfg)
+        values["active_dormant_se"] = _joint_se(labellers, sizes, cfg, shape)
         return values
 
 
@@ -279,18 +292,25 @@ def _label_se(label: Callable[[np.ndarray], np.ndarray], n_items: int, labels: n
     """Return a label's standard deviation over resamples (NaN where undefined, or few items)."""
     if n_items < 2 or cfg.n_bootstrap < 2:
         return np.full(labels.shape, np.nan)
-    draws = np.stack([label(row) for row in resample_indices(n_items, cfg)])
+    rows = resample_indices(n_items, cfg)
+    draws = np.concatenate([label(rows[part]) for part in
+                            _draw_chunks(len(rows), n_items, labels.size)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN heads: NaN, as wanted
         return np.where(np.isnan(labels), np.nan, np.nanstd(draws, axis=0, ddof=1))
 
 
 def _joint_se(labellers: list[Callable[[np.ndarray], np.ndarray]], sizes: list[int],
-              cfg: DormantConfig) -> np.ndarray:
-    """Return ``active_dormant``'s standard deviation over resamples of every domain at once."""
+              cfg: DormantConfig, shape: tuple[int, int]) -> np.ndarray:
+    """Return ``active_dormant``'s standard deviation over resamples of every domain at once.
+
+    Draw ``r`` resamples every domain with its row ``r`` of the indices, as one joint draw.
+    """
+    if cfg.n_bootstrap < 2:
+        return np.full(shape, np.nan)
     rows = [resample_indices(n, cfg) for n in sizes]
-    draws = np.stack([
-        active_dormant([lab(idx[r]) for lab, idx in zip(labellers, rows, strict=True)])
-        for r in range(cfg.n_bootstrap)])
-    return draws.std(axis=0, ddof=1) if cfg.n_bootstrap >= 2 else np.full(draws.shape[1:],
-                                                                           np.nan)
+    chunks = _draw_chunks(cfg.n_bootstrap, max(sizes), shape[0] * shape[1])
+    draws = np.concatenate([
+        active_dormant([lab(idx[part]) for lab, idx in zip(labellers, rows, strict=True)])
+        for part in chunks])
+    return draws.std(axis=0, ddof=1)
