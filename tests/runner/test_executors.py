@@ -96,6 +96,31 @@ def test_ray_retries_a_killed_worker_and_matches_sequential(tmp_path, cache, ref
     assert_same_values(values, reference)
 
 
+def test_cpu_pool_workers_share_the_cores_without_oversubscribing(monkeypatch):
+    import torch
+
+    from tracker import cores
+    from tracker.runner import executors
+
+    monkeypatch.setattr(executors, "gpu_count", lambda: 0)
+    monkeypatch.setattr(executors, "usable_cores", lambda: 8)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 8)
+    assert (ProcessExecutor().workers, ProcessExecutor().threads) == (8, 1)
+    assert ProcessExecutor(workers=2).threads == 4
+    monkeypatch.setattr(executors, "gpu_count", lambda: 2)
+    assert ProcessExecutor().threads is None  # GPU workers: torch's own default
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        executors.set_worker_threads(1)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's setting is kept
+        executors.set_worker_threads(before + 1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_one_pool_worker_per_gpu_each_pinned_to_its_own(monkeypatch):
     import queue
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from tracker.errors import TrackerError
@@ -43,7 +42,9 @@ def _check_panels(args: argparse.Namespace) -> None:
 
 def default_workers() -> int:
     """Figure-rendering processes for a report: the CPU cores, at most 4."""
-    return max(1, min(4, os.cpu_count() or 1))
+    from tracker.cores import usable_cores
+
+    return min(4, usable_cores())
 
 
 def run_plot(args: argparse.Namespace) -> int:

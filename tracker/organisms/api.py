@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracker.cores import usable_cores
 from tracker.errors import TrackerError
 from tracker.organisms.corpus import Corpus, build_corpus
 from tracker.organisms.suite import ModelSpec, SuiteSpec, get_suite
@@ -167,10 +168,7 @@ def suite_info(
 
 def default_threads() -> int:
     """CPU threads for training: the cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 def train_suite(

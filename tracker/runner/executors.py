@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
+from tracker.cores import threads_per_worker, usable_cores
 from tracker.errors import TrackerError
 from tracker.runner.spec import ExecutorConfig
 from tracker.runner.tasks import StepOutcome, StepTask, compute_step
@@ -70,8 +71,11 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _init_worker(gpus: Any) -> None:
-    """Pool worker start-up: die with the parent, take a GPU of its own if there are any."""
+def _init_worker(gpus: Any, threads: int | None) -> None:
+    """Pool worker start-up: die with the parent, take a GPU of its own if there are any.
+
+    A CPU worker takes its share of the cores (``threads``).
+    """
     try:  # Linux: a SIGKILLed sweep must not leave workers writing shards behind it.
         import ctypes
         import signal
@@ -80,6 +84,15 @@ def _init_worker(gpus: Any) -> None:
     except (OSError, AttributeError):
         pass
     pin_gpu(gpus)
+    set_worker_threads(threads)
+
+
+def set_worker_threads(threads: int | None) -> None:
+    """Use ``threads`` torch CPU threads (None: leave them); ``OMP_NUM_THREADS`` set wins."""
+    if threads is not None and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def pin_gpu(gpus: Any) -> None:
@@ -91,8 +104,11 @@ def pin_gpu(gpus: Any) -> None:
 class ProcessExecutor:
     """A local pool of spawned worker processes.
 
+    Without GPUs each worker runs ``cores // workers`` torch threads (see
+    :func:`tracker.cores.threads_per_worker`; ``OMP_NUM_THREADS``, where set, wins).
+
     Args:
-        workers: Worker count (default: one per GPU, else the CPU count).
+        workers: Worker count (default: one per GPU, else one per usable core).
         retries: Times a task is resubmitted after its worker died.
     """
 
@@ -100,7 +116,8 @@ class ProcessExecutor:
 
     def __init__(self, workers: int | None = None, retries: int = 2) -> None:
         self.gpus = gpu_count()
-        self.workers = workers or self.gpus or os.cpu_count() or 1
+        self.workers = workers or self.gpus or usable_cores()
+        self.threads = None if self.gpus else threads_per_worker(self.workers)
         self.retries = retries
         self._pool: ProcessPoolExecutor | None = None
 
@@ -115,7 +132,7 @@ class ProcessExecutor:
             for i in range(self.workers):
                 queue.put(i % self.gpus)
         return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(queue,))
+                                   initargs=(queue, self.threads))
 
     def run(self, tasks: Sequence[StepTask]) -> Iterator[StepOutcome]:
         """Run tasks on the pool; restart it and resubmit after a worker dies."""
@@ -187,7 +204,7 @@ class RayExecutor:
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                       "runtime_env": {"env_vars": env}}
             if address is None:
-                kwargs["num_cpus"] = workers or os.cpu_count() or 1
+                kwargs["num_cpus"] = workers or usable_cores()
             ray.init(address=address, **kwargs)
             self.started_here = True
         if gpus_per_task is None:
