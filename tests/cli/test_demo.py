@@ -40,4 +40,4 @@ def test_demo_on_tiny_suite(tmp_path, capsys):
     assert main(["demo", "--suite", "tiny", "--root", str(tmp_path / "organisms"), "--out",
                  str(out), "--no-progress"]) == 0
     again = capsys.readouterr().out
-    assert again.count(" 0 steps computed") == 2
+    assert again.count(" 0 results computed") == 2

@@ -65,36 +65,6 @@ def test_a_worker_that_keeps_dying_is_given_up_on(tmp_path, cache, monkeypatch):
     assert [o.error for o in outcomes] == ["t step 0: worker died 1 times; giving up"]
 
 
-def test_the_pool_is_kept_across_runs_and_restarted_after_an_idle_worker_dies(tmp_path, cache):
-    import signal
-    import time
-
-    from tracker.runner.spec import ProbeSet, SeriesSpec
-    from tracker.runner.tasks import StepTask
-    from tracker.sources import Checkpoint
-
-    probes = ProbeSet(("induction",))
-    pending = tuple((p.name, p.key) for p in probes.build())
-
-    def task(name: str, step: int) -> StepTask:
-        spec = SeriesSpec(name, "hub", "EleutherAI/pythia-tiny", tmp_path / f"{name}.h5",
-                          cache_dir=str(cache))
-        return StepTask(spec, Checkpoint(step, f"step{step}", step), probes, pending)
-
-    pool = ProcessExecutor(workers=1, retries=1)  # the death may be seen at submit or after
-    try:
-        (first,) = pool.run([task("a", 0)])
-        (second,) = pool.run([task("b", 1)])
-        assert first.ok and second.ok
-        assert first.worker == second.worker  # one start for both runs
-        os.kill(int(first.worker.rsplit(":", 1)[1]), signal.SIGKILL)
-        time.sleep(0.5)
-        (third,) = pool.run([task("c", 2)])
-        assert third.ok and third.worker != first.worker
-    finally:
-        pool.close()
-
-
 def test_executor_choice(tmp_path, cache):
     config = load_config(hub_config(tmp_path / "s.toml", cache, tmp_path / "st"))
     assert make_executor(config.executor).name == "sequential"

@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tracker.runner.executors import ProcessExecutor
+from typing import Any
 
 
 def register(sub: Any) -> None:
@@ -27,9 +22,6 @@ def register(sub: Any) -> None:
     parser.add_argument("--out", default="out/demo", help="folder for stores and the report")
     parser.add_argument("--probes", help="comma-separated probes (default: all)")
     parser.add_argument("--steps", help="step selection for the sweeps (default: all)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="sweep processes per model, each with its share of the cores "
-                             "(default: one per core; 1 sweeps in this process)")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(func=run)
 
@@ -73,21 +65,19 @@ def run(args: argparse.Namespace) -> int:
               f"{time.perf_counter() - started:.0f}s (detection {detected - clock:.0f}s, "
               f"report {time.perf_counter() - detected:.0f}s): {page.resolve()}")
 
-    # One pool of sweep workers for every model: their start (imports) is paid once.
-    with _sweep_pool(args) as pool:
-        for k, model in enumerate(order, 1):
-            stores.append(_model_store(args, model.repo_id, out, pool))
-            changed.add(stores[-1])
-            write(k)
-            if k == 1 and args.probes is None:
-                # The LLC (#21) costs seconds per checkpoint: the smallest model only, and after
-                # its first report so that report comes sooner; the next rewrite shows it.
-                clock = time.perf_counter()
-                _llc(args, model.repo_id, stores[0])
-                changed.add(stores[0])
-                print(f"      {model.repo_id}: LLC swept in {time.perf_counter() - clock:.0f}s")
-                if len(order) == 1:
-                    write(k)
+    for k, model in enumerate(order, 1):
+        stores.append(_model_store(args, model.repo_id, out))
+        changed.add(stores[-1])
+        write(k)
+        if k == 1 and args.probes is None:
+            # The LLC (#21) costs seconds per checkpoint: the smallest model only, and after
+            # its first report so that report comes sooner; the next rewrite shows it.
+            clock = time.perf_counter()
+            _llc(args, model.repo_id, stores[0])
+            changed.add(stores[0])
+            print(f"      {model.repo_id}: LLC swept in {time.perf_counter() - clock:.0f}s")
+            if len(order) == 1:
+                write(k)
     if table is not None and not table.empty:
         print("first emergence of each mechanism (tokens seen, first head):")
         for metric, rows in table.groupby("metric", sort=False):
@@ -100,23 +90,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextmanager
-def _sweep_pool(args: argparse.Namespace) -> Iterator[ProcessExecutor | None]:
-    """Yield the process pool the models are swept in (None: sweep in this process)."""
-    from tracker.cores import usable_cores
-    from tracker.runner.executors import ProcessExecutor
-
-    workers = args.workers or usable_cores()
-    if workers < 2:
-        yield None
-        return
-    pool = ProcessExecutor(workers)
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
 def _llc(args: argparse.Namespace, repo_id: str, store: Path) -> None:
     """Sweep one trained model of the suite with the LLC probe into ``store``."""
     from tracker.cli.llc import demo_sweep
@@ -127,14 +100,8 @@ def _llc(args: argparse.Namespace, repo_id: str, store: Path) -> None:
     demo_sweep(model, store, suite.corpus_dir, args.steps, not args.no_progress)
 
 
-def _model_store(args: argparse.Namespace, repo_id: str, out: Path,
-                 pool: ProcessExecutor | None) -> Path:
-    """Train (or reuse) one model of the suite and sweep it with every probe; its store.
-
-    The sweep runs in ``pool`` if given: small models leave a second core of one process
-    mostly idle (their matrix products are too small to split well), and a process per core
-    with one thread each swept the 2-layer organism 10-25% faster in paired runs.
-    """
+def _model_store(args: argparse.Namespace, repo_id: str, out: Path) -> Path:
+    """Train (or reuse) one model of the suite and sweep it with every probe; its store."""
     from tracker.cli.sweep import build_probes
     from tracker.labels import short_series
     from tracker.organisms.api import train_suite
@@ -150,44 +117,11 @@ def _model_store(args: argparse.Namespace, repo_id: str, out: Path,
     print(f"      {model.repo_id}: {model.n_layers}L d{model.d_model} H{model.n_heads}, "
           f"{len(model.steps)} checkpoints to step {model.steps[-1]}{speed}")
     text = suite.corpus_dir / "dataset"
-    dataset = str(text) if text.exists() else None
+    probes = build_probes(args.probes, [], str(text) if text.exists() else None)
     store = out / "stores" / f"{short_series(model.repo_id)}.h5"
-    if pool is not None:
-        n_probes, computed, reused = _pool_sweep(args, model, store, dataset, pool)
-    else:
-        probes = build_probes(args.probes, [], dataset)
-        report = sweep(model.open(), store, probes, steps=args.steps, progress=progress)
-        n_probes, computed = len(probes), len({step for step, _ in report.computed})
-        reused = len(report.skipped_steps)
+    report = sweep(model.open(), store, probes, steps=args.steps, progress=progress)
     print(f"      {model.repo_id}: trained or reused in {trained - clock:.0f}s, swept with "
-          f"{n_probes} probes in {time.perf_counter() - trained:.0f}s "
-          f"({pool.workers if pool else 1} process(es)), {computed} steps computed, {reused} "
-          f"steps reused -> {store}")
+          f"{len(probes)} probes in {time.perf_counter() - trained:.0f}s, "
+          f"{len(report.computed)} results computed, {len(report.skipped_steps)} steps reused "
+          f"-> {store}")
     return store
-
-
-def _pool_sweep(args: argparse.Namespace, model: Any, store: Path, dataset: str | None,
-                pool: ProcessExecutor) -> tuple[int, int, int]:
-    """Sweep one model's checkpoints in ``pool``; (probes, steps computed, steps reused).
-
-    Raises:
-        TrackerError: Naming the step, if one could not be computed.
-    """
-    from tracker.cli.sweep import build_probes
-    from tracker.errors import TrackerError
-    from tracker.runner.scheduled import run_config
-    from tracker.runner.spec import ExecutorConfig, SeriesSpec, SweepConfig
-
-    probes = build_probes(args.probes, [], dataset)  # errors name the probe, as in a sweep
-    spec = SeriesSpec(name=store.stem, kind="hub", location=model.repo_id, store=store,
-                      cache_dir=str(model.cache_dir))
-    config = SweepConfig(path=store.parent, series=(spec,), steps=args.steps,
-                         probe_names=tuple(p.name for p in probes) if args.probes else None,
-                         text_dataset=dataset, detect=False,
-                         executor=ExecutorConfig(kind="processes", device="cpu"))
-    store.parent.mkdir(parents=True, exist_ok=True)
-    (result,) = run_config(config, executor=pool)
-    problem = result.error or result.busy or next(iter(result.failed.values()), "")
-    if problem:
-        raise TrackerError(problem.splitlines()[0])
-    return len(probes), len(result.computed), result.done_before

@@ -135,15 +135,13 @@ class ProcessExecutor:
                                    initargs=(queue, self.threads))
 
     def run(self, tasks: Sequence[StepTask]) -> Iterator[StepOutcome]:
-        """Run tasks on the pool; restart it and resubmit after a worker dies.
-
-        The pool outlives the call, so a caller running series after series (``tracker
-        demo``) starts its workers (torch and transformers imported) once.
-        """
+        """Run tasks on the pool; restart it and resubmit after a worker dies."""
         attempts = dict.fromkeys(range(len(tasks)), 0)
         left = set(range(len(tasks)))
         while left:
-            futures = self._submit(tasks, sorted(left))
+            self._pool = self._start()
+            futures: dict[Future[StepOutcome], int] = {
+                self._pool.submit(compute_step, tasks[i]): i for i in sorted(left)}
             broken = False
             pending = set(futures)
             while pending:
@@ -157,28 +155,15 @@ class ProcessExecutor:
                         continue
                     left.discard(i)
                     yield outcome
-            if not broken:
-                continue  # every task came back; the pool is kept for the next run
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
-            for i in sorted(left):
-                attempts[i] += 1
-                if attempts[i] > self.retries:
-                    left.discard(i)
-                    yield _died(tasks[i], f"worker died {attempts[i]} times; giving up")
-            log.warning("a worker died; resubmitting %d task(s)", len(left))
-
-    def _submit(self, tasks: Sequence[StepTask], which: list[int]
-                ) -> dict[Future[StepOutcome], int]:
-        """Submit ``tasks[i]`` for ``i`` in ``which``, to the kept pool while it is sound."""
-        if self._pool is not None:
-            try:
-                return {self._pool.submit(compute_step, tasks[i]): i for i in which}
-            except BrokenProcessPool:  # a worker of the kept pool died between runs
-                self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._start()
-        return {self._pool.submit(compute_step, tasks[i]): i for i in which}
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            if broken:
+                for i in sorted(left):
+                    attempts[i] += 1
+                    if attempts[i] > self.retries:
+                        left.discard(i)
+                        yield _died(tasks[i], f"worker died {attempts[i]} times; giving up")
+                log.warning("a worker died; resubmitting %d task(s)", len(left))
 
     def close(self) -> None:
         """Shut the pool down."""
