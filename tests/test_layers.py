@@ -19,6 +19,7 @@ import tracker
 #: each other.
 LEVEL: dict[str, float] = {
     "errors": 0, "registry": 0, "identity": 0, "metric": 0, "labels": 0, "datafiles": 0,
+    "cores": 0,
     "sources": 1, "models": 1, "store": 1, "detect": 1,
     # Circuits (graph, attribution, search) are model mechanics that the circuit probe uses.
     "circuits": 1.5,
