@@ -45,6 +45,22 @@ def test_cyclic_product_matches_the_full_vocabulary_matrix() -> None:
     assert (se > 0).all() and (se < 1).all()
 
 
+def test_scores_built_in_place_equal_the_jackknife_written_out() -> None:
+    """The batch of totals and left-out totals is built in place; same numbers as spelled out."""
+    ctx = ProbeContext(tiny_model(seed=5, scale=0.5), tiny_tokenizer())
+    score, se = copying_eigen_scores(ctx, seed=1, blocks=6)
+    vocab = ctx.adapter.embed_matrix().shape[0]
+    order = torch.from_numpy(np.random.default_rng(1).permutation(vocab))
+    prods = block_products(ctx, list(torch.tensor_split(order, 6)))  # (L, H, K, d, d)
+    assert prods.dtype == torch.float64
+    total = prods.sum(dim=2)
+    np.testing.assert_array_equal(score, eigen_ratio(total).numpy())
+    left_out = eigen_ratio(total.unsqueeze(2) - prods).numpy()  # (L, H, K)
+    spread = ((left_out - left_out.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    np.testing.assert_allclose(se, np.sqrt(spread * 5 / 6), rtol=1e-12, atol=1e-15)
+    assert (se > 0).all()
+
+
 def test_jackknife_se_agrees_with_a_bootstrap_over_the_same_blocks() -> None:
     ctx = ProbeContext(tiny_model(seed=3, scale=0.5), tiny_tokenizer())
     _, se = copying_eigen_scores(ctx, seed=0, blocks=16)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from tests.support.builders import tiny_model, tiny_tokenizer
 from tests.support.planted_archs import PLANTED_ARCHS, planted_induction
 from tests.support.planted_models import Planted, circuits_model
 from tracker.probes import ProbeContext, make_probes
+from tracker.probes import copying as copying_module
+from tracker.probes.copying import copying_scores
 from tracker.probes.inputs import repeated_tokens
 
 
@@ -32,6 +36,26 @@ def test_copying_head(circuits: Planted) -> None:
     assert abs(scores["copying_logit_zscore"][head] - np.sqrt(29)) < 1e-3
     assert np.abs(_others(scores["copying_logit_zscore"], head)).max() < 1.0
     assert scores["copying_logit_zscore"][circuits.heads["prev"]] == 0.0
+
+
+@pytest.mark.parametrize("sequences_per_chunk", [1, 3])
+def test_copying_scores_are_the_same_in_any_chunks_of_sequences(
+    monkeypatch: pytest.MonkeyPatch, sequences_per_chunk: int
+) -> None:
+    """Sequences are scored in chunks to bound the temporaries; each row is the same."""
+    ctx = ProbeContext(tiny_model(seed=2, scale=0.5), tiny_tokenizer())
+    (probe,) = make_probes(["copying"], copying={"seq_len": 12, "n_seqs": 8})
+    rep = repeated_tokens(ctx, probe.config)
+    per_sequence = ctx.adapter.n_heads * rep.seq_len * ctx.adapter.d_model
+    with torch.no_grad():
+        resid = ctx.forward(rep.tokens, {"resid"}).require("resid")
+        whole = copying_scores(ctx, resid, rep)
+        monkeypatch.setattr(copying_module, "_CHUNK_ELEMENTS", sequences_per_chunk * per_sequence)
+        chunked = copying_scores(ctx, resid, rep)
+    assert whole[0].shape == (8, ctx.adapter.n_layers, ctx.adapter.n_heads)
+    assert np.ptp(whole[1]) > 0  # random weights: the rows differ
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("model_type", PLANTED_ARCHS)

@@ -33,6 +33,7 @@ import torch
 
 from tracker.metric import Metric
 from tracker.probes.base import Probe, ProbeValues
+from tracker.probes.chunks import chunk_slices
 from tracker.probes.circuits import attn_norm, final_normed, head_ov, unembed_rows
 from tracker.probes.context import ProbeContext
 from tracker.probes.copying_eigen import copying_eigen_scores
@@ -40,6 +41,9 @@ from tracker.probes.inputs import RepeatedTokens, RepeatedTokensConfig, repeated
 from tracker.probes.ranking import strictly_first
 from tracker.probes.registry import register_probe
 from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, with_errors
+
+#: Largest (heads x sequences x tokens x width) float32 output computed at once (8 MB).
+_CHUNK_ELEMENTS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -71,21 +75,39 @@ def copying_scores(
     seq_len = rep.seq_len
     sources = slice(1, 1 + seq_len)
     unembed = unembed_rows(ctx, rep.tokens[:, sources])  # (B, L, D)
+    # Sequences in chunks: a layer's (H, B, L, D) outputs and their normed copies are the
+    # probe's largest temporaries (0.1 GB at 16 x 100 tokens on a Pythia-70m shape), which
+    # set a sweep's peak; each sequence's scores are the same computed in any chunk.
+    chunks = chunk_slices(unembed.shape[0], ctx.adapter.n_heads * seq_len * unembed.shape[-1],
+                          _CHUNK_ELEMENTS)
     top1, zscore = [], []
     for layer in range(ctx.adapter.n_layers):
-        normed = attn_norm(ctx, layer, resid[layer][:, sources])
-        out = final_normed(ctx, head_ov(ctx, layer, normed, value_bias))  # (H, B, L, D)
-        delta = torch.einsum("hbsd,bcd->hbsc", out, unembed.to(out.device))
-        diag = delta.diagonal(dim1=-2, dim2=-1)
-        source = torch.arange(seq_len, device=delta.device)  # the attended token is x[s]
-        top1.append(strictly_first(delta, source).double().mean(dim=2))
-        std = delta.std(dim=-1, unbiased=False)
-        spread = std > 1e-5 * delta.abs().amax(dim=-1)
-        z = torch.where(spread, (diag - delta.mean(dim=-1)) / std.clamp_min(1e-30), 0.0)
-        zscore.append(z.double().mean(dim=2))
+        parts = [_layer_scores(ctx, layer, resid[layer][rows, sources], unembed[rows],
+                               value_bias)
+                 for rows in chunks]
+        top1.append(torch.cat([p[0] for p in parts], dim=1))
+        zscore.append(torch.cat([p[1] for p in parts], dim=1))
     # (layers, H, B) -> (B, layers, H)
     return (torch.stack(top1).permute(2, 0, 1).cpu().numpy(),
             torch.stack(zscore).permute(2, 0, 1).cpu().numpy())
+
+
+def _layer_scores(
+    ctx: ProbeContext, layer: int, resid: torch.Tensor, unembed: torch.Tensor,
+    value_bias: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer's per-sequence (top-1, z-score), each (H, B), of sources ``resid`` (B, L, D)."""
+    normed = attn_norm(ctx, layer, resid)
+    out = final_normed(ctx, head_ov(ctx, layer, normed, value_bias))  # (H, B, L, D)
+    delta = torch.einsum("hbsd,bcd->hbsc", out, unembed.to(out.device))
+    del out
+    diag = delta.diagonal(dim1=-2, dim2=-1)
+    source = torch.arange(delta.shape[-1], device=delta.device)  # the attended token is x[s]
+    top1 = strictly_first(delta, source).double().mean(dim=2)
+    std = delta.std(dim=-1, unbiased=False)
+    spread = std > 1e-5 * delta.abs().amax(dim=-1)
+    z = torch.where(spread, (diag - delta.mean(dim=-1)) / std.clamp_min(1e-30), 0.0)
+    return top1, z.double().mean(dim=2)
 
 
 @register_probe

@@ -55,7 +55,9 @@ def _eigvals(matrices: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def block_products(ctx: ProbeContext, blocks: list[torch.Tensor]) -> torch.Tensor:
+def block_products(
+    ctx: ProbeContext, blocks: list[torch.Tensor], out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Per-block cyclic products ``W_O[h] W_U[:, b] W_E[b] W_V[h]``, (L, H, K, d, d).
 
     Associated as ``W_O[h] (W_U[:, b] W_E[b]) W_V[h]``: the D x D Gram of each block is
@@ -66,6 +68,11 @@ def block_products(ctx: ProbeContext, blocks: list[torch.Tensor]) -> torch.Tenso
     weights. Blocks are the outer loop so at most one Gram is held at a time. The products
     accumulate in float32 (a third of float64's time on CPU; the score moves by ~1e-7, tested
     against the float64 V x V definition) and are returned in float64 for the eigenvalues.
+
+    Args:
+        ctx: Probe context (for weights).
+        blocks: Token ids of each block.
+        out: float64 (L, H, K, d, d) tensor (a view is fine) to write the products into.
     """
     adapter = ctx.adapter
     n_layers, n_heads, d_head = adapter.n_layers, adapter.n_heads, adapter.d_head
@@ -75,14 +82,16 @@ def block_products(ctx: ProbeContext, blocks: list[torch.Tensor]) -> torch.Tenso
     w_o = torch.cat([adapter.out_matrix(layer)[0] for layer in range(n_layers)]).float()
     width = w_v.shape[1]
     values = w_v.permute(1, 0, 2).reshape(width, -1)  # (D, L H d): every head's W_V side by side
-    prods = []
-    for block in blocks:
+    if out is None:
+        out = torch.empty(n_layers, n_heads, len(blocks), d_head, d_head, dtype=torch.float64,
+                          device=w_v.device)
+    per_block = out.view(n_layers * n_heads, len(blocks), d_head, d_head)
+    for k, block in enumerate(blocks):
         block = block.to(embed.device)
         gram = unembed_rows[block].float().T @ embed[block].float()  # (D, D)
         per_head = (gram @ values).view(width, -1, d_head).transpose(0, 1)  # (L H, D, d)
-        prods.append(torch.matmul(w_o, per_head))  # (L H, d, d)
-    stacked = torch.stack(prods, dim=1).double()  # (L H, K, d, d)
-    return stacked.view(n_layers, n_heads, len(blocks), d_head, d_head)
+        per_block[:, k] = torch.matmul(w_o, per_head)  # (L H, d, d), widened to float64
+    return out
 
 
 @torch.no_grad()
@@ -101,11 +110,15 @@ def copying_eigen_scores(
     order = torch.from_numpy(np.random.default_rng(seed).permutation(vocab))
     parts = [p for p in torch.tensor_split(order, max(1, min(blocks, vocab))) if len(p)]
     n_parts = len(parts)
-    prods = block_products(ctx, parts)  # (L, H, K, d, d)
-    total = prods.sum(dim=2)  # (L, H, d, d)
-    # One eigenvalue batch for the whole checkpoint: each head's total and, for the
-    # jackknife, the total less each block, (L, H, 1 + K, d, d).
-    matrices = torch.cat([total.unsqueeze(2), total.unsqueeze(2) - prods], dim=2)
+    # One eigenvalue batch for the whole checkpoint, built in place (it is the probe's
+    # largest buffer): each head's total and, for the jackknife, the total less each block,
+    # (L, H, 1 + K, d, d).
+    d_head = adapter.d_head
+    matrices = torch.empty(adapter.n_layers, adapter.n_heads, 1 + n_parts, d_head, d_head,
+                           dtype=torch.float64, device=adapter.embed_matrix().device)
+    prods = block_products(ctx, parts, out=matrices[:, :, 1:])  # (L, H, K, d, d)
+    torch.sum(prods, dim=2, out=matrices[:, :, 0])
+    prods.neg_().add_(matrices[:, :, :1])
     ratios = eigen_ratio(matrices.flatten(0, 2)).view(matrices.shape[:3])
     score = ratios[..., 0].cpu().numpy()
     if n_parts < 2:

@@ -58,6 +58,7 @@ import torch
 
 from tracker.metric import Metric
 from tracker.probes.base import ProbeValues
+from tracker.probes.chunks import chunk_slices
 from tracker.probes.circuits import attn_norm, head_values
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_random_tokens, repeated_tokens
@@ -166,12 +167,6 @@ def _nanmean0(values: np.ndarray, axis: int = 0) -> np.ndarray:
 #: Resampled items held at once by the bootstraps of the labels (float64 elements): the
 #: draws are labelled a chunk at a time, all draws of a chunk in one array operation.
 _CHUNK_ELEMENTS = 1 << 22
-
-
-def _draw_chunks(n_draws: int, n_items: int, n_heads: int) -> list[slice]:
-    """Slices of the draws, each holding at most ``_CHUNK_ELEMENTS`` resampled values."""
-    per = max(1, _CHUNK_ELEMENTS // max(1, n_items * n_heads))
-    return [slice(i, min(i + per, n_draws)) for i in range(0, n_draws, per)]
 
 
 @register_probe
@@ -294,7 +289,7 @@ def _label_se(label: Callable[[np.ndarray], np.ndarray], n_items: int, labels: n
         return np.full(labels.shape, np.nan)
     rows = resample_indices(n_items, cfg)
     draws = np.concatenate([label(rows[part]) for part in
-                            _draw_chunks(len(rows), n_items, labels.size)])
+                            chunk_slices(len(rows), n_items * labels.size, _CHUNK_ELEMENTS)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN heads: NaN, as wanted
         return np.where(np.isnan(labels), np.nan, np.nanstd(draws, axis=0, ddof=1))
@@ -309,7 +304,7 @@ def _joint_se(labellers: list[Callable[[np.ndarray], np.ndarray]], sizes: list[i
     if cfg.n_bootstrap < 2:
         return np.full(shape, np.nan)
     rows = [resample_indices(n, cfg) for n in sizes]
-    chunks = _draw_chunks(cfg.n_bootstrap, max(sizes), shape[0] * shape[1])
+    chunks = chunk_slices(cfg.n_bootstrap, max(sizes) * shape[0] * shape[1], _CHUNK_ELEMENTS)
     draws = np.concatenate([
         active_dormant([lab(idx[part]) for lab, idx in zip(labellers, rows, strict=True)])
         for part in chunks])
