@@ -7,6 +7,9 @@
   checkpoint, load into TransformerLens (the 4.x ``TransformerBridge``, its default
   processing) and run each probe with its own ``run_with_cache``; copying from the eigenvalues
   of each head's full OV circuit ``W_E OV W_U`` (TransformerLens's ``FactoredMatrix``);
+- :func:`hooked_transformer_loop`: the same loop through the classic
+  ``HookedTransformer.from_pretrained(..., checkpoint_value=N)`` of an older TransformerLens
+  installed beside 4.x (``bench_sweep.py --hooked-transformer DIR``);
 - :func:`floor`: loading the weights alone plus one forward pass over the probes' inputs,
   returning attentions and hidden states (the base model: no probe here needs logits).
 
@@ -51,6 +54,8 @@ def pythia_shaped_cache(cache: Path, steps: list[int], shape: dict[str, Any]) ->
     have = list_cached_refs(cache, PYTHIA_REPO) if cache.exists() else {}
     missing = [s for s in steps if f"step{s}" not in have]
     if not missing:
+        if "main" not in have:
+            _point_main_at_last_step(cache)
         return
     words = load_task_words()
     # Filler documents give the tokenizer a realistic number of entries beside the task words.
@@ -61,20 +66,39 @@ def pythia_shaped_cache(cache: Path, steps: list[int], shape: dict[str, Any]) ->
         config = GPTNeoXConfig(**shape)
         model = GPTNeoXForCausalLM(config).eval()
         write_cache_revision(cache, PYTHIA_REPO, f"step{step}", model, tokenizer)
+    _point_main_at_last_step(cache)
 
 
-def _bridge(model: Any, tokenizer: Any) -> Any:
-    """Boot a TransformerBridge on an already loaded HF model, offline.
+def _point_main_at_last_step(cache: Path) -> None:
+    """``refs/main`` -> the last step's commit, as on the hub (Pythia's main is step143000).
 
-    An in-memory tokenizer needs ``name_or_path`` and ``add_bos_token`` set for the bridge to
-    boot without the hub (the ids passed in are used as they are).
+    TransformerLens's ``from_pretrained`` reads the config at ``main`` before the checkpoint.
     """
-    from transformer_lens.model_bridge import TransformerBridge
+    from tracker.sources.hf_cache import list_cached_refs, repo_folder
 
+    steps = {int(ref[4:]): commit for ref, commit in list_cached_refs(cache, PYTHIA_REPO).items()
+             if ref.startswith("step")}
+    (repo_folder(cache, PYTHIA_REPO) / "refs" / "main").write_text(steps[max(steps)])
+
+
+def _offline_tokenizer(tokenizer: Any) -> Any:
+    """A copy TransformerLens takes as it is, offline.
+
+    An in-memory tokenizer needs ``name_or_path`` and ``add_bos_token`` set, or TransformerLens
+    reloads it from the hub to add a BOS token (the ids passed in are used as they are).
+    """
     tok = copy.deepcopy(tokenizer)
     tok.init_kwargs["name_or_path"] = "in-memory"
     tok.init_kwargs["add_bos_token"] = True
-    return TransformerBridge.boot_transformers(PYTHIA_REPO, hf_model=model, tokenizer=tok)
+    return tok
+
+
+def _bridge(model: Any, tokenizer: Any) -> Any:
+    """Boot a TransformerBridge on an already loaded HF model, offline."""
+    from transformer_lens.model_bridge import TransformerBridge
+
+    return TransformerBridge.boot_transformers(PYTHIA_REPO, hf_model=model,
+                                               tokenizer=_offline_tokenizer(tokenizer))
 
 
 def _load(series: HubSeries, revision: str, device: str, dtype: torch.dtype,
@@ -89,16 +113,36 @@ def _patterns(cache: Any, n_layers: int) -> torch.Tensor:
     return torch.stack([cache["pattern", layer] for layer in range(n_layers)])
 
 
-def _copying_eigen(bridge: Any) -> np.ndarray:
+def _copying_eigen(model: Any) -> np.ndarray:
     """sum(eig) / sum(|eig|) of ``W_E OV W_U`` per head, through FactoredMatrix's d x d form."""
     from transformer_lens import FactoredMatrix
 
-    ov = bridge.OV  # FactoredMatrix (L, H, D, D)
+    ov = model.OV  # FactoredMatrix (L, H, D, D)
     # fp32 factors: torch's eig has no bfloat16 or float16 kernels (a --dtype bfloat16 run).
     ov = FactoredMatrix(ov.A.float(), ov.B.float())
-    full = bridge.W_E.float() @ ov @ bridge.W_U.float()  # still factored: (V x d) (d x V)
+    full = model.W_E.float() @ ov @ model.W_U.float()  # still factored: (V x d) (d x V)
     eig = full.eigenvalues  # (L, H, d)
     return (eig.real.sum(-1) / eig.abs().sum(-1)).detach().double().cpu().numpy()
+
+
+def _tl_probe_scores(model: Any, rep: RepeatedTokens, device: str) -> dict[str, np.ndarray]:
+    """One ``run_with_cache`` per probe, as separate notebooks do; scores of the checkpoint."""
+    n_layers, tokens = model.cfg.n_layers, rep.tokens.to(device)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens)  # induction family
+        family = induction_family_scores(_patterns(cache, n_layers).float(), rep.seq_len,
+                                         rep.n_repeats)
+        del cache
+        _, cache = model.run_with_cache(tokens)  # attention sinks
+        sinks = sink_scores(_patterns(cache, n_layers).float())
+        del cache
+        _, cache = model.run_with_cache(tokens)  # copying (empirical part reads resid)
+        del cache
+        eigen = _copying_eigen(model)
+    scores = {name: value.mean(axis=0) for name, value in family.items()}
+    scores["sink_score"] = sinks.mean(axis=0)
+    scores["copying_eigen"] = eigen
+    return scores
 
 
 def transformer_lens_loop(series: HubSeries, steps: list[int], rep: RepeatedTokens,
@@ -122,22 +166,44 @@ def transformer_lens_loop(series: HubSeries, steps: list[int], rep: RepeatedToke
         ckpt = by_step[step]
         model, tokenizer = _load(series, ckpt.revision, device, dtype, tokenizer=True)
         bridge = _bridge(model, tokenizer)
-        n_layers, tokens = bridge.cfg.n_layers, rep.tokens.to(device)
-        with torch.no_grad():
-            _, cache = bridge.run_with_cache(tokens)  # induction family
-            family = induction_family_scores(_patterns(cache, n_layers).float(), rep.seq_len,
-                                             rep.n_repeats)
-            del cache
-            _, cache = bridge.run_with_cache(tokens)  # attention sinks
-            sinks = sink_scores(_patterns(cache, n_layers).float())
-            del cache
-            _, cache = bridge.run_with_cache(tokens)  # copying (empirical part reads resid)
-            del cache
-            eigen = _copying_eigen(bridge)
-        scores = {name: value.mean(axis=0) for name, value in family.items()}
-        scores["sink_score"] = sinks.mean(axis=0)
-        scores["copying_eigen"] = eigen
+        scores = _tl_probe_scores(bridge, rep, device)
         del bridge, model
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "scores": scores}
+
+
+def hooked_transformer_loop(series: HubSeries, steps: list[int], rep: RepeatedTokens,
+                            device: str, dtype: torch.dtype) -> dict[str, Any]:
+    """The classic loop: ``HookedTransformer.from_pretrained(..., checkpoint_value=N)`` per step.
+
+    Needs a TransformerLens that still has ``HookedTransformer`` (3.x or older) first on
+    ``sys.path``; loads with its default weight processing (LayerNorm folded, writing weights
+    and the unembedding centred, value biases folded), which is what most notebooks measure.
+    The tokenizer is loaded once (from_pretrained would fetch it from the hub).
+
+    Args:
+        series: Pythia checkpoints in a hub-layout cache (``series.cache_dir``).
+        steps: Steps to run (TransformerLens knows Pythia's checkpoint steps).
+        rep: The repeated-token batch the pattern probes read (tracker's own inputs).
+        device: Torch device.
+        dtype: Parameter dtype.
+
+    Returns:
+        ``seconds`` per checkpoint and ``scores`` (metric name -> (L, H)) of the last one.
+    """
+    from transformer_lens import HookedTransformer
+
+    by_step = {c.step: c for c in series.checkpoints()}
+    _, tokenizer = _load(series, by_step[steps[0]].revision, device, dtype, tokenizer=True)
+    tokenizer = _offline_tokenizer(tokenizer)
+    seconds, scores = [], {}
+    for step in steps:
+        start = time.perf_counter()
+        model = HookedTransformer.from_pretrained(
+            series.repo_id, checkpoint_value=step, tokenizer=tokenizer, device=device,
+            dtype=dtype, cache_dir=series.cache_dir, local_files_only=True)
+        scores = _tl_probe_scores(model, rep, device)
+        del model
         seconds.append(time.perf_counter() - start)
     return {"seconds": seconds, "scores": scores}
 

@@ -9,6 +9,9 @@ attention sinks, copying), each mode in its own process so peak memory is its ow
     probe math per probe, shard write), to say where the time goes;
   - ``transformer_lens``: per checkpoint, load into TransformerLens and one ``run_with_cache``
     per probe (``bench_baselines.py``); its scores are checked against tracker's (1e-3);
+  - ``tl_hooked`` (with ``--hooked-transformer DIR``): the classic loop,
+    ``HookedTransformer.from_pretrained(..., checkpoint_value=N)`` with its default weight
+    processing, from an older TransformerLens installed in DIR beside 4.x;
   - ``floor``: loading the weights alone plus one forward over the probes' inputs.
 
 Series: a Pythia-70m-shaped GPT-NeoX with random weights per step in a hub-layout cache, and
@@ -22,6 +25,7 @@ the activations the probes read (every layer's patterns and residual streams).
 Prints a table and writes JSON (``--json``). ``--device cuda --dtype bfloat16`` runs on a GPU.
 
 Usage: .venv/bin/python scripts/bench_sweep.py [--steps 4] [--smoke] [--json out/bench.json]
+       [--hooked-transformer DIR]
 """
 
 from __future__ import annotations
@@ -38,7 +42,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench_baselines import PYTHIA_70M, TINY, floor, pythia_shaped_cache, transformer_lens_loop
+from bench_baselines import (
+    PYTHIA_70M,
+    TINY,
+    floor,
+    hooked_transformer_loop,
+    pythia_shaped_cache,
+    transformer_lens_loop,
+)
 
 from tracker.probes import ProbeContext, make_probes
 from tracker.probes.inputs import RepeatedTokens, repeated_tokens
@@ -59,17 +70,19 @@ def _rss() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
-def _libraries_loaded(with_transformer_lens: bool = False) -> int:
+def _libraries_loaded(with_transformer_lens: bool = False, hooked: bool = False) -> int:
     """Import the libraries a mode uses, then return the RSS: the base its peak is read from.
 
-    Every mode imports transformers (and the TransformerLens mode TransformerLens); their code
+    Every mode imports transformers (and the TransformerLens modes TransformerLens); their code
     and tables (~150 MB for transformers) are not memory of the work being measured.
     """
     import transformers
     import transformers.models.gpt_neox.modeling_gpt_neox  # noqa: F401 - the model class
 
     del transformers
-    if with_transformer_lens:
+    if hooked:
+        import transformer_lens.HookedTransformer  # noqa: F401
+    elif with_transformer_lens:
         import transformer_lens.model_bridge  # noqa: F401
     return _rss()
 
@@ -190,6 +203,19 @@ def _run_tl(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _run_tl_hooked(spec: dict[str, Any]) -> dict[str, Any]:
+    """The classic HookedTransformer loop, from the older TransformerLens in ``hooked_path``."""
+    sys.path.insert(0, spec["hooked_path"])
+    series, device = _series(spec), spec["device"]
+    dtype = parse_dtype(spec["dtype"])
+    rep = _inputs(series, spec["steps"][0], device, dtype)
+    base = _libraries_loaded(hooked=True)
+    out = hooked_transformer_loop(series, spec["steps"], rep, device, dtype)
+    out["peak"] = _peak_since(base, device)
+    out["scores"] = {k: np.asarray(v).tolist() for k, v in out["scores"].items()}
+    return out
+
+
 def _run_floor(spec: dict[str, Any]) -> dict[str, Any]:
     series, device = _series(spec), spec["device"]
     dtype = parse_dtype(spec["dtype"])
@@ -201,7 +227,8 @@ def _run_floor(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 MODES = {"tracker": _run_tracker, "tracker_lean_malloc": _run_tracker_lean,
-         "stages": _run_stages, "transformer_lens": _run_tl, "floor": _run_floor}
+         "stages": _run_stages, "transformer_lens": _run_tl, "floor": _run_floor,
+         "tl_hooked": _run_tl_hooked}
 
 
 def _in_process(mode: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +245,8 @@ def _warm_mean(seconds: list[float]) -> float:
 def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, Any]:
     """All modes on one series; per-checkpoint means, ratios, stages, peaks, agreement."""
     modes = ["tracker", "stages", "floor"] + (["transformer_lens"] if with_tl else [])
+    if spec.get("hooked_path"):
+        modes.append("tl_hooked")
     if sys.platform.startswith("linux") and spec["device"] == "cpu":
         modes.insert(1, "tracker_lean_malloc")
     raw = {}
@@ -239,12 +268,28 @@ def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, An
     out["peak_gb"] = {m: raw[m]["peak"] / 1e9 for m in modes if "peak" in raw[m]}
     if with_tl:
         out["tl_over_tracker"] = per["transformer_lens"] / per["tracker"]
-        diffs = {m: float(np.max(np.abs(np.asarray(raw["tracker"]["scores"][m])
-                                        - np.asarray(raw["transformer_lens"]["scores"][m]))))
-                 for m in AGREEMENT}
-        out["agreement"] = {"max_abs_diff": diffs, "tolerance": TOLERANCE,
-                            "ok": all(d <= TOLERANCE for d in diffs.values())}
+        out["agreement"] = _agreement(raw["tracker"]["scores"],
+                                      raw["transformer_lens"]["scores"], AGREEMENT)
+    if "tl_hooked" in raw:
+        out["hooked_over_tracker"] = per["tl_hooked"] / per["tracker"]
+        # Its default processing centres W_U and W_E and folds the norms into the weights,
+        # so Elhage's eigenvalue score is of other matrices: reported, not held to 1e-3.
+        out["hooked_agreement"] = _agreement(raw["tracker"]["scores"],
+                                             raw["tl_hooked"]["scores"], AGREEMENT[:-1])
+        out["hooked_agreement"]["copying_eigen_diff_processed"] = _max_diff(
+            raw["tracker"]["scores"]["copying_eigen"], raw["tl_hooked"]["scores"]["copying_eigen"])
     return out
+
+
+def _max_diff(a: Any, b: Any) -> float:
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+
+
+def _agreement(ours: dict[str, Any], theirs: dict[str, Any], metrics: list[str]
+               ) -> dict[str, Any]:
+    diffs = {m: _max_diff(ours[m], theirs[m]) for m in metrics}
+    return {"max_abs_diff": diffs, "tolerance": TOLERANCE,
+            "ok": all(d <= TOLERANCE for d in diffs.values())}
 
 
 def bench_detection(n_series: int, n_points: int) -> dict[str, Any]:
@@ -311,6 +356,13 @@ def _table(result: dict[str, Any]) -> str:
         lines.append(f"  transformer_lens / tracker {result['tl_over_tracker']:.2f}; scores "
                      f"agree within {TOLERANCE}: {agree['ok']} "
                      f"(max diff {max(agree['max_abs_diff'].values()):.1e})")
+    if "hooked_over_tracker" in result:
+        agree = result["hooked_agreement"]
+        lines.append(f"  tl_hooked / tracker {result['hooked_over_tracker']:.2f}; pattern scores "
+                     f"agree within {TOLERANCE}: {agree['ok']} "
+                     f"(max diff {max(agree['max_abs_diff'].values()):.1e}); copying_eigen of "
+                     f"its processed weights differs by up to "
+                     f"{agree['copying_eigen_diff_processed']:.2f}")
     lines.append("  stages (s / ckpt):")
     lines.extend(f"    {stage:<22}{seconds:>8.3f}" for stage, seconds in result["stages"].items())
     return "\n".join(lines)
@@ -326,6 +378,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--organism-root", help="organism artifact root (default: tracker's)")
     parser.add_argument("--organism-checkpoints", type=int, default=10)
     parser.add_argument("--no-transformer-lens", action="store_true")
+    parser.add_argument("--hooked-transformer", type=Path, metavar="DIR",
+                        help="folder holding an older TransformerLens with HookedTransformer "
+                             "(pip install --no-deps --target DIR transformer-lens==3.9.0 "
+                             "better_abc): also time its from_pretrained(checkpoint_value=N) "
+                             "loop on the Pythia-shaped series")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--detect-series", type=int, default=10_000)
@@ -339,6 +396,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     common = {"device": args.device, "dtype": args.dtype}
     runs = {"pythia-70m shape": {"repo": "EleutherAI/pythia-70m", "cache": str(cache),
                                  "steps": steps, **common}}
+    if args.hooked_transformer:
+        runs["pythia-70m shape"]["hooked_path"] = str(args.hooked_transformer.resolve())
     from tracker.organisms.api import suite_info
 
     largest = suite_info(args.organism_suite, args.organism_root).models[-1]

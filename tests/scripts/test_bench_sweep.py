@@ -36,3 +36,27 @@ def test_table_reports_ratios_agreement_and_stages(bench) -> None:
     assert "tracker / floor 2.00" in text and "transformer_lens / tracker 4.00" in text
     assert "agree within 0.001: True" in text and "forward" in text
     assert "peak target 0.30 GB" in text and "0.15 GB of patterns and streams" in text
+
+
+def test_table_reports_the_hooked_transformer_loop(bench) -> None:
+    result = {"series": "s", "steps": [0, 1], "weights_gb": 0.1,
+              "seconds_per_checkpoint": {"tracker": 2.0, "floor": 1.0, "tl_hooked": 30.0},
+              "peak_gb": {}, "tracker_over_floor": 2.0, "hooked_over_tracker": 15.0,
+              "hooked_agreement": bench._agreement({"sink_score": [0.5, 0.25]},
+                                                   {"sink_score": [0.5, 0.2495]}, ["sink_score"])
+              | {"copying_eigen_diff_processed": 0.31},
+              "stages": {}, "peak_target_gb": 0.3, "needed_activations_gb": 0.15}
+    assert result["hooked_agreement"]["ok"]
+    assert abs(result["hooked_agreement"]["max_abs_diff"]["sink_score"] - 5e-4) < 1e-12
+    text = bench._table(result)
+    assert "tl_hooked / tracker 15.00" in text and "differs by up to 0.31" in text
+    assert not bench._agreement({"m": [1.0]}, {"m": [1.01]}, ["m"])["ok"]
+
+
+def test_bench_cache_points_main_at_its_last_step(tmp_path) -> None:
+    baselines = load_script("bench_baselines")
+    from tracker.sources.hf_cache import list_cached_refs
+
+    baselines.pythia_shaped_cache(tmp_path, [0, 1000], baselines.TINY)
+    refs = list_cached_refs(tmp_path, baselines.PYTHIA_REPO)
+    assert refs["main"] == refs["step1000"] != refs["step0"]
