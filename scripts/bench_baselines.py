@@ -179,17 +179,9 @@ def hooked_transformer_loop(series: HubSeries, steps: list[int], rep: RepeatedTo
     Needs a TransformerLens that still has ``HookedTransformer`` (3.x or older) first on
     ``sys.path``; loads with its default weight processing (LayerNorm folded, writing weights
     and the unembedding centred, value biases folded), which is what most notebooks measure.
-    The tokenizer is loaded once (from_pretrained would fetch it from the hub).
-
-    Args:
-        series: Pythia checkpoints in a hub-layout cache (``series.cache_dir``).
-        steps: Steps to run (TransformerLens knows Pythia's checkpoint steps).
-        rep: The repeated-token batch the pattern probes read (tracker's own inputs).
-        device: Torch device.
-        dtype: Parameter dtype.
-
-    Returns:
-        ``seconds`` per checkpoint and ``scores`` (metric name -> (L, H)) of the last one.
+    The tokenizer is loaded once (from_pretrained would fetch it from the hub). Arguments and
+    result as :func:`transformer_lens_loop`; ``series`` holds Pythia checkpoints in a
+    hub-layout cache (``series.cache_dir``), at steps TransformerLens knows.
     """
     from transformer_lens import HookedTransformer
 

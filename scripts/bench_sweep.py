@@ -193,24 +193,22 @@ def _needed_activations(ctx: Any, probe: Any) -> int:
 
 
 def _run_tl(spec: dict[str, Any]) -> dict[str, Any]:
-    series, device = _series(spec), spec["device"]
-    dtype = parse_dtype(spec["dtype"])
-    rep = _inputs(series, spec["steps"][0], device, dtype)
-    base = _libraries_loaded(with_transformer_lens=True)
-    out = transformer_lens_loop(series, spec["steps"], rep, device, dtype)
-    out["peak"] = _peak_since(base, device)
-    out["scores"] = {k: np.asarray(v).tolist() for k, v in out["scores"].items()}
-    return out
+    return _tl_mode(spec, hooked=False)
 
 
 def _run_tl_hooked(spec: dict[str, Any]) -> dict[str, Any]:
     """The classic HookedTransformer loop, from the older TransformerLens in ``hooked_path``."""
     sys.path.insert(0, spec["hooked_path"])
+    return _tl_mode(spec, hooked=True)
+
+
+def _tl_mode(spec: dict[str, Any], hooked: bool) -> dict[str, Any]:
     series, device = _series(spec), spec["device"]
     dtype = parse_dtype(spec["dtype"])
     rep = _inputs(series, spec["steps"][0], device, dtype)
-    base = _libraries_loaded(hooked=True)
-    out = hooked_transformer_loop(series, spec["steps"], rep, device, dtype)
+    base = _libraries_loaded(with_transformer_lens=True, hooked=hooked)
+    loop = hooked_transformer_loop if hooked else transformer_lens_loop
+    out = loop(series, spec["steps"], rep, device, dtype)
     out["peak"] = _peak_since(base, device)
     out["scores"] = {k: np.asarray(v).tolist() for k, v in out["scores"].items()}
     return out
