@@ -7,6 +7,7 @@
   checkpoint, load into TransformerLens (the 4.x ``TransformerBridge``, its default
   processing) and run each probe with its own ``run_with_cache``; copying from the eigenvalues
   of each head's full OV circuit ``W_E OV W_U`` (TransformerLens's ``FactoredMatrix``);
+  successor heads from its OV matrices and first MLP (Gould et al.'s effective embedding);
 - :func:`hooked_transformer_loop`: the same loop through the classic
   ``HookedTransformer.from_pretrained(..., checkpoint_value=N)`` of an older TransformerLens
   installed beside 4.x (``bench_sweep.py --hooked-transformer DIR``);
@@ -28,7 +29,14 @@ import torch
 
 from tracker.probes.induction import induction_family_scores
 from tracker.probes.inputs import RepeatedTokens
+from tracker.probes.prompts import load_task_file
+from tracker.probes.ranking import strictly_first
 from tracker.probes.sinks import sink_scores
+from tracker.probes.successor_heads import (
+    SuccessionPairs,
+    SuccessorHeadsConfig,
+    succession_tasks,
+)
 from tracker.sources import HubSeries
 from tracker.sources.loading import load_model_and_tokenizer
 
@@ -125,7 +133,46 @@ def _copying_eigen(model: Any) -> np.ndarray:
     return (eig.real.sum(-1) / eig.abs().sum(-1)).detach().double().cpu().numpy()
 
 
-def _tl_probe_scores(model: Any, rep: RepeatedTokens, device: str) -> dict[str, np.ndarray]:
+def succession_pairs(tokenizer: Any) -> list[SuccessionPairs]:
+    """The successor tasks' kept tokens and pairs (tracker's task file, as both loops use)."""
+    config = SuccessorHeadsConfig()
+    return succession_tasks(tokenizer, load_task_file(config.tasks_file), config.tasks)
+
+
+def _tl_successor_scores(model: Any, tasks: list[SuccessionPairs]) -> np.ndarray:
+    """Gould et al.'s succession score per head from TransformerLens's weights, (L, H).
+
+    Layer 0 reads ``W_E``, later layers the effective embedding ``W_E + MLP0(LN2(W_E))``
+    (Pythia's parallel block); each head's OV output ``LN1(x) W_V W_O``, through the final
+    norm less its bias, unembedded; a pair succeeds when the successor's logit is strictly
+    the highest of its task's tokens. Pooled over every task's pairs.
+    """
+    vocab = sorted({t for task in tasks for t in task.ids})
+    where = {t: i for i, t in enumerate(vocab)}
+    ids = torch.tensor(vocab, device=model.W_E.device)
+    w_e = model.W_E[ids].float()[None]  # (1, N, D): the modules take (batch, pos, D)
+    block0 = model.blocks[0]
+    eff = w_e + block0.mlp(block0.ln2(w_e)).float()
+    zero = model.ln_final(torch.zeros_like(w_e[:, :1]))[0, 0]
+    w_u = model.W_U[:, ids].float()
+    wins = []
+    for layer in range(model.cfg.n_layers):
+        normed = model.blocks[layer].ln1(w_e if layer == 0 else eff)[0].float()  # (N, D)
+        ov = torch.einsum("nd,hde,hef->hnf", normed, model.W_V[layer].float(),
+                          model.W_O[layer].float())
+        logits = (model.ln_final(ov).float() - zero) @ w_u  # (H, N, N)
+        per_task = []
+        for task in tasks:
+            cols = torch.tensor([where[t] for t in task.ids])
+            rows = torch.tensor([i for i, _ in task.pairs], dtype=torch.long)
+            targets = torch.tensor([j for _, j in task.pairs], dtype=torch.long)
+            per_task.append(strictly_first(logits[:, cols][:, :, cols][:, rows], targets))
+        wins.append(torch.cat(per_task, dim=1).double().mean(dim=1))  # (H,)
+    return torch.stack(wins).cpu().numpy()
+
+
+def _tl_probe_scores(model: Any, rep: RepeatedTokens, tasks: list[SuccessionPairs],
+                     device: str) -> dict[str, np.ndarray]:
     """One ``run_with_cache`` per probe, as separate notebooks do; scores of the checkpoint."""
     n_layers, tokens = model.cfg.n_layers, rep.tokens.to(device)
     with torch.no_grad():
@@ -139,9 +186,11 @@ def _tl_probe_scores(model: Any, rep: RepeatedTokens, device: str) -> dict[str, 
         _, cache = model.run_with_cache(tokens)  # copying (empirical part reads resid)
         del cache
         eigen = _copying_eigen(model)
+        succession = _tl_successor_scores(model, tasks)
     scores = {name: value.mean(axis=0) for name, value in family.items()}
     scores["sink_score"] = sinks.mean(axis=0)
     scores["copying_eigen"] = eigen
+    scores["succession_score"] = succession
     return scores
 
 
@@ -166,7 +215,7 @@ def transformer_lens_loop(series: HubSeries, steps: list[int], rep: RepeatedToke
         ckpt = by_step[step]
         model, tokenizer = _load(series, ckpt.revision, device, dtype, tokenizer=True)
         bridge = _bridge(model, tokenizer)
-        scores = _tl_probe_scores(bridge, rep, device)
+        scores = _tl_probe_scores(bridge, rep, succession_pairs(tokenizer), device)
         del bridge, model
         seconds.append(time.perf_counter() - start)
     return {"seconds": seconds, "scores": scores}
@@ -188,13 +237,14 @@ def hooked_transformer_loop(series: HubSeries, steps: list[int], rep: RepeatedTo
     by_step = {c.step: c for c in series.checkpoints()}
     _, tokenizer = _load(series, by_step[steps[0]].revision, device, dtype, tokenizer=True)
     tokenizer = _offline_tokenizer(tokenizer)
+    tasks = succession_pairs(tokenizer)
     seconds, scores = [], {}
     for step in steps:
         start = time.perf_counter()
         model = HookedTransformer.from_pretrained(
             series.repo_id, checkpoint_value=step, tokenizer=tokenizer, device=device,
             dtype=dtype, cache_dir=series.cache_dir, local_files_only=True)
-        scores = _tl_probe_scores(model, rep, device)
+        scores = _tl_probe_scores(model, rep, tasks, device)
         del model
         seconds.append(time.perf_counter() - start)
     return {"seconds": seconds, "scores": scores}

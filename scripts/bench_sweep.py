@@ -61,7 +61,7 @@ from tracker.sources.loading import parse_dtype
 PROBES = ["induction", "successor_heads", "attention_sinks", "copying"]
 #: Metrics both tracker and the TransformerLens loop compute, compared within TOLERANCE.
 AGREEMENT = ["induction_score", "prefix_matching_score", "duplicate_score", "prev_token_score",
-             "sink_score", "copying_eigen"]
+             "sink_score", "succession_score", "copying_eigen"]
 TOLERANCE = 1e-3
 
 
@@ -122,7 +122,8 @@ def _run_tracker(spec: dict[str, Any]) -> dict[str, Any]:
         read = SeriesStore(store)
         scores = {name: read.metric(probe, name)[-1] for probe, name in (
             [("induction", m) for m in AGREEMENT[:4]]
-            + [("attention_sinks", "sink_score"), ("copying", "copying_eigen")])}
+            + [("attention_sinks", "sink_score"), ("successor_heads", "succession_score"),
+               ("copying", "copying_eigen")])}
     return {"seconds": list(np.diff(marks)), "total": total, "peak": _peak_since(base, device),
             "scores": {k: np.asarray(v).tolist() for k, v in scores.items()}}
 
