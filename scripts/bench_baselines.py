@@ -11,8 +11,9 @@
 - :func:`hooked_transformer_loop`: the same loop through the classic
   ``HookedTransformer.from_pretrained(..., checkpoint_value=N)`` of an older TransformerLens
   installed beside 4.x (``bench_sweep.py --hooked-transformer DIR``);
-- :func:`floor`: loading the weights alone plus one forward pass over the probes' inputs,
-  returning attentions and hidden states (the base model: no probe here needs logits).
+- :func:`floor`: loading the weights alone (every byte read) plus one forward pass over the
+  probes' inputs, returning attentions and hidden states (the base model: no probe here needs
+  logits).
 
 Scores come back keyed like tracker's metrics so ``bench_sweep.py`` can check agreement.
 """
@@ -252,13 +253,20 @@ def hooked_transformer_loop(series: HubSeries, steps: list[int], rep: RepeatedTo
 
 def floor(series: HubSeries, steps: list[int], tokens: torch.Tensor, device: str,
           dtype: torch.dtype) -> dict[str, Any]:
-    """Per checkpoint: load the weights, run one forward with attentions and hidden states."""
+    """Per checkpoint: load the weights, run one forward with attentions and hidden states.
+
+    Loading means reading every weight: safetensors are mapped lazily, and the base model's
+    forward never reads the unembedding, so each parameter is summed once (0.03 s when its
+    pages are cached; from disk, the read the other modes pay too).
+    """
     by_step = {c.step: c for c in series.checkpoints()}
     seconds = []
     for step in steps:
         start = time.perf_counter()
         model, _ = _load(series, by_step[step].revision, device, dtype, tokenizer=False)
         with torch.no_grad():
+            for param in model.parameters():
+                param.sum()
             model.base_model(tokens.to(device), output_attentions=True,
                              output_hidden_states=True)
         del model

@@ -60,3 +60,14 @@ def test_bench_cache_points_main_at_its_last_step(tmp_path) -> None:
     baselines.pythia_shaped_cache(tmp_path, [0, 1000], baselines.TINY)
     refs = list_cached_refs(tmp_path, baselines.PYTHIA_REPO)
     assert refs["main"] == refs["step1000"] != refs["step0"]
+
+
+def test_every_mode_starts_with_the_series_out_of_the_page_cache(bench, tmp_path) -> None:
+    spec = {"cache": str(tmp_path), "repo": "org/model"}
+    blobs = tmp_path / "models--org--model" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / "abc").write_bytes(b"x" * 8192)
+    (tmp_path / "models--org--model" / "snapshots" / "c1").mkdir(parents=True)
+    (tmp_path / "models--org--model" / "snapshots" / "c1" / "model.safetensors").symlink_to(
+        blobs / "abc")
+    assert bench._evict_from_page_cache(spec) == 1  # the blob, not the link to it
