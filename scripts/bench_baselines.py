@@ -164,9 +164,11 @@ def _tl_successor_scores(model: Any, tasks: list[SuccessionPairs]) -> np.ndarray
         logits = (model.ln_final(ov).float() - zero) @ w_u  # (H, N, N)
         per_task = []
         for task in tasks:
-            cols = torch.tensor([where[t] for t in task.ids])
-            rows = torch.tensor([i for i, _ in task.pairs], dtype=torch.long)
-            targets = torch.tensor([j for _, j in task.pairs], dtype=torch.long)
+            cols = torch.tensor([where[t] for t in task.ids], device=logits.device)
+            rows = torch.tensor([i for i, _ in task.pairs], dtype=torch.long,
+                                device=logits.device)
+            targets = torch.tensor([j for _, j in task.pairs], dtype=torch.long,
+                                   device=logits.device)
             per_task.append(strictly_first(logits[:, cols][:, :, cols][:, rows], targets))
         wins.append(torch.cat(per_task, dim=1).double().mean(dim=1))  # (H,)
     return torch.stack(wins).cpu().numpy()
