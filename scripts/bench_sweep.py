@@ -4,6 +4,8 @@ Side by side in one run, on the same checkpoints and probes (induction family, s
 attention sinks, copying), each mode in its own process so peak memory is its own:
 
   - ``tracker``: ``tracker.runner.sweep`` into a fresh store (per-checkpoint wall time);
+  - ``tracker_serial_reads``: the same without reading the next checkpoint ahead (its disk
+    reads in series with compute, as the floor's are);
   - ``tracker_lean_malloc``: the same with glibc's mmap threshold fixed (Linux, CPU);
   - ``stages``: the same work stage by stage (list revisions, load, weight identity, forward,
     probe math per probe, shard write), to say where the time goes;
@@ -12,14 +14,16 @@ attention sinks, copying), each mode in its own process so peak memory is its ow
   - ``tl_hooked`` (with ``--hooked-transformer DIR``): the classic loop,
     ``HookedTransformer.from_pretrained(..., checkpoint_value=N)`` with its default weight
     processing, from an older TransformerLens installed in DIR beside 4.x;
-  - ``floor``: loading the weights alone plus one forward over the probes' inputs.
+  - ``floor``: loading the weights alone plus one forward over the probes' inputs;
+  - ``tracker_warm`` and ``floor_warm``: both again with the series' files read into the page
+    cache first, so their ratio is compute alone (disk speed moves the cold one).
 
 Series: a Pythia-70m-shaped GPT-NeoX with random weights per step in a hub-layout cache, and
 the largest model of the organism suite over its last checkpoints when the suite is trained.
 Then detection (10,000 series of 154 points) and a timeline query over a 154-checkpoint store.
 The first checkpoint of each mode is a warm-up (imports, caches) and is left out of the means.
-Each mode starts with the series' files out of the OS page cache, so every mode reads its
-checkpoints from disk, as a sweep over a long series does.
+Each mode but the ``*_warm`` pair starts with the series' files out of the OS page cache, so
+it reads its checkpoints from disk, as a sweep over a long series does.
 Peak memory is the process's high-water mark above its RSS once its libraries are imported
 (torch, transformers, TransformerLens for its mode), against the target 1.5 x the weights plus
 the activations the probes read (every layer's patterns and residual streams).
@@ -108,7 +112,7 @@ def _inputs(series: CheckpointSeries, step: int, device: str, dtype: torch.dtype
     return repeated_tokens(ProbeContext(loaded.model, loaded.tokenizer), probe.config)
 
 
-def _run_tracker(spec: dict[str, Any]) -> dict[str, Any]:
+def _run_tracker(spec: dict[str, Any], prefetch: bool = True) -> dict[str, Any]:
     from tracker.runner import sweep
     from tracker.store import SeriesStore
 
@@ -119,7 +123,7 @@ def _run_tracker(spec: dict[str, Any]) -> dict[str, Any]:
         store = Path(tmp) / "bench.h5"
         marks = [time.perf_counter()]
         sweep(series, store, make_probes(PROBES), steps=",".join(map(str, spec["steps"])),
-              device=device, dtype=dtype, progress=False,
+              device=device, dtype=dtype, progress=False, prefetch=prefetch,
               on_step=lambda *_: marks.append(time.perf_counter()))
         total = time.perf_counter() - marks[0]
         read = SeriesStore(store)
@@ -129,6 +133,15 @@ def _run_tracker(spec: dict[str, Any]) -> dict[str, Any]:
                ("copying", "copying_eigen")])}
     return {"seconds": list(np.diff(marks)), "total": total, "peak": _peak_since(base, device),
             "scores": {k: np.asarray(v).tolist() for k, v in scores.items()}}
+
+
+def _run_tracker_serial_reads(spec: dict[str, Any]) -> dict[str, Any]:
+    """``tracker`` without reading the next checkpoint ahead: disk reads in series with compute.
+
+    The floor reads its weights, then runs its forward, one after the other; this mode does
+    the same, so ``tracker_serial_reads / floor`` compares the work without the overlap.
+    """
+    return _run_tracker(spec, prefetch=False)
 
 
 def _run_tracker_lean(spec: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +241,8 @@ def _run_floor(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-MODES = {"tracker": _run_tracker, "tracker_lean_malloc": _run_tracker_lean,
+MODES = {"tracker": _run_tracker, "tracker_serial_reads": _run_tracker_serial_reads,
+         "tracker_lean_malloc": _run_tracker_lean,
          "stages": _run_stages, "transformer_lens": _run_tl, "floor": _run_floor,
          "tl_hooked": _run_tl_hooked}
 
@@ -255,11 +269,28 @@ def _evict_from_page_cache(spec: dict[str, Any]) -> int:
     return advised
 
 
+def _read_into_page_cache(spec: dict[str, Any]) -> int:
+    """Read the series' files once so the mode finds them cached; return the bytes read."""
+    total = 0
+    for path in repo_folder(spec["cache"], spec["repo"]).rglob("*"):
+        if path.is_file():
+            total += len(path.read_bytes())
+    return total
+
+
 def _in_process(mode: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one mode in a fresh process (its own peak memory, no warm caches from another)."""
-    _evict_from_page_cache(spec)
+    """Run one mode in a fresh process (its own peak memory, no warm caches from another).
+
+    A ``*_warm`` mode runs its base mode with every file read into the page cache first,
+    which leaves compute alone; the others start with the series out of the page cache.
+    """
+    base = mode.removesuffix("_warm")
+    if base != mode:
+        _read_into_page_cache(spec)
+    else:
+        _evict_from_page_cache(spec)
     with mp.get_context("spawn").Pool(1) as pool:
-        result: dict[str, Any] = pool.apply(MODES[mode], (spec,))
+        result: dict[str, Any] = pool.apply(MODES[base], (spec,))
     return result
 
 
@@ -269,7 +300,8 @@ def _warm_mean(seconds: list[float]) -> float:
 
 def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, Any]:
     """All modes on one series; per-checkpoint means, ratios, stages, peaks, agreement."""
-    modes = ["tracker", "stages", "floor"] + (["transformer_lens"] if with_tl else [])
+    modes = ["tracker", "tracker_serial_reads", "stages", "floor", "tracker_warm",
+             "floor_warm"] + (["transformer_lens"] if with_tl else [])
     if spec.get("hooked_path"):
         modes.append("tl_hooked")
     if sys.platform.startswith("linux") and spec["device"] == "cpu":
@@ -284,6 +316,8 @@ def bench_series(name: str, spec: dict[str, Any], with_tl: bool) -> dict[str, An
     per = {mode: _warm_mean(raw[mode]["seconds"]) for mode in modes if mode != "stages"}
     out["seconds_per_checkpoint"] = per
     out["tracker_over_floor"] = per["tracker"] / per["floor"]
+    out["serial_reads_over_floor"] = per["tracker_serial_reads"] / per["floor"]
+    out["warm_tracker_over_floor"] = per["tracker_warm"] / per["floor_warm"]
     rows = raw["stages"]["rows"]
     warm = rows[1:] if len(rows) > 1 else rows
     out["stages"] = {key: float(np.mean([r[key] for r in warm])) for key in rows[0]}
@@ -373,7 +407,9 @@ def _table(result: dict[str, Any]) -> str:
     lines.append(f"  {'mode':<20}{'s / ckpt':>10}{'peak GB':>10}")
     for mode, seconds in per.items():
         lines.append(f"  {mode:<20}{seconds:>10.2f}{result['peak_gb'].get(mode, 0):>10.2f}")
-    lines.append(f"  tracker / floor {result['tracker_over_floor']:.2f}; peak target "
+    lines.append(f"  tracker / floor {result['tracker_over_floor']:.2f} (reads in series "
+                 f"with compute: {result['serial_reads_over_floor']:.2f}; files in the page "
+                 f"cache, compute alone: {result['warm_tracker_over_floor']:.2f}); peak target "
                  f"{result['peak_target_gb']:.2f} GB (1.5 x weights + "
                  f"{result['needed_activations_gb']:.2f} GB of patterns and streams read)")
     if "tl_over_tracker" in result:

@@ -138,3 +138,44 @@ def test_one_pool_worker_per_gpu_each_pinned_to_its_own(monkeypatch):
         executors.pin_gpu(gpus)
         seen.append(os.environ["CUDA_VISIBLE_DEVICES"])
     assert seen == ["0", "1", "2"]
+
+
+def test_sequential_executor_reads_the_next_task_of_its_series_ahead(tmp_path, cache,
+                                                                     monkeypatch):
+    from tracker.runner import executors
+    from tracker.runner.spec import ProbeSet, SeriesSpec
+    from tracker.runner.tasks import StepOutcome, StepTask
+    from tracker.sources import Checkpoint, open_series
+    from tracker.sources.prefetch import FilePrefetcher
+
+    series = open_series("EleutherAI/pythia-tiny", cache_dir=cache)
+    step_of = {tuple(p.resolve() for p in series.weight_files(c)): c.step
+               for c in series.checkpoints()}
+    events = []
+    submit = FilePrefetcher.submit
+
+    def spy_submit(self, files):
+        future = submit(self, files)
+        if future is not None:
+            events.append(("read", step_of[tuple(p.resolve() for p in files)]))
+        return future
+
+    def fake_compute(task):
+        events.append(("compute", task.series.name, task.checkpoint.step))
+        return StepOutcome(task.series.name, task.checkpoint.step)
+
+    monkeypatch.setattr(FilePrefetcher, "submit", spy_submit)
+    monkeypatch.setattr(executors, "compute_step", fake_compute)
+    probes = ProbeSet(("induction",))
+    pending = tuple((p.name, p.key) for p in probes.build())
+    a, b = (SeriesSpec(name, "hub", "EleutherAI/pythia-tiny", tmp_path / f"{name}.h5",
+                       cache_dir=str(cache)) for name in "ab")
+    tasks = [StepTask(a, Checkpoint(0, "step0", 0), probes, pending),
+             StepTask(a, Checkpoint(1, "step1", 0), probes, pending),
+             StepTask(b, Checkpoint(2, "step2", 0), probes, pending)]
+    outcomes = list(executors.SequentialExecutor().run(tasks))
+    assert [o.step for o in outcomes] == [0, 1, 2]
+    # Series b's checkpoint is read only once its own task comes: reading it ahead would
+    # mean opening b in the middle of a's tasks.
+    assert events == [("read", 0), ("read", 1), ("compute", "a", 0), ("compute", "a", 1),
+                      ("read", 2), ("compute", "b", 2)]

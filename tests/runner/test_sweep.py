@@ -153,3 +153,44 @@ def test_a_sweep_builds_probe_inputs_once_for_all_its_checkpoints(tmp_path, pyth
     sweep(open_series(PYTHIA_REPO, cache_dir=pythia_cache), tmp_path / "t.h5",
           [CountingInputsProbe()], progress=False)
     assert len(CountingInputsProbe.builds) == 2
+
+
+def test_a_sweep_reads_the_next_pending_checkpoint_ahead_of_its_load(
+    tmp_path, pythia_cache, monkeypatch
+) -> None:
+    from tracker.sources.prefetch import FilePrefetcher
+
+    series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
+    step_of = {tuple(series.weight_files(c)): c.step for c in series.checkpoints()}
+    events: list[tuple[str, int]] = []
+    submit, load = FilePrefetcher.submit, series.load
+
+    def spy_submit(self, files):
+        future = submit(self, files)
+        if future is not None:  # queued, not declined as read already
+            events.append(("read", step_of[tuple(files)]))
+        return future
+
+    def spy_load(ckpt, **kwargs):
+        events.append(("load", ckpt.step))
+        return load(ckpt, **kwargs)
+
+    monkeypatch.setattr(FilePrefetcher, "submit", spy_submit)
+    monkeypatch.setattr(series, "load", spy_load)
+    store = tmp_path / "ahead.h5"
+    # A first sweep stores the second step, so the second sweep skips it without a load.
+    sweep(series, store, [EmbedNormProbe()], steps=str(SPINE_STEPS[1]), progress=False)
+    assert events == [("read", SPINE_STEPS[1]), ("load", SPINE_STEPS[1])]
+    events.clear()
+    sweep(series, store, [EmbedNormProbe()], progress=False)
+    s = SPINE_STEPS
+    # The first step and then each next pending one before the load of the one before it;
+    # the stored second step is never read (a step with a shard may well be skipped).
+    assert events[:6] == [("read", s[0]), ("load", s[0]), ("read", s[2]), ("read", s[3]),
+                          ("load", s[2]), ("read", s[4])]
+    assert [step for kind, step in events if kind == "load"] == [s[0], *s[2:]]
+    assert sorted(step for kind, step in events if kind == "read") == [s[0], *s[2:]]
+    events.clear()
+    sweep(series, tmp_path / "serial.h5", [EmbedNormProbe()], steps=str(s[0]),
+          progress=False, prefetch=False)
+    assert events == [("load", s[0])]

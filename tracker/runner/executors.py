@@ -26,7 +26,8 @@ from typing import Any, Protocol
 from tracker.cores import threads_per_worker, usable_cores
 from tracker.errors import TrackerError
 from tracker.runner.spec import ExecutorConfig
-from tracker.runner.tasks import StepOutcome, StepTask, compute_step
+from tracker.runner.tasks import StepOutcome, StepTask, compute_step, read_ahead
+from tracker.sources.prefetch import FilePrefetcher
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class SequentialExecutor:
     name = "sequential"
 
     def run(self, tasks: Sequence[StepTask]) -> Iterator[StepOutcome]:
-        """Run tasks in order."""
-        for task in tasks:
-            yield compute_step(task)
+        """Run tasks in order, each next checkpoint's files read ahead while one computes."""
+        with FilePrefetcher() as prefetcher:
+            for index, task in enumerate(tasks):
+                read_ahead(prefetcher, tasks[index : index + 2])
+                yield compute_step(task)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -23,6 +23,7 @@ from tracker.probes import InputCache, Probe, ProbeContext
 from tracker.runner.heap import release_freed_memory
 from tracker.sources import Checkpoint, CheckpointSeries, select_steps
 from tracker.sources.integrity import same_weights
+from tracker.sources.prefetch import FilePrefetcher
 from tracker.store import (
     ProbeResult,
     StepShard,
@@ -75,6 +76,20 @@ def _existing_shard(
             "use another --store"
         )
     return shard
+
+
+def _read_ahead(
+    prefetcher: FilePrefetcher, series: CheckpointSeries, store: Path,
+    upcoming: Sequence[Checkpoint],
+) -> None:
+    """Queue the weights of the checkpoint about to load and of the next one to be computed.
+
+    Only a next step with no shard yet is read ahead: one with a shard may be complete and
+    skipped, and reading it would only cost disk time.
+    """
+    for position, ckpt in enumerate(upcoming):
+        if position == 0 or not shard_path(store, ckpt.step).exists():
+            prefetcher.submit(series.weight_files(ckpt))
 
 
 def run_probes(
@@ -168,6 +183,7 @@ def sweep(
     progress: bool = True,
     on_step: StepCallback | None = None,
     extras: dict[str, Any] | None = None,
+    prefetch: bool = True,
 ) -> SweepReport:
     """Run ``probes`` at the selected checkpoints of ``series`` and consolidate the store.
 
@@ -182,6 +198,8 @@ def sweep(
         progress: Show a progress bar.
         on_step: Called after each step's shard is stored, in step order.
         extras: Objects for ``ProbeContext.scratch``.
+        prefetch: Read each checkpoint's weights files into the OS page cache ahead of its
+            load, the next one while this one is computed (:mod:`tracker.sources.prefetch`).
 
     Returns:
         A report of what was computed and skipped.
@@ -191,8 +209,9 @@ def sweep(
     """
     # One sweep at a time per store, whichever form started it (a config run or this one).
     with SweepLock(store_path):
-        return _sweep(series, store_path, probes, steps, device, dtype, batch_size, progress,
-                      on_step, extras)
+        with FilePrefetcher() as prefetcher:
+            return _sweep(series, store_path, probes, steps, device, dtype, batch_size,
+                          progress, on_step, extras, prefetcher if prefetch else None)
 
 
 def _sweep(
@@ -206,6 +225,7 @@ def _sweep(
     progress: bool = True,
     on_step: StepCallback | None = None,
     extras: dict[str, Any] | None = None,
+    prefetcher: FilePrefetcher | None = None,
 ) -> SweepReport:
     """Body of :func:`sweep`, run under the store's sweep lock."""
     from tqdm.auto import tqdm
@@ -220,7 +240,7 @@ def _sweep(
     previous_hash, previous_step = "", -1
     inputs = InputCache()  # the probes' inputs, built at the first checkpoint loaded
     bar = tqdm(chosen, desc=series.series_id, unit="ckpt", disable=not progress)
-    for ckpt in bar:
+    for index, ckpt in enumerate(bar):
         shard = _existing_shard(store, ckpt, series)
         pending = [p for p in probes if shard is None or not shard.has(p.name, p.key)]
         if shard is not None and not pending:
@@ -230,6 +250,8 @@ def _sweep(
                 on_step(ckpt, shard)
             continue
         bar.set_postfix_str(f"step {ckpt.step}: {', '.join(p.name for p in pending)}")
+        if prefetcher is not None:
+            _read_ahead(prefetcher, series, store, chosen[index : index + 2])
         loaded = series.load(ckpt, device=device, dtype=dtype)
         report.loads += 1
         get_adapter(loaded.model, what=f"{series.series_id}@{ckpt.revision}")

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from tracker.runner.sweep import run_probes
 from tracker.sources import Checkpoint, CheckpointSeries
 from tracker.sources.integrity import same_weights
 from tracker.sources.loading import parse_dtype
+from tracker.sources.prefetch import FilePrefetcher
 from tracker.store import StepShard, read_shard, shard_path, write_shard
 from tracker.store.lock import read_owner
 
@@ -120,6 +122,22 @@ def _probes(probe_set: ProbeSet) -> list[Any]:
     if probe_set not in _PROBES:
         _PROBES[probe_set] = probe_set.build()
     return _PROBES[probe_set]
+
+
+def read_ahead(prefetcher: FilePrefetcher, upcoming: Sequence[StepTask]) -> None:
+    """Queue the weights of the task about to run and of the next, where they are local.
+
+    Only a next task of the same series and run is read ahead: opening another series here
+    would drop this process's open one (see ``_series``).
+    """
+    if not upcoming:
+        return
+    first = upcoming[0]
+    for task in upcoming:
+        if (task.series, task.run_id) != (first.series, first.run_id):
+            break
+        series = _series(task.series, task.run_id)
+        prefetcher.submit(series.weight_files(task.checkpoint))
 
 
 def resolve_device(device: str) -> str:

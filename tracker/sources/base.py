@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -67,6 +68,14 @@ class CheckpointSeries(abc.ABC):
         A source that cannot tell (an online hub repo, whose commits are atomic) says None.
         """
         return None
+
+    def weight_files(self, checkpoint: Checkpoint) -> list[Path]:
+        """Return the local files ``load`` will read the checkpoint's weights from.
+
+        Empty when they are not on local disk (yet): a sweep reads the files it gets here
+        ahead of the load (:mod:`tracker.sources.prefetch`), and nothing otherwise.
+        """
+        return []
 
     def evict(self, checkpoint: Checkpoint) -> int:
         """Delete the downloaded files only ``checkpoint`` uses; return the bytes freed.

@@ -97,6 +97,22 @@ def index_shards(folder: str | os.PathLike[str]) -> list[Path] | None:
     return None
 
 
+def weight_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Return the weights files ``from_pretrained`` reads from a checkpoint folder.
+
+    A sharded checkpoint's shards, else the first single file present (safetensors before
+    ``.bin``); empty when there are none or the index is unreadable.
+    """
+    root = Path(folder)
+    try:
+        shards = index_shards(root)
+    except ValueError:
+        return []
+    if shards is not None:
+        return [shard for shard in shards if shard.exists()]
+    return next(([root / name] for name in WEIGHT_FILES if (root / name).exists()), [])
+
+
 def folder_problem(folder: str | os.PathLike[str]) -> str | None:
     """Return why a ``save_pretrained`` folder is not a complete checkpoint (None when it is).
 

@@ -10,7 +10,7 @@ import torch
 
 from tracker.errors import SourceError
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint
-from tracker.sources.completeness import folder_problem
+from tracker.sources.completeness import folder_problem, weight_files
 from tracker.sources.hf_cache import (
     evict_revision,
     list_cached_refs,
@@ -151,6 +151,12 @@ class HubSeries(CheckpointSeries):
         if not snapshot.is_dir():
             return "snapshot is not in the cache (evicted?)"
         return folder_problem(snapshot)
+
+    def weight_files(self, checkpoint: Checkpoint) -> list[Path]:
+        """Return the revision's weights files in the cache (empty when not downloaded)."""
+        snapshot = snapshot_folder(self.cache_dir or _default_cache(), self.repo_id,
+                                   checkpoint.revision)
+        return [] if snapshot is None or not snapshot.is_dir() else weight_files(snapshot)
 
     def evict(self, checkpoint: Checkpoint) -> int:
         """Delete the revision's snapshot and its unshared blobs from the cache (ref kept)."""

@@ -12,7 +12,7 @@ import torch
 
 from tracker.errors import SourceError
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint, parse_step
-from tracker.sources.completeness import folder_problem
+from tracker.sources.completeness import folder_problem, weight_files
 from tracker.sources.integrity import checkpoint_identity
 from tracker.sources.loading import load_model_and_tokenizer
 from tracker.sources.schedule import Checkpoint
@@ -108,6 +108,11 @@ class LocalFolderSeries(CheckpointSeries):
         if not path.is_dir():
             return "folder is missing"
         return folder_problem(path)
+
+    def weight_files(self, checkpoint: Checkpoint) -> list[Path]:
+        """Return the weights files in the checkpoint's folder."""
+        path = self._paths.get(checkpoint.revision, self.root / checkpoint.revision)
+        return weight_files(path) if path.is_dir() else []
 
     def describe(self) -> dict[str, str]:
         """Return kind and folder."""
