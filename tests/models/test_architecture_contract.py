@@ -60,6 +60,7 @@ def test_hooked_forward_matches_the_model_and_has_the_documented_shapes(built) -
     assert out.head_out.shape == (n_layers, batch, seq, n_heads, d_model)
     assert out.mlp_out.shape == (n_layers, batch, seq, d_model)
     assert out.attn_out.shape == (n_layers, batch, seq, d_model)
+    assert out.value_norms.shape == (n_layers, batch, n_heads, seq)
     # Attention patterns are causal probability rows.
     assert torch.allclose(out.patterns.sum(-1), torch.ones(()), atol=1e-5)
     future = torch.triu(torch.ones(seq, seq, dtype=torch.bool), diagonal=1)
@@ -143,8 +144,11 @@ def test_bf16_runs_and_tracks_fp32(built) -> None:  # type: ignore[no-untyped-de
     model_type, _, _, ids, out, _ = built
     low = TINY_MODELS[model_type]().to(torch.bfloat16)
     with torch.no_grad():
-        got = get_adapter(low).forward(ids, {"patterns", "head_out"})
+        got = get_adapter(low).forward(ids, {"patterns", "head_out", "value_norms"})
     assert got.logits.dtype == torch.bfloat16 and got.head_out.dtype == torch.bfloat16
+    # Norms are taken in fp32 of the pass's bf16 values: within bf16's rounding of fp32's.
+    assert got.value_norms.dtype == torch.float32
+    assert (got.value_norms - out.value_norms).abs().max() < 0.05 * out.value_norms.max()
     assert (got.logits.float() - out.logits).abs().max() < 0.1 * out.logits.abs().max()
 
 
@@ -160,6 +164,8 @@ def test_value_weights_reproduce_the_heads_from_the_pattern(built) -> None:  # t
             w_o, _ = adapter.out_matrix(layer)
             normed = adapter.attn_norm(layer, out.resid[layer])  # (B, T, D)
             values = torch.einsum("btd,hde->bhte", normed, w_v) + b_v[None, :, None]
+            # The pass's value norms are those of these vectors, per query head.
+            assert (out.value_norms[layer] - values.norm(dim=-1)).abs().max() < 1e-5
             z = out.patterns[layer] @ values  # (B, H, T, d_head)
             rebuilt = torch.einsum("bhte,hed->bthd", z, w_o)
             got = out.head_out[layer]

@@ -11,6 +11,7 @@ from tests.support.planted_archs import PLANTED_ARCHS, planted_induction
 from tests.support.planted_models import Planted, circuits_model
 from tracker.probes import ProbeContext, make_probes
 from tracker.probes import copying as copying_module
+from tracker.probes.circuits import attn_norm, head_values
 from tracker.probes.copying import copying_scores
 from tracker.probes.inputs import repeated_tokens
 
@@ -98,6 +99,26 @@ def test_sink_head_and_residual_peak(circuits: Planted) -> None:
     assert abs(out["resid_norm_peak"][0] - np.sqrt(101 / 2)) < 0.05
     assert out["resid_norm_peak"].shape == (2,)
     assert (out["resid_peak_at_bos"] == 1.0).all()
+
+
+def test_value_norm_ratio_is_that_of_the_values_rebuilt_from_the_weights(
+    circuits: Planted,
+) -> None:
+    """The ratio read from the pass's value norms equals the one from ``LN(r) W_V + b_V``."""
+    ctx = ProbeContext(circuits.model, circuits.tokenizer)
+    (probe,) = make_probes(["attention_sinks"], attention_sinks={"seq_len": 30})
+    got = probe.run(ctx)["sink_value_norm_ratio"]
+    resid = ctx.forward(repeated_tokens(ctx, probe.config).tokens, {"resid"}).require("resid")
+    for layer in range(ctx.adapter.n_layers):
+        with torch.no_grad():
+            values = head_values(ctx, layer, attn_norm(ctx, layer, resid[layer]))  # H B T dh
+        norms = values.norm(dim=-1).double()
+        with np.errstate(invalid="ignore"):
+            want = (norms[..., 0] / norms[..., 1:].mean(dim=-1)).mean(dim=1).numpy()
+        np.testing.assert_allclose(got[layer], want, rtol=1e-5, equal_nan=True)
+    # The planted heads have values (the sink's ~0 at BOS); all-zero heads have none.
+    assert got[circuits.heads["sink"]] < 0.05 and got[circuits.heads["prev"]] > 0.9
+    assert np.isfinite(got).sum() == 4 and np.isnan(got[0, 3])
 
 
 def test_no_peak_without_big_bos() -> None:

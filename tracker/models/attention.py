@@ -171,6 +171,19 @@ class Recorder:
             self.stacked[name] = like.new_empty((self.n_layers, *shape))
         return self.stacked[name][self.layer]
 
+    def values(self, v: torch.Tensor, n_heads: int) -> None:
+        """Record this block's value-vector norms, if wanted, from v (B, H_kv, T, d_head).
+
+        Query head ``h`` reads key/value head ``h // (H / H_kv)``, so each norm is repeated
+        for the query heads that share it, as ``attend`` repeats the vectors.
+        """
+        if "value_norms" not in self.capture:
+            return
+        norms = v.float().norm(dim=-1)  # (B, H_kv, T)
+        if n_heads > v.shape[1]:
+            norms = norms.repeat_interleave(n_heads // v.shape[1], dim=1)
+        self._put("value_norms", self.layer, norms, self.n_layers)
+
     def block(
         self,
         resid: torch.Tensor,
@@ -194,4 +207,4 @@ class Recorder:
         get = self.stacked.get
         return HookedOutput(logits=logits, resid=get("resid"), patterns=get("patterns"),
                             head_out=get("head_out"), mlp_out=get("mlp_out"),
-                            attn_out=get("attn_out"))
+                            attn_out=get("attn_out"), value_norms=get("value_norms"))

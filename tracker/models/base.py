@@ -12,7 +12,8 @@ import torch
 #: Activations a hooked forward can return (fields of :class:`HookedOutput`).
 #: ``logits`` matters to :class:`tracker.probes.ProbeContext`, which computes them only when a
 #: probe asks: at a 50k vocabulary the unembedding is over half a small model's forward.
-Capture = Literal["logits", "resid", "patterns", "head_out", "mlp_out", "attn_out"]
+Capture = Literal["logits", "resid", "patterns", "head_out", "mlp_out", "attn_out",
+                  "value_norms"]
 CAPTURE_FIELDS: tuple[Capture, ...] = get_args(Capture)
 
 
@@ -48,6 +49,9 @@ class HookedOutput:
             grouped-query attention, as are ``patterns``.
         mlp_out: (L, B, T, D) MLP outputs.
         attn_out: (L, B, T, D) attention-layer outputs (sum of heads plus the projection bias).
+        value_norms: (L, B, H, T) float32 norm of each head's value vector (bias included) at
+            each position, as the pass computed it; per query head under grouped-query
+            attention. A few bytes per position where the vectors would be ``d_head`` floats.
     """
 
     logits: torch.Tensor | None = None
@@ -56,6 +60,7 @@ class HookedOutput:
     head_out: torch.Tensor | None = None
     mlp_out: torch.Tensor | None = None
     attn_out: torch.Tensor | None = None
+    value_norms: torch.Tensor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def require(self, name: Capture) -> torch.Tensor:

@@ -68,6 +68,7 @@ class GPT2Adapter(ArchitectureAdapter):
         attn = self.core.h[layer].attn
         q, k, v = (split_heads(part, self.d_head) for part in attn.c_attn(x).split(self.d_model, 2))
         batch, seq, _ = x.shape
+        rec.values(v, self.n_heads)
         slot = rec.slot("patterns", x, (batch, self.n_heads, seq, seq))
         pattern, z = attend(q, k, v, self.attn_scaling(layer), mask, out=slot)
         out = attn.c_proj(merge_heads(z))

@@ -82,6 +82,7 @@ class GPTNeoXAdapter(ArchitectureAdapter):
         q, k, v = qkv.chunk(3, dim=-1)
         q = apply_rotary(q, cos, sin, attn.rotary_ndims)
         k = apply_rotary(k, cos, sin, attn.rotary_ndims)
+        rec.values(v, n_heads)
         slot = rec.slot("patterns", x, (batch, n_heads, seq, seq))
         pattern, z = attend(q, k, v, self.attn_scaling(layer), mask, out=slot)
         want_head_out = rec.wants("head_out")

@@ -113,6 +113,7 @@ class LlamaAdapter(ArchitectureAdapter):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         q, k, v = (split_heads(t, self.d_head) for t in self._project(layer, x))
         batch, seq, _ = x.shape
+        rec.values(v, self.n_heads)
         slot = rec.slot("patterns", x, (batch, self.n_heads, seq, seq))
         pattern, z = attend(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v,
                             self.attn_scaling(layer), mask, out=slot)

@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from tracker.metric import Metric
+from tracker.models import Capture
 from tracker.probes.base import ProbeValues
 from tracker.probes.chunks import chunk_slices
 from tracker.probes.circuits import attn_norm, head_values
@@ -109,15 +110,19 @@ class DormantConfig(RepeatedTokensConfig, BootstrapConfig):
     output_threshold: float = 0.3
 
 
+#: What the probe reads of each domain's pass.
+_CAPTURE: frozenset[Capture] = frozenset({"patterns", "resid", "value_norms"})
+
+
 def head_measures(ctx: ProbeContext, tokens: torch.Tensor) -> dict[str, np.ndarray]:
     """Per-sequence measures of every head on ``tokens`` (B, T), each (B, L, H).
 
     ``first_mass`` and ``value_ratio`` as stored; ``output`` (mean output norm over queries
     ``q >= 1``) and ``typical`` (mean norm of one token's write over keys ``k >= 1``), whose
-    ratio across domains gives ``out_ratio``. The pass captures patterns and residual
-    streams (shared with probes declaring the same).
+    ratio across domains gives ``out_ratio``. The pass captures patterns, residual streams
+    and value norms (shared with probes declaring the same).
     """
-    out = ctx.forward(tokens, {"patterns", "resid"})
+    out = ctx.forward(tokens, _CAPTURE)
     patterns, resid = out.require("patterns"), out.require("resid")
     ratios = []
     for layer in range(ctx.adapter.n_layers):
@@ -137,7 +142,7 @@ def head_measures(ctx: ProbeContext, tokens: torch.Tensor) -> dict[str, np.ndarr
         "first_mass": sink_scores(patterns),
         "output": norms[0],
         "typical": norms[1],
-        "value_ratio": value_norm_ratios(ctx, resid),
+        "value_ratio": value_norm_ratios(out.require("value_norms")),
     }
 
 
@@ -174,7 +179,8 @@ class DormantProbe(TextProbe[DormantConfig]):
     """Dormant / active heads per input domain (see the module docstring)."""
 
     name = "dormant"
-    version = 1
+    # 2: value_ratio from the pass's own value norms (as attention_sinks 3)
+    version = 2
     description = (
         "per head and input domain (random tokens, text, repeated spans): first-token "
         "attention, relative output and value norms, dormant label, active-dormant heads"
@@ -238,7 +244,7 @@ class DormantProbe(TextProbe[DormantConfig]):
         """Announce the three passes (patterns and residual streams)."""
         for tokens in self._domains(ctx).values():
             if tokens is not None:
-                ctx.declare(tokens, {"patterns", "resid"})
+                ctx.declare(tokens, _CAPTURE)
 
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> ProbeValues:

@@ -8,8 +8,10 @@ so the pass is shared with the induction-family probes; position 0 holds BOS.
   anywhere else (query 0 sees only itself and is left out).
 * ``sink_fraction`` (scalar): fraction of heads whose ``sink_score`` exceeds ``threshold``.
 * ``sink_value_norm_ratio`` (head): ``|v[0]| / mean_{p>=1} |v[p]|`` averaged over sequences,
-  with ``v[p] = LN_l(r_l[p]) W_V[h] + b_V[h]`` the head's value vectors. Sinks in trained
-  models have small values (attending to them is a no-op). NaN where all values are zero.
+  with ``v[p] = LN_l(r_l[p]) W_V[h] + b_V[h]`` the head's value vectors, as the shared
+  forward pass computes them (their norms are captured there, ``value_norms``, rather than
+  the vectors recomputed from the residual streams). Sinks in trained models have small
+  values (attending to them is a no-op). NaN where all values are zero.
 * ``resid_norm_peak`` (layer): for the residual stream after each block, ``max_p |r[p]| /
   median_p |r[p]|`` over positions (lower median), averaged over sequences; large values
   are the "massive activations" that usually sit on the first token.
@@ -31,12 +33,15 @@ import numpy as np
 import torch
 
 from tracker.metric import Metric
+from tracker.models import Capture
 from tracker.probes.base import Probe, ProbeValues
-from tracker.probes.circuits import attn_norm, head_values
 from tracker.probes.context import ProbeContext
 from tracker.probes.inputs import RepeatedTokensConfig, repeated_tokens
 from tracker.probes.registry import register_probe
 from tracker.probes.uncertainty import BootstrapConfig, bootstrap_se, bootstrap_stat_se, with_errors
+
+#: What the probe reads of its pass.
+_CAPTURE: frozenset[Capture] = frozenset({"patterns", "resid", "value_norms"})
 
 
 @dataclass(frozen=True)
@@ -55,16 +60,12 @@ def sink_scores(patterns: torch.Tensor) -> np.ndarray:
     return patterns[..., 1:, 0].double().mean(dim=3).permute(1, 0, 2).cpu().numpy()
 
 
-def value_norm_ratios(ctx: ProbeContext, resid: torch.Tensor) -> np.ndarray:
-    """``|v[0]| / mean_{p>=1} |v[p]|`` per sequence and head -> (B, L, H)."""
-    ratios = []
-    for layer in range(ctx.adapter.n_layers):
-        values = head_values(ctx, layer, attn_norm(ctx, layer, resid[layer]))  # (H, B, T, dh)
-        norms = values.norm(dim=-1).double()
-        others = norms[..., 1:].mean(dim=-1)
-        ratio = torch.where(others > 0, norms[..., 0] / others.clamp_min(1e-300), torch.nan)
-        ratios.append(ratio)  # (H, B)
-    return torch.stack(ratios).permute(2, 0, 1).cpu().numpy()
+def value_norm_ratios(value_norms: torch.Tensor) -> np.ndarray:
+    """``|v[0]| / mean_{p>=1} |v[p]|`` per sequence and head: (L, B, H, T) norms -> (B, L, H)."""
+    norms = value_norms.double()
+    others = norms[..., 1:].mean(dim=-1)
+    ratio = torch.where(others > 0, norms[..., 0] / others.clamp_min(1e-300), torch.nan)
+    return ratio.permute(1, 0, 2).cpu().numpy()
 
 
 def resid_norm_peaks(resid: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +86,9 @@ class AttentionSinkProbe(Probe[SinkConfig]):
     """Sink heads, their value norms and residual-norm peaks (see the module docstring)."""
 
     name = "attention_sinks"
-    version = 2
+    # 3: value norms read from the shared pass's own value vectors (were recomputed from the
+    # residual streams in fp32; the same up to float rounding for fp32 models)
+    version = 3
     description = (
         "attention mass on the first token per head, sink-head fraction, sink value norms "
         "and residual-norm peaks"
@@ -120,19 +123,19 @@ class AttentionSinkProbe(Probe[SinkConfig]):
         ])
 
     def declare(self, ctx: ProbeContext) -> None:
-        """Announce the repeated-token pass (patterns and residual streams)."""
-        ctx.declare(repeated_tokens(ctx, self.config).tokens, {"patterns", "resid"})
+        """Announce the repeated-token pass (patterns, residual streams, value norms)."""
+        ctx.declare(repeated_tokens(ctx, self.config).tokens, _CAPTURE)
 
     @torch.no_grad()
     def run(self, ctx: ProbeContext) -> ProbeValues:
         """Measure sinks."""
         rep = repeated_tokens(ctx, self.config)
-        out = ctx.forward(rep.tokens, {"patterns", "resid"})
-        resid = out.require("resid")
+        out = ctx.forward(rep.tokens, _CAPTURE)
         cfg = self.config
         scores = sink_scores(out.require("patterns"))
-        peak, at_bos = resid_norm_peaks(resid)
-        per_seq = {"sink_score": scores, "sink_value_norm_ratio": value_norm_ratios(ctx, resid),
+        peak, at_bos = resid_norm_peaks(out.require("resid"))
+        per_seq = {"sink_score": scores,
+                   "sink_value_norm_ratio": value_norm_ratios(out.require("value_norms")),
                    "resid_norm_peak": peak, "resid_peak_at_bos": at_bos}
         values: dict[str, np.ndarray | float] = {}
         for name, items in per_seq.items():
