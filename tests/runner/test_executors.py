@@ -140,7 +140,7 @@ def test_one_pool_worker_per_gpu_each_pinned_to_its_own(monkeypatch):
     assert seen == ["0", "1", "2"]
 
 
-def test_sequential_executor_reads_the_next_task_of_its_series_ahead(tmp_path, cache,
+def test_sequential_executor_fetches_the_next_task_of_its_series_ahead(tmp_path, cache,
                                                                      monkeypatch):
     from tracker.runner import executors
     from tracker.runner.spec import ProbeSet, SeriesSpec
@@ -152,19 +152,22 @@ def test_sequential_executor_reads_the_next_task_of_its_series_ahead(tmp_path, c
     step_of = {tuple(p.resolve() for p in series.weight_files(c)): c.step
                for c in series.checkpoints()}
     events = []
-    submit = FilePrefetcher.submit
+    submit, submit_download = FilePrefetcher.submit, FilePrefetcher.submit_download
 
     def spy_submit(self, files):
-        future = submit(self, files)
-        if future is not None:
-            events.append(("read", step_of[tuple(p.resolve() for p in files)]))
-        return future
+        events.append(("read", step_of[tuple(p.resolve() for p in files)]))
+        return submit(self, files)
+
+    def spy_submit_download(self, download):
+        events.append(("fetch", download.args[0].step))
+        return submit_download(self, download)
 
     def fake_compute(task):
         events.append(("compute", task.series.name, task.checkpoint.step))
         return StepOutcome(task.series.name, task.checkpoint.step)
 
     monkeypatch.setattr(FilePrefetcher, "submit", spy_submit)
+    monkeypatch.setattr(FilePrefetcher, "submit_download", spy_submit_download)
     monkeypatch.setattr(executors, "compute_step", fake_compute)
     probes = ProbeSet(("induction",))
     pending = tuple((p.name, p.key) for p in probes.build())
@@ -175,7 +178,7 @@ def test_sequential_executor_reads_the_next_task_of_its_series_ahead(tmp_path, c
              StepTask(b, Checkpoint(2, "step2", 0), probes, pending)]
     outcomes = list(executors.SequentialExecutor().run(tasks))
     assert [o.step for o in outcomes] == [0, 1, 2]
-    # Series b's checkpoint is read only once its own task comes: reading it ahead would
+    # Series b's checkpoint is read only once its own task comes: fetching it ahead would
     # mean opening b in the middle of a's tasks.
-    assert events == [("read", 0), ("read", 1), ("compute", "a", 0), ("compute", "a", 1),
-                      ("read", 2), ("compute", "b", 2)]
+    assert events == [("read", 0), ("fetch", 1), ("compute", "a", 0), ("read", 1),
+                      ("compute", "a", 1), ("read", 2), ("compute", "b", 2)]

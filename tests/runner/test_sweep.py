@@ -155,7 +155,7 @@ def test_a_sweep_builds_probe_inputs_once_for_all_its_checkpoints(tmp_path, pyth
     assert len(CountingInputsProbe.builds) == 2
 
 
-def test_a_sweep_reads_the_next_pending_checkpoint_ahead_of_its_load(
+def test_a_sweep_fetches_the_next_pending_checkpoint_ahead_of_its_load(
     tmp_path, pythia_cache, monkeypatch
 ) -> None:
     from tracker.sources.prefetch import FilePrefetcher
@@ -163,19 +163,25 @@ def test_a_sweep_reads_the_next_pending_checkpoint_ahead_of_its_load(
     series = open_series(PYTHIA_REPO, cache_dir=pythia_cache)
     step_of = {tuple(series.weight_files(c)): c.step for c in series.checkpoints()}
     events: list[tuple[str, int]] = []
-    submit, load = FilePrefetcher.submit, series.load
+    submit, submit_download, load = (FilePrefetcher.submit, FilePrefetcher.submit_download,
+                                     series.load)
 
     def spy_submit(self, files):
-        future = submit(self, files)
-        if future is not None:  # queued, not declined as read already
-            events.append(("read", step_of[tuple(files)]))
-        return future
+        events.append(("read", step_of[tuple(files)]))
+        return submit(self, files)
+
+    def spy_submit_download(self, download):
+        (ckpt,) = download.args  # series.download of that checkpoint
+        assert download.func == series.download
+        events.append(("fetch", ckpt.step))
+        return submit_download(self, download)
 
     def spy_load(ckpt, **kwargs):
         events.append(("load", ckpt.step))
         return load(ckpt, **kwargs)
 
     monkeypatch.setattr(FilePrefetcher, "submit", spy_submit)
+    monkeypatch.setattr(FilePrefetcher, "submit_download", spy_submit_download)
     monkeypatch.setattr(series, "load", spy_load)
     store = tmp_path / "ahead.h5"
     # A first sweep stores the second step, so the second sweep skips it without a load.
@@ -184,12 +190,13 @@ def test_a_sweep_reads_the_next_pending_checkpoint_ahead_of_its_load(
     events.clear()
     sweep(series, store, [EmbedNormProbe()], progress=False)
     s = SPINE_STEPS
-    # The first step and then each next pending one before the load of the one before it;
-    # the stored second step is never read (a step with a shard may well be skipped).
-    assert events[:6] == [("read", s[0]), ("load", s[0]), ("read", s[2]), ("read", s[3]),
-                          ("load", s[2]), ("read", s[4])]
+    # Each checkpoint's files are read as it loads, and the next pending one is fetched
+    # (downloaded where the series is online, then read) before that load; the stored
+    # second step is never fetched (a step with a shard may well be skipped).
+    assert events[:8] == [("read", s[0]), ("load", s[0]), ("read", s[2]), ("fetch", s[3]),
+                          ("load", s[2]), ("read", s[3]), ("fetch", s[4]), ("load", s[3])]
     assert [step for kind, step in events if kind == "load"] == [s[0], *s[2:]]
-    assert sorted(step for kind, step in events if kind == "read") == [s[0], *s[2:]]
+    assert [step for kind, step in events if kind == "fetch"] == s[3:]
     events.clear()
     sweep(series, tmp_path / "serial.h5", [EmbedNormProbe()], steps=str(s[0]),
           progress=False, prefetch=False)

@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.builders import PYTHIA_REPO
 from tracker.sources import open_series
-from tracker.sources.completeness import weight_files
+from tracker.sources.completeness import weight_files, weight_names
 from tracker.sources.prefetch import FilePrefetcher, available_memory
 from tracker.sources.schedule import Checkpoint
 
@@ -89,3 +89,69 @@ def test_hub_and_folder_series_name_their_cached_weights(tmp_path, pythia_cache)
     local = open_series(str(tmp_path / "run"))
     (ckpt,) = local.checkpoints()
     assert local.weight_files(ckpt) == [folder / "model.safetensors"]
+
+
+def test_a_download_ahead_is_read_once_it_is_local_and_failures_are_the_loads(
+    tmp_path,
+) -> None:
+    files = _files(tmp_path, [100, 20])
+    with FilePrefetcher() as prefetcher:
+        future = prefetcher.submit_download(lambda: files)
+        assert future is not None and future.result(timeout=60) == 120
+        again = prefetcher.submit_download(lambda: files)  # read already: nothing left
+        assert again is not None and again.result(timeout=60) == 0
+
+        def offline() -> list[Path]:
+            raise OSError("no network")
+
+        failed = prefetcher.submit_download(offline)
+        assert failed is not None and failed.result(timeout=60) == 0
+    assert prefetcher.submit_download(lambda: files) is None  # closed
+
+
+def test_weight_names_pick_what_from_pretrained_reads() -> None:
+    both = ["config.json", "pytorch_model.bin", "model.safetensors", "README.md"]
+    assert weight_names(both) == ["model.safetensors"]
+    assert weight_names(["config.json", "pytorch_model.bin"]) == ["pytorch_model.bin"]
+    shards = ["model-00002-of-00002.safetensors", "model-00001-of-00002.safetensors"]
+    assert weight_names(["model.safetensors.index.json", *shards, "pytorch_model.bin"]) == [
+        "model.safetensors.index.json", *sorted(shards)]
+    assert weight_names(["pytorch_model.bin.index.json", "pytorch_model-1.bin",
+                         "sub/extra.bin"]) == ["pytorch_model.bin.index.json",
+                                               "pytorch_model-1.bin"]
+    assert weight_names(["config.json", "tf_model.h5"]) == []
+
+
+def test_an_online_hub_series_downloads_the_weights_it_will_load(tmp_path,
+                                                                 monkeypatch) -> None:
+    import huggingface_hub
+
+    from tracker.sources import HubSeries
+    from tracker.sources.hf_cache import repo_folder
+
+    requested: list[tuple[str, str, str]] = []
+
+    def fake_download(repo_id, filename, *, revision, cache_dir):
+        # Files it as huggingface_hub does: refs/<revision> -> snapshots/<commit>/<file>.
+        repo = repo_folder(cache_dir, repo_id)
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / revision).write_text("c0ffee")
+        path = repo / "snapshots" / "c0ffee" / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"{}" if filename.endswith(".json") else b"w" * 64)
+        requested.append((repo_id, filename, revision))
+        return str(path)
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "list_repo_files",
+                        lambda self, repo_id, revision: ["config.json", "pytorch_model.bin",
+                                                         "model.safetensors", "README.md"])
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    ckpt = Checkpoint(step=1000, revision="step1000", tokens=0)
+    online = HubSeries("org/model", cache_dir=tmp_path)
+    (path,) = online.download(ckpt)
+    assert path == repo_folder(tmp_path, "org/model") / "snapshots/c0ffee/model.safetensors"
+    assert requested == [("org/model", "config.json", "step1000"),
+                         ("org/model", "model.safetensors", "step1000")]
+    assert online.download(ckpt) == [path] and len(requested) == 2  # cached: no transfer
+    offline = HubSeries("org/other", cache_dir=tmp_path, local_files_only=True)
+    assert offline.download(ckpt) == [] and len(requested) == 2

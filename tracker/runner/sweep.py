@@ -7,6 +7,7 @@ its pending probes, and the probes share forward passes through one ProbeContext
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -82,14 +83,17 @@ def _read_ahead(
     prefetcher: FilePrefetcher, series: CheckpointSeries, store: Path,
     upcoming: Sequence[Checkpoint],
 ) -> None:
-    """Queue the weights of the checkpoint about to load and of the next one to be computed.
+    """Read the checkpoint about to load, and download and read the next one to compute.
 
-    Only a next step with no shard yet is read ahead: one with a shard may be complete and
-    skipped, and reading it would only cost disk time.
+    The one about to load is only read where its files are local (its load downloads it
+    otherwise). Only a next step with no shard yet is fetched: one with a shard may be
+    complete and skipped, and fetching it would only cost disk and network time.
     """
-    for position, ckpt in enumerate(upcoming):
-        if position == 0 or not shard_path(store, ckpt.step).exists():
-            prefetcher.submit(series.weight_files(ckpt))
+    current, *following = upcoming
+    prefetcher.submit(series.weight_files(current))
+    for ckpt in following:
+        if not shard_path(store, ckpt.step).exists():
+            prefetcher.submit_download(functools.partial(series.download, ckpt))
 
 
 def run_probes(

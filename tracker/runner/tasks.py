@@ -11,6 +11,7 @@ after the tasks (:func:`tracker.runner.scheduled.mark_repeats`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -125,19 +126,19 @@ def _probes(probe_set: ProbeSet) -> list[Any]:
 
 
 def read_ahead(prefetcher: FilePrefetcher, upcoming: Sequence[StepTask]) -> None:
-    """Queue the weights of the task about to run and of the next, where they are local.
+    """Read the task about to run where its files are local; download and read the next.
 
-    Only a next task of the same series and run is read ahead: opening another series here
+    Only a next task of the same series and run is fetched: opening another series here
     would drop this process's open one (see ``_series``).
     """
     if not upcoming:
         return
-    first = upcoming[0]
-    for task in upcoming:
-        if (task.series, task.run_id) != (first.series, first.run_id):
-            break
-        series = _series(task.series, task.run_id)
-        prefetcher.submit(series.weight_files(task.checkpoint))
+    first, *following = upcoming
+    series = _series(first.series, first.run_id)
+    prefetcher.submit(series.weight_files(first.checkpoint))
+    for task in following:
+        if (task.series, task.run_id) == (first.series, first.run_id):
+            prefetcher.submit_download(functools.partial(series.download, task.checkpoint))
 
 
 def resolve_device(device: str) -> str:

@@ -77,6 +77,14 @@ class CheckpointSeries(abc.ABC):
         """
         return []
 
+    def download(self, checkpoint: Checkpoint) -> list[Path]:
+        """Make the checkpoint's weights local (where the series downloads) and name them.
+
+        Runs on a background thread ahead of ``load`` (a sweep's next checkpoint); sources
+        whose files are on disk already just return :meth:`weight_files`.
+        """
+        return self.weight_files(checkpoint)
+
     def evict(self, checkpoint: Checkpoint) -> int:
         """Delete the downloaded files only ``checkpoint`` uses; return the bytes freed.
 

@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 #: Single-file weights, in the order ``from_pretrained`` prefers them.
@@ -111,6 +112,22 @@ def weight_files(folder: str | os.PathLike[str]) -> list[Path]:
     if shards is not None:
         return [shard for shard in shards if shard.exists()]
     return next(([root / name] for name in WEIGHT_FILES if (root / name).exists()), [])
+
+
+def weight_names(names: Iterable[str]) -> list[str]:
+    """Pick, from a revision's file names, the weights files ``from_pretrained`` would read.
+
+    As :func:`weight_files` prefers on disk: a sharded safetensors checkpoint (its index and
+    shards), one safetensors file, a sharded ``.bin``, one ``.bin``; empty when none is there.
+    """
+    present = set(names)
+    for index, single, suffix in ((INDEX_FILES[0], WEIGHT_FILES[0], ".safetensors"),
+                                  (INDEX_FILES[1], WEIGHT_FILES[1], ".bin")):
+        if index in present:
+            return [index, *sorted(n for n in present if n.endswith(suffix) and "/" not in n)]
+        if single in present:
+            return [single]
+    return []
 
 
 def folder_problem(folder: str | os.PathLike[str]) -> str | None:

@@ -10,7 +10,7 @@ import torch
 
 from tracker.errors import SourceError
 from tracker.sources.base import CheckpointSeries, LoadedCheckpoint
-from tracker.sources.completeness import folder_problem, weight_files
+from tracker.sources.completeness import folder_problem, weight_files, weight_names
 from tracker.sources.hf_cache import (
     evict_revision,
     list_cached_refs,
@@ -157,6 +157,24 @@ class HubSeries(CheckpointSeries):
         snapshot = snapshot_folder(self.cache_dir or _default_cache(), self.repo_id,
                                    checkpoint.revision)
         return [] if snapshot is None or not snapshot.is_dir() else weight_files(snapshot)
+
+    def download(self, checkpoint: Checkpoint) -> list[Path]:
+        """Download the revision's config and weights into the cache, unless cached already.
+
+        Online only (offline, nothing can be fetched): the files ``from_pretrained`` would
+        read (:func:`tracker.sources.completeness.weight_names`) through ``hf_hub_download``,
+        which files them in the cache as the load then finds them.
+        """
+        files = self.weight_files(checkpoint)
+        if files or self.local_files_only:
+            return files
+        from huggingface_hub import HfApi, hf_hub_download
+
+        names = HfApi().list_repo_files(self.repo_id, revision=checkpoint.revision)
+        for name in ["config.json", *weight_names(names)]:
+            hf_hub_download(self.repo_id, name, revision=checkpoint.revision,
+                            cache_dir=self.cache_dir)
+        return self.weight_files(checkpoint)
 
     def evict(self, checkpoint: Checkpoint) -> int:
         """Delete the revision's snapshot and its unshared blobs from the cache (ref kept)."""

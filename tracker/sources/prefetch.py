@@ -9,6 +9,10 @@ compute; the load then finds the pages cached. ``posix_fadvise(WILLNEED)`` would
 copy, but on this machine's storage it left most of a file uncached (a read after it took as
 long as a cold one), so the files are read.
 
+A hub series that is online downloads the next revision the same way, in that thread
+(:meth:`tracker.sources.CheckpointSeries.download`), so the network transfer overlaps compute
+too.
+
 Prefetching is skipped when a checkpoint's files exceed a share of the memory the OS reports
 available: pages read ahead of a model larger than the page cache can hold would evict the
 pages the current checkpoint is still reading.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,23 +61,49 @@ class FilePrefetcher:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-prefetch")
         self._stop = threading.Event()
         self._queued: set[Path] = set()
+        self._lock = threading.Lock()  # the worker claims files after a download, too
 
     def submit(self, files: Sequence[Path]) -> Future[int] | None:
         """Queue ``files`` to be read; return a future of the bytes read (None if skipped)."""
+        todo = self._claim(files)
+        return None if todo is None else self._pool.submit(self._read, todo)
+
+    def submit_download(self, download: Callable[[], Sequence[Path]]) -> Future[int] | None:
+        """Queue ``download`` (it makes files local and returns them), then a read of them.
+
+        The future gives the bytes read (0 when the download failed or nothing was left to
+        read); a failed download is the load's to report, naming the checkpoint.
+        """
+        if self._stop.is_set():
+            return None
+        return self._pool.submit(self._download_then_read, download)
+
+    def _download_then_read(self, download: Callable[[], Sequence[Path]]) -> int:
         try:
-            todo = {f.resolve(strict=True): f.stat().st_size for f in files}
+            files = download()
+        except Exception as exc:  # noqa: BLE001 - the load retries and names the cause
+            log.debug("download ahead failed: %s", exc)
+            return 0
+        todo = self._claim(files)
+        return 0 if todo is None else self._read(todo)
+
+    def _claim(self, files: Sequence[Path]) -> list[Path] | None:
+        """Return the files not queued before, now marked queued (None: nothing to read)."""
+        try:
+            sizes = {f.resolve(strict=True): f.stat().st_size for f in files}
         except OSError:
             return None  # a file went missing: the load will say so, naming it
-        todo = {path: size for path, size in todo.items() if path not in self._queued}
-        if not todo or self._stop.is_set():
-            return None
-        size = sum(todo.values())
-        available = available_memory()
-        if available is not None and size > self.memory_share * available:
-            log.debug("not prefetching %d bytes (%d available)", size, available)
-            return None
-        self._queued.update(todo)
-        return self._pool.submit(self._read, list(todo))
+        with self._lock:
+            todo = {path: size for path, size in sizes.items() if path not in self._queued}
+            if not todo or self._stop.is_set():
+                return None
+            available = available_memory()
+            if available is not None and sum(todo.values()) > self.memory_share * available:
+                log.debug("not prefetching %d bytes (%d available)", sum(todo.values()),
+                          available)
+                return None
+            self._queued.update(todo)
+        return list(todo)
 
     def _read(self, files: list[Path]) -> int:
         total = 0
