@@ -155,3 +155,27 @@ def test_an_online_hub_series_downloads_the_weights_it_will_load(tmp_path,
     assert online.download(ckpt) == [path] and len(requested) == 2  # cached: no transfer
     offline = HubSeries("org/other", cache_dir=tmp_path, local_files_only=True)
     assert offline.download(ckpt) == [] and len(requested) == 2
+
+
+def test_close_cancels_what_is_queued_and_the_thread_never_holds_up_an_exit(tmp_path) -> None:
+    import threading
+
+    files = _files(tmp_path, [10])
+    started, release = threading.Event(), threading.Event()
+
+    def slow_download() -> list[Path]:  # a transfer that cannot be interrupted
+        started.set()
+        release.wait(timeout=60)
+        return files
+
+    prefetcher = FilePrefetcher()
+    running = prefetcher.submit_download(slow_download)
+    queued = prefetcher.submit(files)
+    assert running is not None and queued is not None
+    assert started.wait(timeout=60)
+    assert prefetcher._thread.daemon  # the interpreter does not wait for it at exit
+    prefetcher.close()
+    release.set()
+    assert running.result(timeout=60) == 0  # closed: nothing is read after close
+    prefetcher._thread.join(timeout=60)
+    assert not prefetcher._thread.is_alive() and queued.cancelled()

@@ -21,9 +21,10 @@ pages the current checkpoint is still reading.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class FilePrefetcher:
     """One background thread that reads files into the page cache, in the order asked.
 
     A file is read once per prefetcher: asking again for a file already queued (the same
-    blob through another snapshot link, too) queues nothing.
+    blob through another snapshot link, too) queues nothing. The thread is a daemon: a
+    download ahead cannot be interrupted, and a sweep stopped by the user must not wait for
+    it to end before the process exits.
 
     Args:
         memory_share: Skip a request whose files exceed this share of the available memory.
@@ -58,7 +61,10 @@ class FilePrefetcher:
 
     def __init__(self, memory_share: float = _MEMORY_SHARE) -> None:
         self.memory_share = memory_share
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-prefetch")
+        self._jobs: queue.SimpleQueue[tuple[Future[int], Callable[[], int]] | None] = (
+            queue.SimpleQueue())
+        self._thread = threading.Thread(target=self._work, name="tracker-prefetch",
+                                        daemon=True)
         self._stop = threading.Event()
         self._queued: set[Path] = set()
         self._lock = threading.Lock()  # the worker claims files after a download, too
@@ -66,7 +72,7 @@ class FilePrefetcher:
     def submit(self, files: Sequence[Path]) -> Future[int] | None:
         """Queue ``files`` to be read; return a future of the bytes read (None if skipped)."""
         todo = self._claim(files)
-        return None if todo is None else self._pool.submit(self._read, todo)
+        return None if todo is None else self._queue(lambda: self._read(todo))
 
     def submit_download(self, download: Callable[[], Sequence[Path]]) -> Future[int] | None:
         """Queue ``download`` (it makes files local and returns them), then a read of them.
@@ -76,7 +82,29 @@ class FilePrefetcher:
         """
         if self._stop.is_set():
             return None
-        return self._pool.submit(self._download_then_read, download)
+        return self._queue(lambda: self._download_then_read(download))
+
+    def _queue(self, job: Callable[[], int]) -> Future[int]:
+        future: Future[int] = Future()
+        self._jobs.put((future, job))
+        if not self._thread.is_alive() and not self._stop.is_set():
+            try:
+                self._thread.start()
+            except RuntimeError:
+                pass  # started already (it has since finished its jobs or is starting)
+        return future
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, job = item
+            if self._stop.is_set():
+                future.cancel()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+                future.set_exception(exc)
 
     def _download_then_read(self, download: Callable[[], Sequence[Path]]) -> int:
         try:
@@ -121,9 +149,13 @@ class FilePrefetcher:
         return total
 
     def close(self) -> None:
-        """Stop reading (mid-file) and drop what is queued; returns at once."""
+        """Stop reading (mid-file) and cancel what is queued; returns at once."""
         self._stop.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.put(None)
+
+    def __del__(self) -> None:
+        if hasattr(self, "_jobs"):  # a prefetcher dropped unclosed ends its thread too
+            self.close()
 
     def __enter__(self) -> FilePrefetcher:
         return self
